@@ -1,0 +1,119 @@
+"""``offimizer-console``: the agent console.
+
+The Qt console is being built; until it lands, ``--demo`` shows the SLA engine
+at work on a small, realistic queue in the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+import i18n
+from i18n import _
+from sla.clock import (
+    ClockState,
+    Created,
+    Event,
+    Responded,
+    StatusChanged,
+    Status,
+    evaluate,
+)
+from sla.policy import Priority, Severity, default_calendar, default_policy, plan_label
+
+
+def _remaining(clock: ClockState) -> str:
+    if clock.stopped:
+        return clock.state.label
+    remaining = clock.remaining
+    text = i18n.format_timedelta(abs(remaining), threshold=1.0, granularity="minute")
+    if remaining < dt.timedelta(0):
+        return _("overdue {duration}").format(duration=text)
+    return text
+
+
+def demo_queue(now: dt.datetime) -> list[tuple[str, str, list[Event]]]:
+    """A few tickets as they stand in a real queue at ``now``."""
+    hour = dt.timedelta(hours=1)
+    return [
+        (
+            "INC-2026-000101",
+            "enterprise",
+            [Created(now - 2 * hour, Priority.P1, Severity.BLOCKING, "enterprise")],
+        ),
+        (
+            "INC-2026-000102",
+            "business",
+            [
+                Created(now - 30 * hour, Priority.P2, Severity.MAJOR, "business"),
+                Responded(now - 29 * hour),
+                StatusChanged(now - 28 * hour, Status.PENDING),
+            ],
+        ),
+        (
+            "INC-2026-000103",
+            "enterprise",
+            [
+                Created(now - 5 * hour, Priority.P3, Severity.MINOR, "enterprise"),
+                Responded(now - 4 * hour),
+            ],
+        ),
+        (
+            "INC-2026-000104",
+            "professional",
+            [Created(now - 20 * hour, Priority.P4, Severity.MINOR, "professional")],
+        ),
+    ]
+
+
+def run_sla_demo(now: dt.datetime | None = None, out: object = None) -> int:
+    stream = out if out is not None else sys.stdout
+    calendar = default_calendar()
+    policy = default_policy()
+    moment = now or dt.datetime.now(calendar.zone)
+    header = (
+        _("Ticket"),
+        _("Plan"),
+        _("Priority"),
+        _("Severity"),
+        _("First response"),
+        _("Resolution"),
+    )
+    rows = [header]
+    for number, plan, history in demo_queue(moment):
+        sla = evaluate(history, policy, calendar, moment)
+        rows.append(
+            (
+                number,
+                plan_label(plan),
+                sla.priority.display,
+                sla.severity.label,
+                f"{sla.response.state.label}: {_remaining(sla.response)}",
+                f"{sla.resolution.state.label}: {_remaining(sla.resolution)}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    print(i18n.format_datetime(moment, "full"), file=stream)  # type: ignore[call-overload]
+    for row in rows:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(line.rstrip(), file=stream)  # type: ignore[call-overload]
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="offimizer-console", description=_("Offimizer Console"))
+    parser.add_argument("--demo", action="store_true", help=_("run against demo data"))
+    parser.add_argument("--language", choices=sorted(i18n.LANGUAGES), help=_("interface language"))
+    args = parser.parse_args(argv)
+    i18n.set_language(args.language)
+    if args.demo:
+        return run_sla_demo()
+    parser.error(_("the desktop console is not available yet: use --demo"))
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

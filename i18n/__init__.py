@@ -1,0 +1,183 @@
+"""The one gettext layer of Offimizer: translations and locale-aware formatting.
+
+Every user-visible string goes through :func:`_` (or :func:`ngettext`); strings
+defined at import time are marked with :func:`N_` and translated when shown.
+Catalogs live in the ``translations`` package as ``.po`` files; they are compiled
+in memory on first use (babel), so no compiled ``.mo`` file is ever committed.
+
+Formatting of dates, times, durations and numbers goes through babel with the
+current locale, which follows the system locale until :func:`set_language`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gettext as _gettext
+import io
+import locale as _locale
+import os
+import threading
+from functools import cache
+from importlib import resources
+from typing import Final
+
+from babel import Locale, UnknownLocaleError
+from babel import dates as _dates
+from babel import numbers as _numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+__all__ = [
+    "LANGUAGES",
+    "N_",
+    "_",
+    "current_language",
+    "format_date",
+    "format_datetime",
+    "format_decimal",
+    "format_time",
+    "format_timedelta",
+    "gettext",
+    "ngettext",
+    "set_language",
+]
+
+DOMAIN: Final = "messages"
+#: Languages that ship complete, with their own names.
+LANGUAGES: Final[dict[str, str]] = {"en": "English", "fr": "Français"}
+DEFAULT_LANGUAGE: Final = "en"
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker
+    """Mark ``message`` for extraction without translating it now."""
+    return message
+
+
+@cache
+def _catalog(language: str) -> _gettext.NullTranslations:
+    try:
+        po_file = resources.files("translations") / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+        with po_file.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+    except (FileNotFoundError, ModuleNotFoundError):
+        return _gettext.NullTranslations()
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def system_language() -> str:
+    """The supported language closest to the system locale (English otherwise)."""
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            code = value.split(":")[0].split(".")[0].split("_")[0].lower()
+            if code in LANGUAGES:
+                return code
+            if code not in ("", "c", "posix"):
+                break
+    try:
+        code = (_locale.getlocale()[0] or "").split("_")[0].lower()
+    except ValueError:
+        code = ""
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def set_language(language: str | None) -> str:
+    """Switch the language (``None``: follow the system); returns the code in force."""
+    code = system_language() if language is None else language.split("_")[0].lower()
+    if code not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}; choose one of {sorted(LANGUAGES)}")
+    with _lock:
+        _state["language"] = code
+        _state["translations"] = _catalog(code)
+        try:
+            _state["locale"] = Locale.parse(code)
+        except UnknownLocaleError:  # pragma: no cover - babel ships fr and en
+            _state["locale"] = Locale.parse(DEFAULT_LANGUAGE)
+    return code
+
+
+def _translations() -> _gettext.NullTranslations:
+    translations = _state.get("translations")
+    if translations is None:
+        set_language(None)
+        translations = _state["translations"]
+    assert isinstance(translations, _gettext.NullTranslations)
+    return translations
+
+
+def current_language() -> str:
+    _translations()
+    language = _state["language"]
+    assert isinstance(language, str)
+    return language
+
+
+def current_locale() -> Locale:
+    _translations()
+    locale = _state["locale"]
+    assert isinstance(locale, Locale)
+    return locale
+
+
+def gettext(message: str) -> str:
+    """Translate ``message`` into the current language."""
+    return _translations().gettext(message)
+
+
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _translations().ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    return _translations().pgettext(context, message)
+
+
+# -- locale-aware formatting --------------------------------------------------
+
+
+def format_datetime(when: dt.datetime, format: str = "medium") -> str:  # noqa: A002
+    return _dates.format_datetime(when, format=format, tzinfo=when.tzinfo, locale=current_locale())
+
+
+def format_date(when: dt.date, format: str = "medium") -> str:  # noqa: A002
+    return _dates.format_date(when, format=format, locale=current_locale())
+
+
+def format_time(when: dt.datetime | dt.time, format: str = "short") -> str:  # noqa: A002
+    return _dates.format_time(when, format=format, locale=current_locale())
+
+
+def format_timedelta(
+    delta: dt.timedelta,
+    *,
+    add_direction: bool = False,
+    threshold: float = 0.85,
+    granularity: str = "second",
+    format: str = "long",  # noqa: A002
+) -> str:
+    """A rounded, human duration ("2 hours", "in 2 hours") in the current locale."""
+    return _dates.format_timedelta(
+        delta,
+        add_direction=add_direction,
+        threshold=threshold,
+        granularity=granularity,  # type: ignore[arg-type]
+        format=format,  # type: ignore[arg-type]
+        locale=current_locale(),
+    )
+
+
+def format_decimal(number: float, format: str | None = None) -> str:  # noqa: A002
+    return _numbers.format_decimal(number, format=format, locale=current_locale())
+
+
+def format_percent(number: float, format: str | None = None) -> str:  # noqa: A002
+    return _numbers.format_percent(number, format=format, locale=current_locale())
