@@ -1,0 +1,556 @@
+"""Live SLA clocks: a pure function of (history, policy, calendar, now).
+
+Nothing here is stored or ticks by itself: :func:`evaluate` replays a ticket's
+event history against a policy and a business calendar and says, as of ``now``,
+where each of the two clocks stands:
+
+* the **first-response** clock starts at creation and stops at the first agent
+  response (a public reply or an explicit acknowledgement).  A ticket resolved
+  or closed without any response stops it too: the resolution is the answer.
+* the **resolution** clock starts at creation, pauses while the ticket is
+  pending (waiting on the customer), stops at resolution (or closure) and
+  resumes when the ticket is reopened.
+
+A priority or severity change keeps the business time already elapsed and swaps
+the target, so a ticket raised to P1 may be breached at once.  A stopped clock
+keeps the target in force when it stopped.  A clock is breached when its
+elapsed business time exceeds its target (resolved exactly at the due instant is
+met).  :meth:`ClockState.next_change` tells when the state or the displayed
+remaining time changes next, so a UI can schedule a timer instead of polling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from i18n import N_, gettext
+from sla.calendar import BusinessCalendar, duration_to_us, from_us, to_us
+from sla.policy import Priority, Severity, SlaPolicy
+
+__all__ = [
+    "ClockKind",
+    "ClockState",
+    "ClockStatus",
+    "Created",
+    "Event",
+    "PriorityChanged",
+    "Responded",
+    "SeverityChanged",
+    "Status",
+    "StatusChanged",
+    "TicketSla",
+    "TimelineEntry",
+    "closed",
+    "evaluate",
+    "reopened",
+    "resolved",
+]
+
+_MINUTE_US: Final = 60_000_000
+
+
+class Status(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return gettext(_STATUS_LABELS[self])
+
+    @property
+    def is_done(self) -> bool:
+        return self in (Status.RESOLVED, Status.CLOSED)
+
+
+_STATUS_LABELS: Final = {
+    Status.NEW: N_("New"),
+    Status.OPEN: N_("Open"),
+    Status.PENDING: N_("Pending"),
+    Status.RESOLVED: N_("Resolved"),
+    Status.CLOSED: N_("Closed"),
+}
+
+
+class ClockKind(StrEnum):
+    RESPONSE = "response"
+    RESOLUTION = "resolution"
+
+    @property
+    def label(self) -> str:
+        return gettext(
+            N_("First response") if self is ClockKind.RESPONSE else N_("Resolution")
+        )
+
+
+class ClockStatus(StrEnum):
+    """What a clock is doing, most important first when several hold."""
+
+    MET = "met"  # stopped within target
+    MISSED = "missed"  # stopped after its target
+    BREACHED = "breached"  # still running (or paused) and past its target
+    PAUSED = "paused"  # the ticket waits on the customer
+    AT_RISK = "at_risk"  # running, little time left
+    OUTSIDE_HOURS = "outside_hours"  # running, but the calendar is closed now
+    RUNNING = "running"
+
+    @property
+    def label(self) -> str:
+        return gettext(_CLOCK_STATUS_LABELS[self])
+
+
+_CLOCK_STATUS_LABELS: Final = {
+    ClockStatus.MET: N_("Met"),
+    ClockStatus.MISSED: N_("Missed"),
+    ClockStatus.BREACHED: N_("Breached"),
+    ClockStatus.PAUSED: N_("Paused"),
+    ClockStatus.AT_RISK: N_("At risk"),
+    ClockStatus.OUTSIDE_HOURS: N_("Outside business hours"),
+    ClockStatus.RUNNING: N_("Running"),
+}
+
+
+# -- history events -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    at: dt.datetime
+    priority: Priority
+    severity: Severity
+    plan: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    at: dt.datetime
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityChanged:
+    at: dt.datetime
+    priority: Priority
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityChanged:
+    at: dt.datetime
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Responded:
+    """An agent's public reply, or an explicit acknowledgement ("prise en compte")."""
+
+    at: dt.datetime
+
+
+Event = Created | StatusChanged | PriorityChanged | SeverityChanged | Responded
+
+
+def resolved(at: dt.datetime) -> StatusChanged:
+    return StatusChanged(at, Status.RESOLVED)
+
+
+def reopened(at: dt.datetime) -> StatusChanged:
+    return StatusChanged(at, Status.OPEN)
+
+
+def closed(at: dt.datetime) -> StatusChanged:
+    return StatusChanged(at, Status.CLOSED)
+
+
+# -- clock state --------------------------------------------------------------
+
+
+class TimelineKind(StrEnum):
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    STOPPED = "stopped"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: dt.datetime
+    clock: ClockKind
+    kind: TimelineKind
+
+
+class ClockState:
+    """One clock of one ticket as of an instant; times in business time.
+
+    Integers (microseconds) are kept and datetimes are built on access, so a
+    queue of 100,000 tickets is cheap to evaluate.
+    """
+
+    __slots__ = (
+        "_calendar",
+        "_now",
+        "_segments",
+        "_stopped",
+        "elapsed_us",
+        "kind",
+        "paused",
+        "risk_us",
+        "target_us",
+    )
+
+    def __init__(
+        self,
+        kind: ClockKind,
+        calendar: BusinessCalendar,
+        now_us: int,
+        segments: list[tuple[int, int]],
+        elapsed_us: int,
+        target_us: int,
+        risk_us: int,
+        stopped_us: int | None,
+        paused: bool,
+    ) -> None:
+        self.kind = kind
+        self._calendar = calendar
+        self._now = now_us
+        self._segments = segments
+        self.elapsed_us = elapsed_us
+        self.target_us = target_us
+        self.risk_us = risk_us
+        self._stopped = stopped_us
+        self.paused = paused
+
+    # -- plain figures --------------------------------------------------------
+
+    @property
+    def target(self) -> dt.timedelta:
+        return dt.timedelta(microseconds=self.target_us)
+
+    @property
+    def elapsed(self) -> dt.timedelta:
+        return dt.timedelta(microseconds=self.elapsed_us)
+
+    @property
+    def remaining_us(self) -> int:
+        return self.target_us - self.elapsed_us
+
+    @property
+    def remaining(self) -> dt.timedelta:
+        """Business time left; negative once breached (or missed)."""
+        return dt.timedelta(microseconds=self.target_us - self.elapsed_us)
+
+    @property
+    def running(self) -> bool:
+        return self._stopped is None and not self.paused
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped is not None
+
+    @property
+    def stopped_at(self) -> dt.datetime | None:
+        return None if self._stopped is None else from_us(self._stopped, self._calendar.zone)
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return from_us(self._segments[0][0], self._calendar.zone)
+
+    @property
+    def at_risk(self) -> bool:
+        """Running or paused, not yet breached, and within the warning threshold."""
+        remaining = self.target_us - self.elapsed_us
+        return self._stopped is None and 0 <= remaining <= self.risk_us
+
+    @property
+    def calendar_open(self) -> bool:
+        return self._calendar.is_open_us(self._now)
+
+    @property
+    def state(self) -> ClockStatus:
+        remaining = self.target_us - self.elapsed_us
+        if self._stopped is not None:
+            return ClockStatus.MET if remaining >= 0 else ClockStatus.MISSED
+        if remaining < 0:
+            return ClockStatus.BREACHED
+        if self.paused:
+            return ClockStatus.PAUSED
+        if remaining <= self.risk_us:
+            return ClockStatus.AT_RISK
+        if not self._calendar.is_open_us(self._now):
+            return ClockStatus.OUTSIDE_HOURS
+        return ClockStatus.RUNNING
+
+    @property
+    def resumes_at(self) -> dt.datetime | None:
+        """When a running clock starts counting again, while the calendar is closed."""
+        if not self.running or self._calendar.is_open_us(self._now):
+            return None
+        return from_us(self._calendar.next_open_us(self._now), self._calendar.zone)
+
+    # -- instants -------------------------------------------------------------
+
+    def _crossing_us(self) -> int:
+        """The first instant at which the elapsed time reached the target."""
+        calendar = self._calendar
+        target = self.target_us
+        done = 0
+        for start, end in self._segments:
+            start_position = calendar.position_us(start)
+            span = calendar.position_us(end) - start_position
+            if done + span >= target:
+                if target - done == 0:
+                    return start
+                return max(start, calendar.locate_us(start_position + target - done))
+            done += span
+        return self._segments[-1][1]  # pragma: no cover - remaining <= 0 guarantees a crossing
+
+    @property
+    def due_us(self) -> int | None:
+        if self.paused and self._stopped is None:
+            return None
+        remaining = self.target_us - self.elapsed_us
+        if remaining <= 0:
+            return self._crossing_us()
+        reference = self._now if self._stopped is None else self._stopped
+        calendar = self._calendar
+        return calendar.locate_us(calendar.position_us(reference) + remaining)
+
+    @property
+    def due(self) -> dt.datetime | None:
+        """When the target is (or was) reached; ``None`` while paused.
+
+        For a stopped clock within target, the instant it would have been due.
+        """
+        due = self.due_us
+        return None if due is None else from_us(due, self._calendar.zone)
+
+    def next_change_us(self, now_us: int, granularity_us: int = _MINUTE_US) -> int | None:
+        if self._stopped is not None or self.paused:
+            return None
+        calendar = self._calendar
+        if not calendar.is_open_us(now_us):
+            return calendar.next_open_us(now_us)
+        remaining = self.target_us - self.elapsed_us - calendar.between_us(self._now, now_us)
+        step = remaining % granularity_us or granularity_us
+        candidates = [step, calendar.next_close_us(now_us) - now_us]
+        if remaining > self.risk_us:
+            candidates.append(remaining - self.risk_us)
+        if remaining >= 0:
+            candidates.append(remaining + 1)
+        return now_us + min(candidates)
+
+    def next_change(
+        self, now: dt.datetime, granularity: dt.timedelta = dt.timedelta(minutes=1)
+    ) -> dt.datetime | None:
+        """The next instant after ``now`` when the state or the displayed time changes.
+
+        The displayed time is the remaining time rounded up to ``granularity``
+        (a countdown shows "1 min" until it reaches zero).  ``None`` when the
+        clock is stopped or paused: only a new event changes it then.
+        """
+        found = self.next_change_us(to_us(now), duration_to_us(granularity))
+        return None if found is None else from_us(found, self._calendar.zone)
+
+    def timeline(self) -> list[TimelineEntry]:
+        """Started, paused, resumed, stopped and breached instants, in order."""
+        zone = self._calendar.zone
+        entries: list[TimelineEntry] = []
+        for number, (start, end) in enumerate(self._segments):
+            entries.append(
+                TimelineEntry(
+                    from_us(start, zone),
+                    self.kind,
+                    TimelineKind.STARTED if number == 0 else TimelineKind.RESUMED,
+                )
+            )
+            last = number == len(self._segments) - 1
+            if not last:
+                entries.append(TimelineEntry(from_us(end, zone), self.kind, TimelineKind.PAUSED))
+            elif self._stopped is not None:
+                entries.append(TimelineEntry(from_us(end, zone), self.kind, TimelineKind.STOPPED))
+            elif self.paused:
+                entries.append(TimelineEntry(from_us(end, zone), self.kind, TimelineKind.PAUSED))
+        if self.target_us - self.elapsed_us < 0:
+            crossing = TimelineEntry(
+                from_us(self._crossing_us(), zone), self.kind, TimelineKind.BREACHED
+            )
+            entries.append(crossing)
+            entries.sort(key=lambda entry: entry.at)
+        return entries
+
+    def __repr__(self) -> str:
+        return (
+            f"<ClockState {self.kind.value} {self.state.value} "
+            f"elapsed={self.elapsed} target={self.target}>"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSla:
+    """Both clocks of a ticket, and what the ticket was as of ``now``."""
+
+    response: ClockState
+    resolution: ClockState
+    status: Status
+    priority: Priority
+    severity: Severity
+    plan: str
+
+    def next_change(
+        self, now: dt.datetime, granularity: dt.timedelta = dt.timedelta(minutes=1)
+    ) -> dt.datetime | None:
+        found = self.next_change_us(to_us(now), duration_to_us(granularity))
+        return None if found is None else from_us(found, self.response._calendar.zone)
+
+    def next_change_us(self, now_us: int, granularity_us: int = _MINUTE_US) -> int | None:
+        first = self.response.next_change_us(now_us, granularity_us)
+        second = self.resolution.next_change_us(now_us, granularity_us)
+        if first is None:
+            return second
+        return first if second is None else min(first, second)
+
+    def timeline(self) -> list[TimelineEntry]:
+        return sorted(
+            [*self.response.timeline(), *self.resolution.timeline()], key=lambda e: e.at
+        )
+
+
+class HistoryError(ValueError):
+    """A ticket history that cannot be replayed."""
+
+
+def evaluate(
+    history: Sequence[Event],
+    policy: SlaPolicy,
+    calendar: BusinessCalendar,
+    now: dt.datetime,
+) -> TicketSla:
+    """Both SLA clocks of a ticket as of ``now``.
+
+    ``history`` starts with :class:`Created`; events after ``now`` are ignored
+    (they have not happened yet at that instant).  Out-of-order events are
+    sorted by instant, keeping the order of events at the same instant.
+    """
+    if not history or not isinstance(history[0], Created):
+        raise HistoryError("a ticket history must start with its creation")
+    now_us = to_us(now)
+    instants = [to_us(event.at) for event in history]
+    if any(later < earlier for earlier, later in zip(instants, instants[1:], strict=False)):
+        order = sorted(range(len(history)), key=instants.__getitem__)
+        history = [history[i] for i in order]
+        instants = [instants[i] for i in order]
+        if not isinstance(history[0], Created):
+            raise HistoryError("an event of this history happened before the ticket's creation")
+
+    created = history[0]
+    assert isinstance(created, Created)
+    created_us = instants[0]
+    if created_us > now_us:
+        raise HistoryError("the ticket is created after the instant asked for")
+    priority, severity, plan = created.priority, created.severity, created.plan
+    status = Status.NEW
+    position = calendar.position_us
+
+    # first-response clock
+    response_since: int | None = created_us
+    response_segments: list[tuple[int, int]] = []
+    response_elapsed = 0
+    response_stop: int | None = None
+    response_target_at_stop: tuple[Priority, Severity] | None = None
+    # resolution clock
+    resolution_since: int | None = created_us
+    resolution_segments: list[tuple[int, int]] = []
+    resolution_elapsed = 0
+    resolution_stop: int | None = None
+    resolution_target_at_stop: tuple[Priority, Severity] | None = None
+
+    for event, at in zip(history[1:], instants[1:], strict=True):
+        if at > now_us:
+            break
+        if isinstance(event, Created):
+            raise HistoryError("a ticket history has a single creation event")
+        if isinstance(event, Responded):
+            if response_since is not None:
+                response_segments.append((response_since, at))
+                response_elapsed += position(at) - position(response_since)
+                response_since = None
+                response_stop = at
+                response_target_at_stop = (priority, severity)
+        elif isinstance(event, StatusChanged):
+            new = event.status
+            if new is Status.RESOLVED or new is Status.CLOSED:
+                if response_since is not None:
+                    response_segments.append((response_since, at))
+                    response_elapsed += position(at) - position(response_since)
+                    response_since = None
+                    response_stop = at
+                    response_target_at_stop = (priority, severity)
+                if resolution_stop is None:
+                    if resolution_since is not None:
+                        resolution_segments.append((resolution_since, at))
+                        resolution_elapsed += position(at) - position(resolution_since)
+                        resolution_since = None
+                    resolution_stop = at
+                    resolution_target_at_stop = (priority, severity)
+            elif new is Status.PENDING:
+                if resolution_since is not None:
+                    resolution_segments.append((resolution_since, at))
+                    resolution_elapsed += position(at) - position(resolution_since)
+                    resolution_since = None
+                resolution_stop = None
+                resolution_target_at_stop = None
+            elif resolution_since is None:  # new/open: resume from pending or reopen
+                resolution_since = at
+                resolution_stop = None
+                resolution_target_at_stop = None
+            status = new
+        elif isinstance(event, PriorityChanged):
+            priority = event.priority
+        elif isinstance(event, SeverityChanged):
+            severity = event.severity
+
+    if response_since is not None:
+        response_segments.append((response_since, now_us))
+        response_elapsed += position(now_us) - position(response_since)
+    if resolution_since is not None:
+        resolution_segments.append((resolution_since, now_us))
+        resolution_elapsed += position(now_us) - position(resolution_since)
+
+    response_rules = policy.rules(plan, *(response_target_at_stop or (priority, severity)))
+    resolution_rules = policy.rules(
+        plan, *(resolution_target_at_stop or (priority, severity))
+    )
+    return TicketSla(
+        response=ClockState(
+            ClockKind.RESPONSE,
+            calendar,
+            now_us,
+            response_segments,
+            response_elapsed,
+            response_rules.response,
+            response_rules.response_risk,
+            response_stop,
+            False,
+        ),
+        resolution=ClockState(
+            ClockKind.RESOLUTION,
+            calendar,
+            now_us,
+            resolution_segments,
+            resolution_elapsed,
+            resolution_rules.resolution,
+            resolution_rules.resolution_risk,
+            resolution_stop,
+            resolution_since is None and resolution_stop is None,
+        ),
+        status=status,
+        priority=priority,
+        severity=severity,
+        plan=plan,
+    )
