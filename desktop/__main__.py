@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 import i18n
 from i18n import _
@@ -18,8 +19,8 @@ from sla.clock import (
     Created,
     Event,
     Responded,
-    StatusChanged,
     Status,
+    StatusChanged,
     evaluate,
 )
 from sla.policy import Priority, Severity, default_calendar, default_policy, plan_label
@@ -28,11 +29,19 @@ from sla.policy import Priority, Severity, default_calendar, default_policy, pla
 def _remaining(clock: ClockState) -> str:
     if clock.stopped:
         return clock.state.label
+    if clock.resumes_at is not None:
+        resumes = i18n.format_datetime(clock.resumes_at, "EEE HH:mm")
+        text = _("{state}: {duration}, resumes {when}")
+        return text.format(
+            state=clock.state.label,
+            duration=i18n.format_business_duration(clock.remaining, seconds=False),
+            when=resumes,
+        )
     remaining = clock.remaining
-    text = i18n.format_timedelta(abs(remaining), threshold=1.0, granularity="minute")
+    text = i18n.format_business_duration(remaining, seconds=False)
     if remaining < dt.timedelta(0):
-        return _("overdue {duration}").format(duration=text)
-    return text
+        return _("{state}: overdue {duration}").format(state=clock.state.label, duration=text)
+    return _("{state}: {duration} left").format(state=clock.state.label, duration=text)
 
 
 def demo_queue(now: dt.datetime) -> list[tuple[str, str, list[Event]]]:
@@ -69,7 +78,7 @@ def demo_queue(now: dt.datetime) -> list[tuple[str, str, list[Event]]]:
     ]
 
 
-def run_sla_demo(now: dt.datetime | None = None, out: object = None) -> int:
+def run_sla_demo(now: dt.datetime | None = None, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     calendar = default_calendar()
     policy = default_policy()
@@ -91,15 +100,15 @@ def run_sla_demo(now: dt.datetime | None = None, out: object = None) -> int:
                 plan_label(plan),
                 sla.priority.display,
                 sla.severity.label,
-                f"{sla.response.state.label}: {_remaining(sla.response)}",
-                f"{sla.resolution.state.label}: {_remaining(sla.resolution)}",
+                _remaining(sla.response),
+                _remaining(sla.resolution),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    print(i18n.format_datetime(moment, "full"), file=stream)  # type: ignore[call-overload]
+    print(i18n.format_datetime(moment, "full"), file=stream)
     for row in rows:
         line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print(line.rstrip(), file=stream)  # type: ignore[call-overload]
+        print(line.rstrip(), file=stream)
     return 0
 
 

@@ -51,7 +51,7 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker
+def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it now."""
     return message
 
@@ -144,15 +144,15 @@ def pgettext(context: str, message: str) -> str:
 # -- locale-aware formatting --------------------------------------------------
 
 
-def format_datetime(when: dt.datetime, format: str = "medium") -> str:  # noqa: A002
+def format_datetime(when: dt.datetime, format: str = "medium") -> str:
     return _dates.format_datetime(when, format=format, tzinfo=when.tzinfo, locale=current_locale())
 
 
-def format_date(when: dt.date, format: str = "medium") -> str:  # noqa: A002
+def format_date(when: dt.date, format: str = "medium") -> str:
     return _dates.format_date(when, format=format, locale=current_locale())
 
 
-def format_time(when: dt.datetime | dt.time, format: str = "short") -> str:  # noqa: A002
+def format_time(when: dt.datetime | dt.time, format: str = "short") -> str:
     return _dates.format_time(when, format=format, locale=current_locale())
 
 
@@ -162,7 +162,7 @@ def format_timedelta(
     add_direction: bool = False,
     threshold: float = 0.85,
     granularity: str = "second",
-    format: str = "long",  # noqa: A002
+    format: str = "long",
 ) -> str:
     """A rounded, human duration ("2 hours", "in 2 hours") in the current locale."""
     return _dates.format_timedelta(
@@ -175,9 +175,33 @@ def format_timedelta(
     )
 
 
-def format_decimal(number: float, format: str | None = None) -> str:  # noqa: A002
+def format_decimal(number: float, format: str | None = None) -> str:
     return _numbers.format_decimal(number, format=format, locale=current_locale())
 
 
-def format_percent(number: float, format: str | None = None) -> str:  # noqa: A002
+def format_percent(number: float, format: str | None = None) -> str:
     return _numbers.format_percent(number, format=format, locale=current_locale())
+
+
+def format_business_duration(delta: dt.timedelta, *, seconds: bool = True) -> str:
+    """A business-time countdown, readable at a glance and exact to the second.
+
+    Hours are not folded into days (a business day is not 24 hours):
+    "42 s", "42 min 09 s", "1 h 42 min 09 s", and from 10 hours on "27 h 05 min".
+    With ``seconds=False`` the seconds are left out ("1 h 42 min").  The sign is
+    dropped: callers say "overdue" themselves.
+    """
+    total = abs(int(delta.total_seconds()))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 10 or (hours and not seconds):
+        return gettext("{hours} h {minutes:02d} min").format(hours=hours, minutes=minutes)
+    if hours:
+        return gettext("{hours} h {minutes:02d} min {seconds:02d} s").format(
+            hours=hours, minutes=minutes, seconds=secs
+        )
+    if not seconds:
+        return gettext("{minutes} min").format(minutes=minutes)
+    if minutes:
+        return gettext("{minutes} min {seconds:02d} s").format(minutes=minutes, seconds=secs)
+    return gettext("{seconds} s").format(seconds=secs)

@@ -86,11 +86,12 @@ def test_the_checker_sees_forbidden_imports(tmp_path: Path) -> None:
 
 
 def test_importing_sla_loads_no_qt_database_or_http_module() -> None:
+    forbidden = set(QT + DATABASE + HTTP)
     code = (
         "import sys, sla.calendar, sla.policy, sla.clock\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r})\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r})\n"
         "print(','.join(bad))\n"
-    ).format(forbidden=set(QT + DATABASE + HTTP))
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
