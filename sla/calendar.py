@@ -203,6 +203,12 @@ class BusinessCalendar:
         try:
             public = holidays_lib.country_holidays(country, subdiv=subdiv, years=years)
         except NotImplementedError as exc:
+            known = holidays_lib.list_supported_countries().get(country)
+            if known is not None and subdiv is not None:
+                raise CalendarError(
+                    f"subdiv: no subdivision {subdiv!r} known for country {country!r} "
+                    f"(known: {', '.join(known)})"
+                ) from exc
             raise CalendarError(f"country: no public holidays known for {country!r}") from exc
         except ValueError as exc:  # unknown subdivision
             raise CalendarError(f"subdiv: {exc}") from exc
@@ -243,8 +249,7 @@ class BusinessCalendar:
         weekly = self._weekly
         closed = self._holidays
         one_day = dt.timedelta(days=1)
-        starts: list[int] = []
-        ends: list[int] = []
+        spans: list[tuple[int, int]] = []
         day = first
         while day < last:
             intervals = weekly.get(day.weekday())
@@ -253,16 +258,20 @@ class BusinessCalendar:
                     start = to_us(dt.datetime.combine(day, open_at, zone))
                     end_day = day + one_day if close_at == _MIDNIGHT else day
                     end = to_us(dt.datetime.combine(end_day, close_at, zone))
-                    if starts and start < ends[-1]:
-                        start = ends[-1]  # a wall-clock overlap made by a DST change
-                    if end <= start:
-                        continue  # an interval swallowed by a DST gap
-                    if starts and start == ends[-1]:
-                        ends[-1] = end  # contiguous: one longer interval
-                    else:
-                        starts.append(start)
-                        ends.append(end)
+                    if start < end:  # else swallowed by a DST gap
+                        spans.append((start, end))
             day += one_day
+        # A DST gap maps wall-clock times out of order (02:30 reads as 03:30, after a
+        # 03:00 opening), so spans may overlap out of order: sort, then take the union.
+        spans.sort()
+        starts: list[int] = []
+        ends: list[int] = []
+        for start, end in spans:
+            if starts and start <= ends[-1]:
+                ends[-1] = max(ends[-1], end)  # overlapping or contiguous: one interval
+            else:
+                starts.append(start)
+                ends.append(end)
         if not starts:
             raise CalendarError("the calendar is never open inside its horizon")
         cum_before: list[int] = []
