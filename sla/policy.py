@@ -292,9 +292,7 @@ class _CalendarDoc(_Strict):
 
     @field_validator("weekly_hours")
     @classmethod
-    def _weekdays(
-        cls, value: dict[int, list[tuple[str, str]]]
-    ) -> dict[int, list[tuple[str, str]]]:
+    def _weekdays(cls, value: dict[int, list[tuple[str, str]]]) -> dict[int, list[tuple[str, str]]]:
         for weekday in value:
             if not 0 <= weekday <= 6:
                 raise ValueError(f"weekday {weekday} is not from 0 (Monday) to 6 (Sunday)")
