@@ -1,0 +1,474 @@
+"""The HTTP API (FastAPI): ``/api/v1/...``.
+
+Every handler runs its own transaction(s) explicitly, so a response is only sent
+once what it reports is committed.  Errors always have the :class:`ErrorOut`
+shape; validation errors name the offending field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any, Final
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from i18n import _, ngettext
+from server import changes as feed
+from server.db import make_sessionmaker, transaction
+from server.models import AuthToken, LoginFailure, Organisation, SlaConfig, Team, User
+from server.security import burn_time, new_token, token_digest, verify_password
+from server.service import (
+    Clock,
+    ServiceError,
+    TicketFilter,
+    create_ticket,
+    created_before,
+    execute,
+    get_visible_ticket,
+    list_tickets,
+    organisation_out,
+    team_out,
+    ticket_detail,
+    tickets_out,
+    user_out,
+    visible_team_ids,
+)
+from server.slaclock import ensure_default_config, load_settings
+from sync.protocol import (
+    API_PREFIX,
+    MAX_FEED_LIMIT,
+    ChangePage,
+    CommandBatch,
+    CommandBatchResult,
+    ErrorOut,
+    FieldError,
+    LoginRequest,
+    OrganisationOut,
+    SlaConfigOut,
+    Status,
+    TeamOut,
+    TicketCreate,
+    TicketDetailOut,
+    TicketPage,
+    TokenOut,
+    UserOut,
+)
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+DEFAULT_TOKEN_TTL: Final = dt.timedelta(hours=12)
+DEFAULT_BODY_LIMIT: Final = 4 * 1024 * 1024
+#: Failed logins tolerated within :data:`LOGIN_WINDOW`, per account and per address.
+ACCOUNT_FAILURES: Final = 5
+ADDRESS_FAILURES: Final = 20
+LOGIN_WINDOW: Final = dt.timedelta(minutes=15)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _error(status: int, code: str, message: str, errors: list[FieldError] | None = None) -> Any:
+    body = ErrorOut(code=code, message=message, errors=errors or [])
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+# -- ASGI middleware ----------------------------------------------------------
+
+
+class DateHeader:
+    """Adds the ``Date`` header from the server clock (the console corrects for offsets)."""
+
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"date" for name, _value in headers):
+                    stamp = email.utils.format_datetime(self.clock().astimezone(dt.UTC), True)
+                    headers.append((b"date", stamp.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _too_large(self, send: Callable[[Any], Awaitable[None]]) -> None:
+        body = ErrorOut(
+            code="body_too_large",
+            message=_("The request body is larger than {limit} bytes.").format(limit=self.limit),
+        ).model_dump_json()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._too_large(send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# -- the application ----------------------------------------------------------
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(401, "not_authenticated", _("Sign in first."))
+    return token.strip()
+
+
+Token = Annotated[str, Depends(_bearer)]
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def create_app(
+    engine: Engine,
+    *,
+    clock: Clock = utc_now,
+    token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+) -> FastAPI:
+    """The API over an already migrated database (see :mod:`server.migrate`)."""
+    factory: sessionmaker[Session] = make_sessionmaker(engine)
+    with transaction(factory) as session:
+        ensure_default_config(session, clock())
+
+    app = FastAPI(title="OFFIMIZER ticket server", version="1")
+    app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(DateHeader, clock=clock)
+    app.state.factory = factory
+    app.state.clock = clock
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> Response:
+        errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else []
+        response: Response = _error(exc.status, exc.code, exc.message, errors)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            FieldError(
+                field=_field_name(tuple(error.get("loc", ()))),
+                message=str(error.get("msg", "")),
+                type=str(error.get("type", "")),
+            )
+            for error in exc.errors()
+        ]
+        summary = "; ".join(f"{error.field}: {error.message}" for error in errors)
+        message = _("Invalid request: {problems}").format(problems=summary)
+        response: Response = _error(422, "invalid_request", message, errors)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: _("Not found."), 405: _("Method not allowed.")}
+        response: Response = _error(
+            exc.status_code, f"http_{exc.status_code}", messages.get(exc.status_code, exc.detail)
+        )
+        return response
+
+    def authenticate(session: Session, token: str) -> User:
+        now = clock()
+        row = session.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise ServiceError(
+                401, "invalid_token", _("Your session has expired or was closed: sign in again.")
+            )
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            raise ServiceError(401, "invalid_token", _("This account is disabled."))
+        return user
+
+    # -- auth -----------------------------------------------------------------
+
+    @app.post(f"{API_PREFIX}/auth/token", response_model=TokenOut, tags=["auth"])
+    async def login(request: Request) -> Any:
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if content_type == "application/x-www-form-urlencoded":
+                fields = dict(parse_qsl(raw.decode("utf-8", errors="replace")))
+                credentials = LoginRequest(
+                    username=fields.get("username", ""), password=fields.get("password", "")
+                )
+            else:
+                credentials = LoginRequest.model_validate_json(raw or b"{}")
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            ) from exc
+        address = request.client.host if request.client else "unknown"
+        return await run_in_threadpool(_login, credentials, address)
+
+    def _login(credentials: LoginRequest, address: str) -> TokenOut:
+        now = clock()
+        account_key = f"user:{credentials.username.lower()}"
+        address_key = f"addr:{address}"
+        since = now - LOGIN_WINDOW
+        with transaction(factory) as session:
+            for key, limit in ((account_key, ACCOUNT_FAILURES), (address_key, ADDRESS_FAILURES)):
+                failures = session.execute(
+                    select(func.count(), func.min(LoginFailure.at)).where(
+                        LoginFailure.key == key, LoginFailure.at > since
+                    )
+                ).one()
+                if failures[0] >= limit:
+                    retry = int((failures[1] + LOGIN_WINDOW - now).total_seconds()) + 1
+                    minutes = max(1, (retry + 59) // 60)
+                    raise ServiceError(
+                        429,
+                        "too_many_attempts",
+                        ngettext(
+                            "Too many failed sign-ins: try again in {minutes} minute.",
+                            "Too many failed sign-ins: try again in {minutes} minutes.",
+                            minutes,
+                        ).format(minutes=minutes),
+                        headers={"Retry-After": str(retry)},
+                    )
+            user = session.scalar(select(User).where(User.username == credentials.username))
+            if user is None:
+                burn_time(credentials.password)
+                valid = False
+            else:
+                valid = user.active and verify_password(credentials.password, user.password_hash)
+            if not valid or user is None:
+                session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
+                session.add_all(
+                    [LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)]
+                )
+            else:
+                session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+                token = new_token()
+                expires = now + token_ttl
+                session.add(
+                    AuthToken(
+                        token_hash=token_digest(token),
+                        user_id=user.id,
+                        created_at=now,
+                        expires_at=expires,
+                        revoked_at=None,
+                    )
+                )
+                return TokenOut(access_token=token, expires_at=expires)
+        raise ServiceError(401, "invalid_credentials", _("Wrong user name or password."))
+
+    @app.post(f"{API_PREFIX}/auth/logout", status_code=204, tags=["auth"])
+    def logout(token: Token) -> Response:
+        with transaction(factory) as session:
+            authenticate(session, token)
+            row = session.scalar(
+                select(AuthToken).where(AuthToken.token_hash == token_digest(token))
+            )
+            assert row is not None
+            row.revoked_at = clock()
+        return Response(status_code=204)
+
+    # -- directory ------------------------------------------------------------
+
+    @app.get(f"{API_PREFIX}/me", response_model=UserOut, tags=["directory"])
+    def me(token: Token) -> Any:
+        with transaction(factory) as session:
+            return user_out(authenticate(session, token))
+
+    @app.get(f"{API_PREFIX}/users", response_model=list[UserOut], tags=["directory"])
+    def users(token: Token) -> Any:
+        with transaction(factory) as session:
+            authenticate(session, token)
+            return [user_out(user) for user in session.scalars(select(User).order_by(User.id))]
+
+    @app.get(f"{API_PREFIX}/teams", response_model=list[TeamOut], tags=["directory"])
+    def teams(token: Token) -> Any:
+        with transaction(factory) as session:
+            authenticate(session, token)
+            return [team_out(team) for team in session.scalars(select(Team).order_by(Team.id))]
+
+    @app.get(
+        f"{API_PREFIX}/organisations", response_model=list[OrganisationOut], tags=["directory"]
+    )
+    def organisations(token: Token) -> Any:
+        with transaction(factory) as session:
+            authenticate(session, token)
+            rows = session.scalars(select(Organisation).order_by(Organisation.id))
+            return [organisation_out(row) for row in rows]
+
+    @app.get(f"{API_PREFIX}/sla/policy", response_model=SlaConfigOut, tags=["sla"])
+    def sla_policy(token: Token) -> Any:
+        with transaction(factory) as session:
+            authenticate(session, token)
+            config = session.get(SlaConfig, 1)
+            assert config is not None
+            return SlaConfigOut(
+                policy=json.loads(config.policy_json),
+                calendar=json.loads(config.calendar_json),
+                updated_at=config.updated_at,
+            )
+
+    # -- tickets --------------------------------------------------------------
+
+    @app.get(f"{API_PREFIX}/tickets", response_model=TicketPage, tags=["tickets"])
+    def tickets(
+        token: Token,
+        status: Annotated[list[Status] | None, Query()] = None,
+        team_id: int | None = None,
+        assignee_id: int | None = None,
+        unassigned: bool = False,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> Any:
+        with transaction(factory) as session:
+            user = authenticate(session, token)
+            where = TicketFilter(status, team_id, assignee_id, unassigned)
+            rows, total = list_tickets(session, user, where, offset, limit)
+            items = tickets_out(session, rows, clock(), load_settings(session))
+            return TicketPage(items=items, total=total, offset=offset, limit=limit)
+
+    @app.get(
+        f"{API_PREFIX}/tickets/{{ticket_id}}", response_model=TicketDetailOut, tags=["tickets"]
+    )
+    def ticket(token: Token, ticket_id: int) -> Any:
+        with transaction(factory) as session:
+            user = authenticate(session, token)
+            return ticket_detail(session, get_visible_ticket(session, user, ticket_id), clock())
+
+    @app.post(
+        f"{API_PREFIX}/tickets",
+        response_model=TicketDetailOut,
+        status_code=201,
+        tags=["tickets"],
+    )
+    def new_ticket(token: Token, body: TicketCreate, response: Response) -> Any:
+        for _attempt in range(5):
+            now = clock()
+            try:
+                with transaction(factory) as session:
+                    user = authenticate(session, token)
+                    if body.mutation_id is not None:
+                        earlier = created_before(session, user, body.mutation_id, now)
+                        if earlier is not None:
+                            response.status_code = 200
+                            return earlier
+                    changes = feed.ChangeSet()
+                    created = create_ticket(session, changes, user, body, now)
+                    detail = ticket_detail(session, created, now)
+                    changes.publish(session, now)
+                return detail
+            except IntegrityError:
+                if body.mutation_id is None:
+                    raise
+                continue  # the same creation committed concurrently: answer with it
+        raise RuntimeError("ticket creation could not be recorded")  # pragma: no cover
+
+    # -- sync -----------------------------------------------------------------
+
+    @app.get(f"{API_PREFIX}/changes", response_model=ChangePage, tags=["sync"])
+    def changes(
+        token: Token,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
+    ) -> Any:
+        with transaction(factory) as session:
+            user = authenticate(session, token)
+            try:
+                return feed.read_page(
+                    session, feed.parse_cursor(cursor), limit, visible_team_ids(user)
+                )
+            except feed.CursorError:
+                raise ServiceError(
+                    410,
+                    "invalid_cursor",
+                    _("This cursor is unknown to the server: synchronize from the start."),
+                    "cursor",
+                ) from None
+
+    @app.post(f"{API_PREFIX}/commands", response_model=CommandBatchResult, tags=["sync"])
+    def commands(token: Token, batch: CommandBatch) -> Any:
+        with transaction(factory) as session:
+            user_id = authenticate(session, token).id
+        results = [execute(factory, user_id, command, clock) for command in batch.commands]
+        return CommandBatchResult(results=results)
+
+    return app

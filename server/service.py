@@ -1,0 +1,688 @@
+"""What the server does, independent of HTTP: directory, tickets, commands.
+
+Every function takes an open session inside a transaction; every change bumps
+the ticket version, appends history and collects change-feed rows in a
+:class:`~server.changes.ChangeSet` that the caller publishes last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from i18n import N_, _
+from server import changes as feed
+from server.db import transaction
+from server.models import (
+    AppliedMutation,
+    Comment,
+    Organisation,
+    Team,
+    TeamMember,
+    Ticket,
+    TicketHistory,
+    User,
+)
+from server.security import hash_password
+from server.slaclock import SlaSettings, history_by_ticket, load_settings, ticket_sla
+from sync.protocol import (
+    AcknowledgeCommand,
+    AddCommentCommand,
+    AddTagCommand,
+    AppliedResult,
+    AssignCommand,
+    Command,
+    CommandResult,
+    CommentOut,
+    ConflictResult,
+    HistoryEntryOut,
+    OrganisationOut,
+    RejectedResult,
+    RejectReason,
+    RemoveTagCommand,
+    Role,
+    SetPriorityCommand,
+    SetSeverityCommand,
+    SetStatusCommand,
+    Status,
+    TeamOut,
+    TicketCreate,
+    TicketDetailOut,
+    TicketOut,
+    UserOut,
+)
+
+Clock = Callable[[], dt.datetime]
+
+#: Fields an agent's command compares against the version it saw.
+CAS_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "assign": ("assignee", "team"),
+    "set_status": ("status",),
+}
+
+REJECT_MESSAGES: Final[dict[RejectReason, str]] = {
+    RejectReason.NOT_FOUND: N_("This ticket does not exist or is not visible to you."),
+    RejectReason.FORBIDDEN: N_("You are not allowed to make this change to this ticket."),
+    RejectReason.INVALID_ASSIGNEE: N_(
+        "The ticket can only be assigned to an active member of its team."
+    ),
+    RejectReason.INVALID_BASE_VERSION: N_(
+        "The command is based on a version of the ticket that never existed."
+    ),
+    RejectReason.TICKET_CLOSED: N_("The ticket is closed: only comments can still be added."),
+    RejectReason.MUTATION_REUSED: N_("This mutation id was already used by another user."),
+}
+
+
+class ServiceError(Exception):
+    """A request that cannot be carried out; ``code`` is stable, ``message`` translated."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def not_found() -> ServiceError:
+    return ServiceError(404, "not_found", _("Not found."))
+
+
+# -- directory ----------------------------------------------------------------
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        role=Role(user.role),
+        active=user.active,
+        team_ids=user.team_ids,
+    )
+
+
+def team_out(team: Team) -> TeamOut:
+    return TeamOut(id=team.id, name=team.name, member_ids=sorted(m.user_id for m in team.members))
+
+
+def organisation_out(organisation: Organisation) -> OrganisationOut:
+    return OrganisationOut.model_validate(organisation, from_attributes=True)
+
+
+def create_team(session: Session, changes: feed.ChangeSet, name: str) -> Team:
+    team = Team(name=name)
+    session.add(team)
+    session.flush()
+    changes.add("team", team.id, team_out(team).model_dump(mode="json"), team_id=None)
+    return team
+
+
+def create_organisation(
+    session: Session, changes: feed.ChangeSet, name: str, plan: str
+) -> Organisation:
+    organisation = Organisation(name=name, plan=plan)
+    session.add(organisation)
+    session.flush()
+    data = organisation_out(organisation).model_dump(mode="json")
+    changes.add("organisation", organisation.id, data, team_id=None)
+    return organisation
+
+
+def create_user(
+    session: Session,
+    changes: feed.ChangeSet,
+    now: dt.datetime,
+    *,
+    username: str,
+    role: Role,
+    password: str | None = None,
+    password_hash: str | None = None,
+    display_name: str = "",
+    email: str = "",
+    team_ids: Sequence[int] = (),
+) -> User:
+    """A new user; give ``password`` (hashed here, bcrypt cost 10) or a ready hash."""
+    if password_hash is None:
+        if not password:
+            raise ValueError("a user needs a password")
+        password_hash = hash_password(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ServiceError(
+            409, "username_taken", _("The user name {name} is already taken.").format(name=username)
+        )
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        email=email,
+        role=role.value,
+        password_hash=password_hash,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    for team_id in team_ids:
+        team = session.get(Team, team_id)
+        if team is None:
+            raise ServiceError(
+                404, "team_not_found", _("There is no team {id}.").format(id=team_id)
+            )
+        session.add(TeamMember(team_id=team_id, user_id=user.id))
+    session.flush()
+    session.refresh(user)
+    changes.add("user", user.id, user_out(user).model_dump(mode="json"), team_id=None)
+    for team_id in team_ids:
+        team = session.get(Team, team_id)
+        assert team is not None
+        session.refresh(team)
+        changes.add("team", team.id, team_out(team).model_dump(mode="json"), team_id=None)
+    return user
+
+
+# -- visibility and rights ----------------------------------------------------
+
+
+def visible_team_ids(user: User) -> list[int] | None:
+    """The teams whose tickets ``user`` sees (``None``: all of them)."""
+    return None if user.role == Role.ADMIN else user.team_ids
+
+
+def can_see(user: User, ticket: Ticket) -> bool:
+    return user.role == Role.ADMIN or ticket.team_id in user.team_ids
+
+
+def can_edit(user: User, ticket: Ticket) -> bool:
+    """Agents edit their own tickets and unassigned ones of their teams; leads their teams'."""
+    if user.role == Role.ADMIN:
+        return True
+    if ticket.team_id not in user.team_ids:
+        return False
+    if user.role == Role.TEAM_LEAD:
+        return True
+    return ticket.assignee_id is None or ticket.assignee_id == user.id
+
+
+def _assignable(session: Session, team_id: int, assignee_id: int) -> bool:
+    assignee = session.get(User, assignee_id)
+    return assignee is not None and assignee.active and team_id in assignee.team_ids
+
+
+def may_assign(user: User, ticket: Ticket, assignee_id: int | None) -> bool:
+    """Leads (and admins) reassign within the team; an agent takes or releases a ticket."""
+    if not can_edit(user, ticket):
+        return False
+    if user.role in (Role.ADMIN, Role.TEAM_LEAD):
+        return True
+    return assignee_id in (None, user.id) and ticket.assignee_id in (None, user.id)
+
+
+# -- wire forms ---------------------------------------------------------------
+
+
+def history_out(entry: TicketHistory) -> HistoryEntryOut:
+    return HistoryEntryOut.model_validate(entry, from_attributes=True)
+
+
+def comment_out(comment: Comment) -> CommentOut:
+    return CommentOut.model_validate(comment, from_attributes=True)
+
+
+def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "tracking_number": ticket.tracking_number,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "requester_name": ticket.requester_name,
+        "requester_email": ticket.requester_email,
+        "organisation_id": ticket.organisation_id,
+        "priority": ticket.priority,
+        "severity": ticket.severity,
+        "status": ticket.status,
+        "team_id": ticket.team_id,
+        "assignee_id": ticket.assignee_id,
+        "tags": list(ticket.tags),
+        "version": ticket.version,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+    }
+
+
+def tickets_out(
+    session: Session, tickets: Sequence[Ticket], now: dt.datetime, settings: SlaSettings
+) -> list[TicketOut]:
+    histories = history_by_ticket(session, [ticket.id for ticket in tickets])
+    return [
+        TicketOut(**_ticket_fields(ticket), sla=ticket_sla(histories[ticket.id], settings, now))
+        for ticket in tickets
+    ]
+
+
+def ticket_out(session: Session, ticket: Ticket, now: dt.datetime) -> TicketOut:
+    return tickets_out(session, [ticket], now, load_settings(session))[0]
+
+
+def ticket_detail(session: Session, ticket: Ticket, now: dt.datetime) -> TicketDetailOut:
+    history = history_by_ticket(session, [ticket.id])[ticket.id]
+    comments = session.scalars(
+        select(Comment).where(Comment.ticket_id == ticket.id).order_by(Comment.id)
+    )
+    return TicketDetailOut(
+        **_ticket_fields(ticket),
+        sla=ticket_sla(history, load_settings(session), now),
+        comments=[comment_out(comment) for comment in comments],
+        history=[history_out(entry) for entry in history],
+    )
+
+
+# -- reading tickets ----------------------------------------------------------
+
+
+def get_visible_ticket(session: Session, user: User, ticket_id: int) -> Ticket:
+    """The ticket, or 404 when it does not exist *or* belongs to another team."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not can_see(user, ticket):
+        raise not_found()
+    return ticket
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: list[Status] | None = None
+    team_id: int | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+
+
+def list_tickets(
+    session: Session, user: User, where: TicketFilter, offset: int, limit: int
+) -> tuple[list[Ticket], int]:
+    query = select(Ticket)
+    teams = visible_team_ids(user)
+    if teams is not None:
+        query = query.where(Ticket.team_id.in_(teams))
+    if where.status:
+        query = query.where(Ticket.status.in_([status.value for status in where.status]))
+    if where.team_id is not None:
+        query = query.where(Ticket.team_id == where.team_id)
+    if where.assignee_id is not None:
+        query = query.where(Ticket.assignee_id == where.assignee_id)
+    if where.unassigned:
+        query = query.where(Ticket.assignee_id.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Ticket.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+# -- writing tickets ----------------------------------------------------------
+
+
+class TicketWriter:
+    """Changes to one ticket within one transaction: history, version, feed."""
+
+    def __init__(
+        self,
+        session: Session,
+        changes: feed.ChangeSet,
+        ticket: Ticket,
+        actor: User | None,
+        now: dt.datetime,
+    ) -> None:
+        self.session = session
+        self.changes = changes
+        self.ticket = ticket
+        self.actor = actor
+        self.now = now
+        self._entries: list[TicketHistory] = []
+        self._comments: list[Comment] = []
+        self._bumped = False
+
+    def bump(self) -> int:
+        if not self._bumped:
+            self.ticket.version += 1
+            self.ticket.updated_at = self.now
+            self._bumped = True
+        return self.ticket.version
+
+    def record(self, field: str, before: str | None, after: str | None) -> None:
+        entry = TicketHistory(
+            ticket_id=self.ticket.id,
+            version=self.bump(),
+            actor_id=None if self.actor is None else self.actor.id,
+            at=self.now,
+            field=field,
+            before=before,
+            after=after,
+        )
+        self.session.add(entry)
+        self._entries.append(entry)
+
+    def comment(self, body: str, public: bool) -> Comment:
+        comment = Comment(
+            ticket_id=self.ticket.id,
+            author_id=None if self.actor is None else self.actor.id,
+            body=body,
+            public=public,
+            created_at=self.now,
+        )
+        self.session.add(comment)
+        self.session.flush()
+        self._comments.append(comment)
+        self.record("reply" if public else "note", None, str(comment.id))
+        return comment
+
+    @property
+    def changed(self) -> bool:
+        return self._bumped
+
+    def finish(self, previous_team_id: int | None = None) -> None:
+        """Queue the feed rows for what changed (nothing when nothing did)."""
+        if not self._bumped:
+            return
+        self.session.flush()
+        team_id = self.ticket.team_id
+        if previous_team_id is not None and previous_team_id != team_id:
+            # a tombstone for those who saw it in its former team
+            self.changes.add("ticket", self.ticket.id, None, team_id=previous_team_id, op="delete")
+        data = ticket_out(self.session, self.ticket, self.now).model_dump(mode="json")
+        self.changes.add("ticket", self.ticket.id, data, team_id=team_id)
+        for comment in self._comments:
+            self.changes.add(
+                "comment", comment.id, comment_out(comment).model_dump(mode="json"), team_id=team_id
+            )
+        for entry in self._entries:
+            self.changes.add(
+                "history", entry.id, history_out(entry).model_dump(mode="json"), team_id=team_id
+            )
+
+
+def _responded(session: Session, ticket_id: int) -> bool:
+    found = session.scalar(
+        select(TicketHistory.id).where(
+            TicketHistory.ticket_id == ticket_id, TicketHistory.field == "responded"
+        )
+    )
+    return found is not None
+
+
+def create_ticket(
+    session: Session,
+    changes: feed.ChangeSet,
+    user: User,
+    request: TicketCreate,
+    now: dt.datetime,
+) -> Ticket:
+    organisation = session.get(Organisation, request.organisation_id)
+    if organisation is None:
+        raise ServiceError(
+            422,
+            "invalid_organisation",
+            _("There is no organisation {id}.").format(id=request.organisation_id),
+            "organisation_id",
+        )
+    if session.get(Team, request.team_id) is None:
+        raise ServiceError(
+            422, "invalid_team", _("There is no team {id}.").format(id=request.team_id), "team_id"
+        )
+    if user.role != Role.ADMIN and request.team_id not in user.team_ids:
+        raise ServiceError(
+            403, "forbidden", _("You can only open tickets for your own teams."), "team_id"
+        )
+    if request.assignee_id is not None:
+        if not _assignable(session, request.team_id, request.assignee_id):
+            raise ServiceError(
+                422,
+                "invalid_assignee",
+                _(REJECT_MESSAGES[RejectReason.INVALID_ASSIGNEE]),
+                "assignee_id",
+            )
+        if user.role == Role.AGENT and request.assignee_id != user.id:
+            raise ServiceError(
+                403,
+                "forbidden",
+                _("Only a team lead can assign a ticket to someone else."),
+                "assignee_id",
+            )
+    year = now.astimezone(dt.UTC).year
+    number = feed.take(session, f"tracking:{year}")
+    tags = sorted(set(request.tags))
+    ticket = Ticket(
+        tracking_number=f"INC-{year}-{number:06d}",
+        subject=request.subject,
+        description=request.description,
+        requester_name=request.requester_name,
+        requester_email=str(request.requester_email),
+        organisation_id=organisation.id,
+        priority=request.priority.value,
+        severity=request.severity.value,
+        status=Status.NEW.value,
+        team_id=request.team_id,
+        assignee_id=request.assignee_id,
+        tags=tags,
+        version=0,
+        created_by_id=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    if request.mutation_id is not None:
+        applied = AppliedResult(mutation_id=request.mutation_id, ticket_id=ticket.id, version=1)
+        session.add(
+            AppliedMutation(
+                mutation_id=str(request.mutation_id),
+                user_id=user.id,
+                ticket_id=ticket.id,
+                result=applied.model_dump(mode="json"),
+                created_at=now,
+            )
+        )
+        session.flush()
+    writer = TicketWriter(session, changes, ticket, user, now)
+    created = {
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "severity": ticket.severity,
+        "plan": organisation.plan,
+        "team_id": ticket.team_id,
+        "assignee_id": ticket.assignee_id,
+        "tags": tags,
+    }
+    writer.record("created", None, json.dumps(created, sort_keys=True))
+    writer.finish()
+    return ticket
+
+
+def created_before(
+    session: Session, user: User, mutation_id: uuid.UUID, now: dt.datetime
+) -> TicketDetailOut | None:
+    """The ticket a creation with this mutation id made earlier, if any."""
+    row = session.get(AppliedMutation, str(mutation_id))
+    if row is None:
+        return None
+    if row.user_id != user.id:
+        raise ServiceError(
+            409,
+            "mutation_reused",
+            _(REJECT_MESSAGES[RejectReason.MUTATION_REUSED]),
+            "mutation_id",
+        )
+    ticket = session.get(Ticket, row.ticket_id)
+    if ticket is None or not can_see(user, ticket):
+        raise not_found()
+    return ticket_detail(session, ticket, now)
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def _rejected(command: Command, reason: RejectReason) -> RejectedResult:
+    return RejectedResult(
+        mutation_id=command.mutation_id,
+        ticket_id=command.ticket_id,
+        reason=reason,
+        message=_(REJECT_MESSAGES[reason]),
+    )
+
+
+def _clashes(session: Session, command: Command) -> list[str]:
+    fields = CAS_FIELDS.get(command.type)
+    if not fields:
+        return []
+    rows = session.scalars(
+        select(TicketHistory.field)
+        .where(
+            TicketHistory.ticket_id == command.ticket_id,
+            TicketHistory.version > command.base_version,
+            TicketHistory.field.in_(fields),
+        )
+        .distinct()
+    )
+    return sorted(rows)
+
+
+def apply_command(
+    session: Session, changes: feed.ChangeSet, user: User, command: Command, now: dt.datetime
+) -> CommandResult:
+    """Apply one command (the caller has recorded its mutation id)."""
+    ticket = session.scalars(
+        select(Ticket)
+        .where(Ticket.id == command.ticket_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if ticket is None or not can_see(user, ticket):
+        return _rejected(command, RejectReason.NOT_FOUND)
+    if command.base_version > ticket.version:
+        return _rejected(command, RejectReason.INVALID_BASE_VERSION)
+    # a clash first: the rights below depend on a state the agent had not seen
+    clashing = _clashes(session, command)
+    if clashing:
+        return ConflictResult(
+            mutation_id=command.mutation_id,
+            ticket_id=ticket.id,
+            fields=clashing,
+            ticket=ticket_out(session, ticket, now),
+        )
+    is_comment = isinstance(command, AddCommentCommand)
+    if not is_comment and not can_edit(user, ticket):
+        return _rejected(command, RejectReason.FORBIDDEN)
+    if ticket.status == Status.CLOSED and not is_comment:
+        return _rejected(command, RejectReason.TICKET_CLOSED)
+    writer = TicketWriter(session, changes, ticket, user, now)
+    if isinstance(command, AssignCommand):
+        if not may_assign(user, ticket, command.assignee_id):
+            return _rejected(command, RejectReason.FORBIDDEN)
+        if command.assignee_id is not None and not _assignable(
+            session, ticket.team_id, command.assignee_id
+        ):
+            return _rejected(command, RejectReason.INVALID_ASSIGNEE)
+        if command.assignee_id != ticket.assignee_id:
+            before = ticket.assignee_id
+            ticket.assignee_id = command.assignee_id
+            writer.record(
+                "assignee",
+                None if before is None else str(before),
+                None if command.assignee_id is None else str(command.assignee_id),
+            )
+    elif isinstance(command, SetStatusCommand):
+        if command.status.value != ticket.status:
+            before_status = ticket.status
+            ticket.status = command.status.value
+            writer.record("status", before_status, command.status.value)
+    elif isinstance(command, SetPriorityCommand):
+        if command.priority.value != ticket.priority:
+            before_priority = ticket.priority
+            ticket.priority = command.priority.value
+            writer.record("priority", before_priority, command.priority.value)
+    elif isinstance(command, SetSeverityCommand):
+        if command.severity.value != ticket.severity:
+            before_severity = ticket.severity
+            ticket.severity = command.severity.value
+            writer.record("severity", before_severity, command.severity.value)
+    elif isinstance(command, AddCommentCommand):
+        if command.public and not can_edit(user, ticket):
+            return _rejected(command, RejectReason.FORBIDDEN)
+        writer.comment(command.body, command.public)
+        if command.public and not _responded(session, ticket.id):
+            writer.record("responded", None, "reply")
+    elif isinstance(command, AcknowledgeCommand):
+        if not _responded(session, ticket.id):
+            writer.record("responded", None, "acknowledge")
+    elif isinstance(command, AddTagCommand):
+        if command.tag not in ticket.tags:
+            ticket.tags = sorted({*ticket.tags, command.tag})
+            writer.record("tag_added", None, command.tag)
+    elif isinstance(command, RemoveTagCommand) and command.tag in ticket.tags:
+        ticket.tags = [tag for tag in ticket.tags if tag != command.tag]
+        writer.record("tag_removed", command.tag, None)
+    writer.finish()
+    return AppliedResult(
+        mutation_id=command.mutation_id, ticket_id=ticket.id, version=ticket.version
+    )
+
+
+_RESULTS: Final = TypeAdapter[CommandResult](CommandResult)
+
+
+def _stored(row: AppliedMutation) -> CommandResult:
+    return _RESULTS.validate_python(row.result)
+
+
+def execute(
+    factory: sessionmaker[Session], user_id: int, command: Command, clock: Clock
+) -> CommandResult:
+    """Run one command in its own transaction, exactly once per mutation id.
+
+    The mutation id is inserted first: a concurrent re-send blocks on the unique
+    key until the first commits, then fails and reads the first answer.
+    """
+    key = str(command.mutation_id)
+    for _attempt in range(5):
+        try:
+            with transaction(factory) as session:
+                existing = session.get(AppliedMutation, key)
+                if existing is not None:
+                    if existing.user_id != user_id:
+                        return _rejected(command, RejectReason.MUTATION_REUSED)
+                    return _stored(existing)
+                now = clock()
+                record = AppliedMutation(
+                    mutation_id=key,
+                    user_id=user_id,
+                    ticket_id=command.ticket_id,
+                    result={},
+                    created_at=now,
+                )
+                session.add(record)
+                session.flush()
+                user = session.get(User, user_id)
+                assert user is not None
+                changes = feed.ChangeSet()
+                result = apply_command(session, changes, user, command, now)
+                record.result = result.model_dump(mode="json")
+                changes.publish(session, now)
+            return result
+        except IntegrityError:
+            continue  # someone recorded this mutation first: read their answer
+    raise RuntimeError(f"mutation {key} could not be recorded")  # pragma: no cover

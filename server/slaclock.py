@@ -1,0 +1,147 @@
+"""SLA on every read: clocks replayed from the ticket history with the stored policy.
+
+Nothing about SLA is stored on a ticket: the ``created``, ``status``,
+``priority``, ``severity`` and ``responded`` history entries become
+:mod:`sla.clock` events, evaluated with the policy and calendar of the
+``sla_config`` table (the contract's defaults until someone changes them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import SlaConfig, TicketHistory
+from sla.calendar import BusinessCalendar
+from sla.clock import (
+    ClockState,
+    Created,
+    Event,
+    PriorityChanged,
+    Responded,
+    SeverityChanged,
+    Status,
+    StatusChanged,
+    evaluate,
+)
+from sla.policy import (
+    Priority,
+    Severity,
+    SlaPolicy,
+    calendar_from_json,
+    calendar_to_json,
+    default_calendar,
+    default_policy,
+)
+from sync.protocol import ClockOut, TicketSlaOut
+
+_SECOND_US = 1_000_000
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    policy: SlaPolicy
+    calendar: BusinessCalendar
+    updated_at: dt.datetime
+
+
+@lru_cache(maxsize=8)
+def _parse(policy_json: str, calendar_json: str) -> tuple[SlaPolicy, BusinessCalendar]:
+    return SlaPolicy.from_json(policy_json), calendar_from_json(calendar_json)
+
+
+def ensure_default_config(session: Session, now: dt.datetime) -> SlaConfig:
+    """The stored configuration, creating the contract's default when there is none."""
+    config = session.get(SlaConfig, 1)
+    if config is None:
+        config = SlaConfig(
+            id=1,
+            policy_json=default_policy().to_json(),
+            calendar_json=calendar_to_json(default_calendar()),
+            updated_at=now,
+        )
+        session.add(config)
+        session.flush()
+    return config
+
+
+def load_settings(session: Session) -> SlaSettings:
+    config = session.get(SlaConfig, 1)
+    if config is None:
+        raise RuntimeError("the SLA configuration is missing: run `offimizer-server migrate`")
+    policy, calendar = _parse(config.policy_json, config.calendar_json)
+    return SlaSettings(policy, calendar, config.updated_at)
+
+
+def events_from_history(entries: Iterable[TicketHistory]) -> list[Event]:
+    """The SLA events of a ticket, in history order."""
+    events: list[Event] = []
+    for entry in entries:
+        if entry.field == "created":
+            created = json.loads(entry.after or "{}")
+            events.append(
+                Created(
+                    entry.at,
+                    Priority(created["priority"]),
+                    Severity(created["severity"]),
+                    str(created["plan"]),
+                )
+            )
+        elif entry.field == "status" and entry.after:
+            events.append(StatusChanged(entry.at, Status(entry.after)))
+        elif entry.field == "priority" and entry.after:
+            events.append(PriorityChanged(entry.at, Priority(entry.after)))
+        elif entry.field == "severity" and entry.after:
+            events.append(SeverityChanged(entry.at, Severity(entry.after)))
+        elif entry.field == "responded":
+            events.append(Responded(entry.at))
+    return events
+
+
+def _clock_out(clock: ClockState) -> ClockOut:
+    due = clock.due
+    return ClockOut(
+        state=clock.state,
+        target_seconds=clock.target_us // _SECOND_US,
+        elapsed_seconds=clock.elapsed_us // _SECOND_US,
+        remaining_seconds=clock.remaining_us // _SECOND_US,
+        due=None if due is None else due.astimezone(dt.UTC),
+    )
+
+
+def ticket_sla(
+    entries: list[TicketHistory], settings: SlaSettings, now: dt.datetime
+) -> TicketSlaOut:
+    events = events_from_history(entries)
+    # a clock a little behind the database never makes a ticket "not yet created"
+    latest = max((event.at for event in events), default=now)
+    as_of = max(now, latest)
+    result = evaluate(events, settings.policy, settings.calendar, as_of)
+    return TicketSlaOut(
+        as_of=as_of.astimezone(dt.UTC),
+        plan=result.plan,
+        response=_clock_out(result.response),
+        resolution=_clock_out(result.resolution),
+    )
+
+
+def history_by_ticket(session: Session, ticket_ids: list[int]) -> dict[int, list[TicketHistory]]:
+    found: dict[int, list[TicketHistory]] = {ticket_id: [] for ticket_id in ticket_ids}
+    if not ticket_ids:
+        return found
+    for chunk_start in range(0, len(ticket_ids), 500):
+        chunk = ticket_ids[chunk_start : chunk_start + 500]
+        rows = session.scalars(
+            select(TicketHistory)
+            .where(TicketHistory.ticket_id.in_(chunk))
+            .order_by(TicketHistory.ticket_id, TicketHistory.id)
+        )
+        for row in rows:
+            found[row.ticket_id].append(row)
+    return found

@@ -1,0 +1,435 @@
+"""Wire schemas shared by the OFFIMIZER server and the console (pydantic v2).
+
+Requests are strict (unknown fields are refused, so a typo never silently does
+nothing); responses ignore unknown fields, so an older console keeps working
+against a newer server.  Codes (priorities, statuses, reason codes) are stable
+data; the human messages that go with them are translated by whoever shows them.
+
+Commands form a union discriminated by ``type``; every command carries the
+client's ``mutation_id`` (a retry is harmless), the ``ticket_id`` and the
+``base_version`` of the ticket the agent saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from sla.clock import ClockStatus, Status
+from sla.policy import Priority, Severity
+
+__all__ = [
+    "API_PREFIX",
+    "MAX_BATCH",
+    "MAX_FEED_LIMIT",
+    "AcknowledgeCommand",
+    "AddCommentCommand",
+    "AddTagCommand",
+    "AppliedResult",
+    "AssignCommand",
+    "Change",
+    "ChangeEntity",
+    "ChangeOp",
+    "ChangePage",
+    "ClockOut",
+    "ClockStatus",
+    "Command",
+    "CommandBatch",
+    "CommandBatchResult",
+    "CommandResult",
+    "CommentOut",
+    "ConflictResult",
+    "ErrorOut",
+    "FieldError",
+    "HistoryEntryOut",
+    "LoginRequest",
+    "OrganisationOut",
+    "Plan",
+    "Priority",
+    "RejectReason",
+    "RejectedResult",
+    "RemoveTagCommand",
+    "Role",
+    "SetPriorityCommand",
+    "SetSeverityCommand",
+    "SetStatusCommand",
+    "Severity",
+    "SlaConfigOut",
+    "Status",
+    "TeamOut",
+    "TicketCreate",
+    "TicketDetailOut",
+    "TicketOut",
+    "TicketPage",
+    "TicketSlaOut",
+    "TokenOut",
+    "UserOut",
+]
+
+API_PREFIX: Final = "/api/v1"
+#: Most commands accepted in one batch.
+MAX_BATCH: Final = 200
+#: Most changes returned by one page of the feed.
+MAX_FEED_LIMIT: Final = 1000
+
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=40, pattern=r"^[\w.\-]+$"
+    ),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    TEAM_LEAD = "team_lead"
+    ADMIN = "admin"
+
+
+class Plan(StrEnum):
+    ENTERPRISE = "enterprise"
+    BUSINESS = "business"
+    PROFESSIONAL = "professional"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# -- errors -------------------------------------------------------------------
+
+
+class FieldError(_Response):
+    """One invalid field: ``field`` is a dotted path into the request (``body.commands.0``)."""
+
+    field: str
+    message: str
+    type: str = ""
+
+
+class ErrorOut(_Response):
+    """Every error body: a translated message, a stable code, per-field problems."""
+
+    code: str
+    message: str
+    errors: list[FieldError] = []
+
+
+# -- auth ---------------------------------------------------------------------
+
+
+class LoginRequest(_Request):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class TokenOut(_Response):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: AwareDatetime
+
+
+# -- directory ----------------------------------------------------------------
+
+
+class UserOut(_Response):
+    id: int
+    username: str
+    display_name: str
+    email: str
+    role: Role
+    active: bool
+    team_ids: list[int]
+
+
+class TeamOut(_Response):
+    id: int
+    name: str
+    member_ids: list[int]
+
+
+class OrganisationOut(_Response):
+    id: int
+    name: str
+    plan: Plan
+
+
+class SlaConfigOut(_Response):
+    """The policy and calendar in force, as ``sla.policy`` JSON documents."""
+
+    policy: dict[str, Any]
+    calendar: dict[str, Any]
+    updated_at: AwareDatetime
+
+
+# -- tickets ------------------------------------------------------------------
+
+
+class ClockOut(_Response):
+    """One SLA clock as of ``TicketSlaOut.as_of``; durations in business seconds."""
+
+    state: ClockStatus
+    target_seconds: int
+    elapsed_seconds: int
+    remaining_seconds: int
+    due: AwareDatetime | None
+
+
+class TicketSlaOut(_Response):
+    as_of: AwareDatetime
+    plan: str
+    response: ClockOut
+    resolution: ClockOut
+
+
+class CommentOut(_Response):
+    id: int
+    ticket_id: int
+    author_id: int | None
+    body: str
+    public: bool
+    created_at: AwareDatetime
+
+
+class HistoryEntryOut(_Response):
+    """One change of a ticket; ``before``/``after`` are the values as text (or null).
+
+    ``field`` is one of: ``created`` (``after``: JSON of the initial status,
+    priority, severity, plan, team_id, assignee_id and tags), ``status``,
+    ``priority``, ``severity``, ``assignee`` (user ids), ``tag_added``,
+    ``tag_removed``, ``reply`` / ``note`` (``after``: the comment id) and
+    ``responded`` (``after``: ``reply`` or ``acknowledge``; the first response,
+    which stops the first-response clock).  ``version`` is the ticket version
+    the change produced.
+    """
+
+    id: int
+    ticket_id: int
+    version: int
+    actor_id: int | None
+    at: AwareDatetime
+    field: str
+    before: str | None
+    after: str | None
+
+
+class TicketOut(_Response):
+    id: int
+    tracking_number: str
+    subject: str
+    description: str
+    requester_name: str
+    requester_email: str
+    organisation_id: int
+    priority: Priority
+    severity: Severity
+    status: Status
+    team_id: int
+    assignee_id: int | None
+    tags: list[str]
+    version: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    sla: TicketSlaOut
+
+
+class TicketDetailOut(TicketOut):
+    comments: list[CommentOut]
+    history: list[HistoryEntryOut]
+
+
+class TicketPage(_Response):
+    items: list[TicketOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class TicketCreate(_Request):
+    """A ticket opened by an agent on behalf of a customer of an organisation.
+
+    With a ``mutation_id``, sending the same creation again returns the ticket
+    created the first time instead of opening a second one.
+    """
+
+    mutation_id: UUID | None = None
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=100_000)] = ""
+    requester_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    requester_email: EmailStr
+    organisation_id: int
+    priority: Priority = Priority.P3
+    severity: Severity = Severity.MINOR
+    team_id: int
+    assignee_id: int | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+
+
+# -- change feed --------------------------------------------------------------
+
+
+ChangeEntity = Literal["ticket", "comment", "history", "user", "team", "organisation"]
+ChangeOp = Literal["upsert", "delete"]
+
+
+class Change(_Response):
+    """One committed change; ``data`` is the entity's wire form (null for a delete)."""
+
+    seq: int
+    cursor: str
+    entity: ChangeEntity
+    id: int
+    op: ChangeOp
+    data: dict[str, Any] | None
+
+
+class ChangePage(_Response):
+    """Changes after a cursor, in commit order.
+
+    ``next_cursor`` is where to resume; ``has_more`` says whether another page is
+    ready now; ``estimate`` is an upper bound of the changes still to read.
+    """
+
+    changes: list[Change]
+    next_cursor: str
+    has_more: bool
+    estimate: int
+
+
+# -- commands -----------------------------------------------------------------
+
+
+class _Command(_Request):
+    mutation_id: UUID
+    ticket_id: int
+    base_version: Annotated[int, Field(ge=0)]
+
+
+class AssignCommand(_Command):
+    """Give the ticket to an agent (``null``: nobody); compare-and-set."""
+
+    type: Literal["assign"]
+    assignee_id: int | None
+
+
+class SetStatusCommand(_Command):
+    """Compare-and-set."""
+
+    type: Literal["set_status"]
+    status: Status
+
+
+class SetPriorityCommand(_Command):
+    """Last writer wins."""
+
+    type: Literal["set_priority"]
+    priority: Priority
+
+
+class SetSeverityCommand(_Command):
+    """Last writer wins."""
+
+    type: Literal["set_severity"]
+    severity: Severity
+
+
+class AddCommentCommand(_Command):
+    """A public reply to the requester or an internal note; never conflicts."""
+
+    type: Literal["add_comment"]
+    body: Annotated[Text, StringConstraints(max_length=100_000)]
+    public: bool
+
+
+class AcknowledgeCommand(_Command):
+    """Explicit acknowledgement ("prise en compte"): stops the first-response clock."""
+
+    type: Literal["acknowledge"]
+
+
+class AddTagCommand(_Command):
+    type: Literal["add_tag"]
+    tag: Tag
+
+
+class RemoveTagCommand(_Command):
+    type: Literal["remove_tag"]
+    tag: Tag
+
+
+Command = Annotated[
+    AssignCommand
+    | SetStatusCommand
+    | SetPriorityCommand
+    | SetSeverityCommand
+    | AddCommentCommand
+    | AcknowledgeCommand
+    | AddTagCommand
+    | RemoveTagCommand,
+    Field(discriminator="type"),
+]
+
+
+class CommandBatch(_Request):
+    commands: Annotated[list[Command], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class RejectReason(StrEnum):
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    INVALID_ASSIGNEE = "invalid_assignee"
+    INVALID_BASE_VERSION = "invalid_base_version"
+    TICKET_CLOSED = "ticket_closed"
+    MUTATION_REUSED = "mutation_reused"
+
+
+class AppliedResult(_Response):
+    status: Literal["applied"] = "applied"
+    mutation_id: UUID
+    ticket_id: int
+    version: int
+
+
+class ConflictResult(_Response):
+    """The fields the command would set were changed by someone else since ``base_version``."""
+
+    status: Literal["conflict"] = "conflict"
+    mutation_id: UUID
+    ticket_id: int
+    fields: list[str]
+    ticket: TicketOut
+
+
+class RejectedResult(_Response):
+    status: Literal["rejected"] = "rejected"
+    mutation_id: UUID
+    ticket_id: int
+    reason: RejectReason
+    message: str
+
+
+CommandResult = Annotated[
+    AppliedResult | ConflictResult | RejectedResult, Field(discriminator="status")
+]
+
+
+class CommandBatchResult(_Response):
+    results: list[CommandResult]
+
+
+def utc(when: dt.datetime) -> dt.datetime:
+    """``when`` in UTC (aware datetimes only)."""
+    if when.tzinfo is None:
+        raise ValueError("a naive datetime has no place on the wire")
+    return when.astimezone(dt.UTC)

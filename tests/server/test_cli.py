@@ -1,0 +1,57 @@
+"""``offimizer-server migrate`` and ``create-user``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from server.__main__ import default_database_url, main
+from server.db import make_engine, make_sessionmaker, transaction
+from server.models import SlaConfig, Team, User
+from server.security import verify_password
+
+
+def test_the_default_database_lives_in_the_user_data_folder() -> None:
+    url = default_database_url()
+    assert url.startswith("sqlite:///")
+    assert "offimizer-server" in url
+
+
+def test_migrate_builds_the_schema_and_the_default_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'deep' / 'server.db'}"
+    assert main(["--database-url", url, "migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    engine = make_engine(url)
+    assert "tickets" in inspect(engine).get_table_names()
+    with transaction(make_sessionmaker(engine)) as session:
+        assert session.get(SlaConfig, 1) is not None
+    engine.dispose()
+
+
+def test_create_user_hashes_the_password_and_joins_teams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-password\n"))
+    arguments = ["--database-url", url, "create-user", "carol", "--role", "team_lead"]
+    assert main([*arguments, "--team", "Support", "--password-stdin"]) == 0
+    assert "carol" in capsys.readouterr().out
+    engine = make_engine(url)
+    with transaction(make_sessionmaker(engine)) as session:
+        user = session.scalars(select(User).where(User.username == "carol")).one()
+        assert user.role == "team_lead"
+        assert user.password_hash.startswith("$2b$10$")  # bcrypt, cost 10
+        assert verify_password("s3cret-password", user.password_hash)
+        team = session.scalars(select(Team)).one()
+        assert (team.name, user.team_ids) == ("Support", [team.id])
+    monkeypatch.setattr("sys.stdin", io.StringIO("another-password\n"))
+    assert main([*arguments, "--password-stdin"]) == 1
+    assert "already taken" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["--database-url", url, "create-user", "dan", "--password-stdin"]) == 1
+    engine.dispose()
