@@ -1,0 +1,128 @@
+"""Fixtures of the sync tests: a clock the test moves, server rows, a fresh cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.cache import Cache
+from sync.protocol import Change, ChangePage
+from sync.store import Store
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+class FakeClock:
+    """Time that only moves when a test says so."""
+
+    def __init__(self, now: dt.datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+def _clock(when: dt.datetime) -> dict[str, Any]:
+    return {
+        "state": "running",
+        "target_seconds": 3600,
+        "elapsed_seconds": 0,
+        "remaining_seconds": 3600,
+        "due": (when + dt.timedelta(hours=1)).isoformat(),
+    }
+
+
+def ticket(ticket_id: int, version: int = 1, **fields: Any) -> dict[str, Any]:
+    """A ticket as the server sends it on the wire."""
+    when = fields.pop("at", T0)
+    row: dict[str, Any] = {
+        "id": ticket_id,
+        "tracking_number": f"INC-2026-{ticket_id:06d}",
+        "subject": f"Ticket {ticket_id}",
+        "description": "",
+        "requester_name": "Alice Martin",
+        "requester_email": "alice@example.com",
+        "organisation_id": 1,
+        "priority": "P3",
+        "severity": "minor",
+        "status": "open",
+        "team_id": 1,
+        "assignee_id": None,
+        "tags": [],
+        "version": version,
+        "created_at": T0.isoformat(),
+        "updated_at": when.isoformat(),
+        "sla": {
+            "as_of": when.isoformat(),
+            "plan": "enterprise",
+            "response": _clock(when),
+            "resolution": _clock(when),
+        },
+    }
+    row.update(fields)
+    return row
+
+
+def comment(comment_id: int, ticket_id: int, body: str, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": comment_id,
+        "ticket_id": ticket_id,
+        "author_id": 7,
+        "body": body,
+        "public": True,
+        "created_at": T0.isoformat(),
+    }
+    row.update(fields)
+    return row
+
+
+_seq = itertools.count(1)
+
+
+def page(*changes: tuple[str, int, dict[str, Any] | None], has_more: bool = False) -> ChangePage:
+    """A page of the change feed: (entity, id, data or None for a tombstone)."""
+    items = []
+    for entity, entity_id, data in changes:
+        seq = next(_seq)
+        items.append(
+            Change(
+                seq=seq,
+                cursor=f"c{seq}",
+                entity=entity,
+                id=entity_id,
+                op="upsert" if data is not None else "delete",
+                data=data,
+            )
+        )
+    last = items[-1].cursor if items else "c0"
+    return ChangePage(changes=items, next_cursor=last, has_more=has_more, estimate=0)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cache_file(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "caches" / "cache.sqlite3"
+
+
+@pytest.fixture
+def cache(cache_file: Path, clock: FakeClock) -> Iterator[Cache]:
+    with Cache.open(cache_file, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def store(cache: Cache) -> Store:
+    return Store(cache, user_id=42)

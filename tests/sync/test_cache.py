@@ -1,0 +1,289 @@
+"""The local cache: where it lives, how it is protected, bulk pulls, full-text search."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync import schema
+from sync.cache import Cache, cache_path, current_revision, search_query
+from sync.protocol import SlaConfigOut
+from sync.store import MalformedPageError, Store
+
+from .conftest import T0, FakeClock, comment, page, ticket
+
+
+def test_one_cache_per_server_and_user_in_the_data_dir(tmp_path: Path) -> None:
+    a = cache_path("https://Help.Example.com/", "alice", data_dir=tmp_path)
+    assert a == cache_path("https://help.example.com:443", "alice", data_dir=tmp_path)
+    assert a != cache_path("https://help.example.com", "bob", data_dir=tmp_path)
+    assert a != cache_path("https://other.example.com", "alice", data_dir=tmp_path)
+    assert a.parent == tmp_path / "caches"
+    assert a.name.startswith("help.example.com-alice-")
+
+
+def test_default_location_is_the_platform_user_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sync.cache.user_data_dir", lambda app, appauthor: f"/data/{app}")
+    assert cache_path("https://h.example", "u").parent == Path("/data/offimizer-console/caches")
+
+
+def test_cache_file_is_private_wal_with_foreign_keys(cache: Cache, cache_file: Path) -> None:
+    assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600
+    with cache.read() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    Store(cache).apply_page(page(("ticket", 1, ticket(1))))
+    wal = cache_file.with_name(cache_file.name + "-wal")
+    assert wal.exists()
+    assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+
+
+def test_an_existing_cache_file_is_made_private(cache_file: Path, clock: FakeClock) -> None:
+    cache_file.parent.mkdir(parents=True)
+    cache_file.touch(mode=0o644)
+    with Cache.open(cache_file, clock=clock):
+        assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600
+
+
+def test_schema_is_at_head_and_matches_the_table_definitions(cache: Cache) -> None:
+    assert current_revision(cache.engine) == "0002"
+    with cache.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_name": schema.include_name, "compare_type": True}
+        )
+        assert compare_metadata(context, schema.metadata) == []
+
+
+def test_reopening_keeps_everything(cache_file: Path, clock: FakeClock) -> None:
+    with Cache.open(cache_file, clock=clock) as cache:
+        Store(cache).apply_page(page(("ticket", 1, ticket(1, subject="Printer on fire"))))
+    with Cache.open(cache_file, clock=clock) as cache:
+        assert cache.notice is None
+        assert cache.cursor() is not None
+        assert cache.search("printer") == [1]
+
+
+def test_a_page_and_its_cursor_land_together(store: Store, cache: Cache) -> None:
+    result = store.apply_page(
+        page(
+            ("organisation", 1, {"id": 1, "name": "ACME", "plan": "enterprise"}),
+            ("team", 1, {"id": 1, "name": "Level 1", "member_ids": [7]}),
+            (
+                "user",
+                7,
+                {
+                    "id": 7,
+                    "username": "bob",
+                    "display_name": "Bob",
+                    "email": "b@x.fr",
+                    "role": "agent",
+                    "active": True,
+                    "team_ids": [1],
+                },
+            ),
+            *[("ticket", i, ticket(i)) for i in range(1, 301)],
+            ("comment", 1, comment(1, 5, "hello")),
+        )
+    )
+    assert result.upserted["ticket"] == 300
+    assert cache.ticket_count() == 300
+    assert cache.cursor() == result.cursor
+    assert [c.body for c in cache.comments(5)] == ["hello"]
+    assert [u.username for u in cache.users()] == ["bob"]
+    assert [t.name for t in cache.teams()] == ["Level 1"]
+    assert [o.name for o in cache.organisations()] == ["ACME"]
+
+
+def test_upsert_replaces_rows_and_tombstones_delete_them(store: Store, cache: Cache) -> None:
+    store.apply_page(
+        page(
+            ("ticket", 1, ticket(1)),
+            ("ticket", 2, ticket(2)),
+            ("comment", 10, comment(10, 2, "on two")),
+        )
+    )
+    store.apply_page(
+        page(("ticket", 1, ticket(1, 2, status="pending", tags=["vip"])), ("ticket", 2, None))
+    )
+    one = cache.ticket(1)
+    assert one is not None
+    assert (one.status, one.tags, one.version) == ("pending", ("vip",), 2)
+    assert cache.ticket(2) is None
+    assert cache.comments(2) == []  # cascaded
+    assert cache.search("two") == []
+
+
+def test_the_last_change_of_an_entity_in_a_page_wins(store: Store, cache: Cache) -> None:
+    store.apply_page(
+        page(
+            ("ticket", 1, ticket(1, 1, status="new")),
+            ("ticket", 1, None),
+            ("ticket", 1, ticket(1, 3, status="open")),
+        )
+    )
+    one = cache.ticket(1)
+    assert one is not None and one.version == 3
+
+
+def test_comments_of_tickets_not_visible_are_not_stored(store: Store, cache: Cache) -> None:
+    result = store.apply_page(page(("comment", 1, comment(1, 99, "elsewhere"))))
+    assert result.orphans == 1
+    assert cache.comments(99) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("ticket", 3, {**ticket(3), "priority": "P9"}),
+        ("ticket", 3, {"id": 3}),
+        ("ticket", 4, ticket(3)),  # the id of the change and of the row disagree
+        ("comment", 1, {**comment(1, 1, "x"), "created_at": "yesterday"}),
+    ],
+)
+def test_a_malformed_page_changes_nothing(
+    store: Store, cache: Cache, bad: tuple[str, int, dict[str, object]]
+) -> None:
+    store.apply_page(page(("ticket", 1, ticket(1, subject="kept"))))
+    cursor = cache.cursor()
+    with pytest.raises(MalformedPageError) as raised:
+        store.apply_page(
+            page(("ticket", 1, ticket(1, 2, subject="changed")), ("ticket", 2, ticket(2)), bad)
+        )
+    assert "nothing was changed" in raised.value.message
+    assert cache.cursor() == cursor
+    one = cache.ticket(1)
+    assert one is not None and one.subject == "kept"
+    assert cache.ticket(2) is None
+
+
+# -- full-text search --------------------------------------------------------------------
+
+
+@pytest.fixture
+def searchable(store: Store) -> Store:
+    store.apply_page(
+        page(
+            ("ticket", 1, ticket(1, subject="Imprimante bloquée", description="Le bac est vide")),
+            ("ticket", 2, ticket(2, subject="VPN down", description="Cannot reach the printer")),
+            ("ticket", 3, ticket(3, subject="Password reset")),
+            ("comment", 1, comment(1, 3, "Customer says the printer beeps")),
+        )
+    )
+    return store
+
+
+def test_search_finds_subject_description_and_comments(searchable: Store) -> None:
+    cache = searchable.cache
+    assert cache.search("imprimante") == [1]
+    assert sorted(cache.search("printer")) == [2, 3]
+    assert cache.search("bac vide") == [1]
+    assert cache.search("vpn password") == []  # every word must match
+
+
+def test_subject_matches_rank_first(store: Store) -> None:
+    store.apply_page(
+        page(
+            ("ticket", 1, ticket(1, subject="Other", description="disk full")),
+            ("ticket", 2, ticket(2, subject="Disk full")),
+        )
+    )
+    assert store.cache.search("disk") == [2, 1]
+
+
+def test_search_ignores_accents_and_matches_prefixes_as_you_type(searchable: Store) -> None:
+    cache = searchable.cache
+    assert cache.search("bloquee") == [1]
+    assert cache.search("impr") == [1]
+    assert cache.search("impr ") == []  # a finished word is a whole word
+    assert cache.search("impr", prefix=False) == []
+
+
+def test_search_follows_every_write(searchable: Store) -> None:
+    cache = searchable.cache
+    searchable.apply_page(
+        page(("ticket", 3, ticket(3, 2, subject="Keyboard sticky")), ("comment", 1, None))
+    )
+    assert cache.search("password") == []
+    assert cache.search("keyboard") == [3]
+    assert sorted(cache.search("printer")) == [2]  # the comment is gone
+    searchable.add_comment(1, "Rebooted the spooler", public=False)
+    assert cache.search("spooler") == [1]  # a pending comment is searchable at once
+    searchable.apply_page(page(("ticket", 1, None)))
+    assert cache.search("spooler") == []
+
+
+@pytest.mark.parametrize(
+    "typed", ['"', "NEAR(", "a OR", "-x", "*", "subject:vpn", "'; DROP TABLE tickets; --", "((("]
+)
+def test_search_syntax_in_user_text_is_just_text(searchable: Store, typed: str) -> None:
+    searchable.cache.search(typed)  # no FTS5 syntax error reaches the user
+    assert searchable.cache.ticket_count() == 3
+
+
+@given(st.text(max_size=40))
+def test_any_text_makes_a_safe_query(typed: str) -> None:
+    query = search_query(typed)
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute("CREATE VIRTUAL TABLE f USING fts5(a)")
+        connection.execute("INSERT INTO f VALUES ('x')")
+        if query is not None:
+            connection.execute("SELECT * FROM f WHERE f MATCH ?", (query,)).fetchall()
+    finally:
+        connection.close()
+
+
+def test_nothing_searchable_finds_nothing(searchable: Store) -> None:
+    assert searchable.cache.search("  ...  ") == []
+    assert search_query("") is None
+
+
+# -- reference documents and sync state ---------------------------------------------------
+
+
+def test_sla_documents_announcements_and_articles_are_kept(cache: Cache) -> None:
+    cache.put_sla_config(
+        SlaConfigOut(policy={"targets": []}, calendar={"zone": "Europe/Paris"}, updated_at=T0)
+    )
+    config = cache.sla_config()
+    assert config is not None and config.calendar == {"zone": "Europe/Paris"}
+    cache.put_announcements(
+        [
+            {
+                "id": 1,
+                "title": "Mail outage",
+                "body": "…",
+                "starts_at": "2026-03-02T08:00:00+00:00",
+                "ends_at": "2026-03-02T12:00:00+00:00",
+            },
+            {
+                "id": 2,
+                "title": "Old",
+                "body": "",
+                "starts_at": "2026-01-01T08:00:00+00:00",
+                "ends_at": "2026-01-02T08:00:00+00:00",
+            },
+        ]
+    )
+    assert [a["title"] for a in cache.announcements(active_at=T0)] == ["Mail outage"]
+    cache.put_announcements([{"id": 2, "title": "Old", "body": ""}])
+    assert [a["id"] for a in cache.announcements()] == [2]
+    cache.put_articles([{"id": 5, "title": "Reset a password", "body": "…", "tags": ["auth"]}])
+    assert [a["title"] for a in cache.articles()] == ["Reset a password"]
+
+
+def test_clock_offset_and_last_sync(cache: Cache, clock: FakeClock) -> None:
+    import datetime as dt
+
+    assert cache.last_sync_at() is None
+    cache.record_sync(offset=dt.timedelta(seconds=-90))
+    assert cache.last_sync_at() == T0
+    clock.advance(minutes=5)
+    assert cache.server_now() == T0 + dt.timedelta(minutes=5, seconds=-90)

@@ -1,0 +1,107 @@
+"""An unreadable cache: the outbox is saved first, the file set aside, a fresh cache built."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from sync.cache import Cache
+from sync.protocol import Status
+from sync.store import Store
+
+from .conftest import FakeClock, page, ticket
+
+
+def _cache_with_work(path: Path, clock: FakeClock, count: int = 3) -> list[str]:
+    with Cache.open(path, clock=clock) as cache:
+        store = Store(cache, user_id=1)
+        store.apply_page(page(*[("ticket", i, ticket(i)) for i in range(1, 200)]))
+        ids = [str(store.set_status(1, Status.PENDING))]
+        ids += [str(store.add_comment(2, f"note {i}", public=False)) for i in range(count - 1)]
+        with cache.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return ids
+
+
+def test_a_file_that_is_not_a_database_is_rebuilt(cache_file: Path, clock: FakeClock) -> None:
+    cache_file.parent.mkdir(parents=True)
+    cache_file.write_bytes(b"this is not a database at all" * 100)
+    with Cache.open(cache_file, clock=clock) as cache:
+        notice = cache.notice
+        assert notice is not None
+        assert "could not be read" in notice.message
+        assert notice.moved_to.read_bytes().startswith(b"this is not")
+        assert json.loads(notice.export_path.read_text())["commands"] == []
+        assert cache.ticket_count() == 0 and cache.cursor() is None
+    with Cache.open(cache_file, clock=clock) as cache:
+        assert cache.notice is None  # sound now
+
+
+def test_a_damaged_cache_keeps_every_unsent_change(cache_file: Path, clock: FakeClock) -> None:
+    mutation_ids = _cache_with_work(cache_file, clock)
+    data = bytearray(cache_file.read_bytes())
+    page_size = 4096
+    # garble the pages of the tickets' table and indexes, not the first (the header)
+    for offset in range(2 * page_size, len(data) - 3 * page_size, page_size * 2):
+        data[offset + 100 : offset + 400] = b"\xff" * 300
+    cache_file.write_bytes(bytes(data))
+
+    with Cache.open(cache_file, clock=clock) as cache:
+        notice = cache.notice
+        assert notice is not None
+        exported = json.loads(notice.export_path.read_text())
+        saved = [row["mutation_id"] for row in exported["commands"]]
+        assert saved == mutation_ids
+        assert exported["commands"][1]["payload"]["body"] == "note 0"
+        assert stat.S_IMODE(notice.export_path.stat().st_mode) == 0o600
+        assert notice.export_path.parent == cache_file.parent
+        assert [str(c.mutation_id) for c in Store(cache).pending_batch()] == mutation_ids
+        assert notice.requeued == 3
+        assert "3 unsent changes were saved to" in notice.message
+        assert notice.moved_to.exists() and not notice.moved_to.samefile(cache_file)
+
+
+def test_a_truncated_cache_is_set_aside_and_rebuilt(cache_file: Path, clock: FakeClock) -> None:
+    _cache_with_work(cache_file, clock)
+    size = cache_file.stat().st_size
+    with cache_file.open("r+b") as handle:
+        handle.truncate(size // 3)
+    with Cache.open(cache_file, clock=clock) as cache:
+        notice = cache.notice
+        assert notice is not None
+        assert notice.salvaged + notice.unreadable >= 0
+        assert notice.export_path.exists()  # written before anything else, whatever was read
+        assert cache.ticket_count() == 0
+        assert Store(cache).pending_count() == notice.requeued
+
+
+def test_the_notice_is_translated_when_shown(cache_file: Path, clock: FakeClock) -> None:
+    import i18n
+
+    cache_file.parent.mkdir(parents=True)
+    cache_file.write_bytes(b"\x00garbage" * 512)
+    with Cache.open(cache_file, clock=clock) as cache:
+        assert cache.notice is not None
+        english = cache.notice.message
+        i18n.set_language("fr")
+        assert cache.notice.message  # gettext path taken in French as well
+        assert english.startswith("The local cache could not be read.")
+
+
+def test_a_cache_it_cannot_move_aside_is_an_error(
+    cache_file: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_file.parent.mkdir(parents=True)
+    cache_file.write_bytes(b"garbage" * 1000)
+
+    def refuse(self: Path, target: Path) -> Path:
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    with pytest.raises(PermissionError):
+        Cache.open(cache_file, clock=clock)
+    # the export was written first all the same
+    assert list(cache_file.parent.glob("*.outbox-*.json"))
