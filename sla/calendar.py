@@ -39,6 +39,7 @@ UTC: Final = dt.UTC
 EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND: Final = dt.timedelta(microseconds=1)
 _MIDNIGHT: Final = dt.time(0, 0)
+_ZERO: Final = dt.timedelta(0)
 
 #: The contract's support hours: Monday to Friday, 09:00 to 18:00.
 MON_FRI_9_18: Final[dict[int, list[tuple[dt.time, dt.time]]]] = {
@@ -62,12 +63,15 @@ class HorizonError(CalendarError):
 
 def to_us(when: dt.datetime) -> int:
     """Microseconds since the epoch of an aware datetime (exact)."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError(
-            f"naive datetime {when.isoformat()} given: business time needs an aware datetime "
-            "(attach a time zone)"
-        )
-    return (when - EPOCH) // MICROSECOND
+    try:
+        return (when - EPOCH) // MICROSECOND
+    except TypeError:  # naive minus aware
+        if isinstance(when, dt.datetime):
+            raise ValueError(
+                f"naive datetime {when.isoformat()} given: business time needs an aware "
+                "datetime (attach a time zone)"
+            ) from None
+        raise
 
 
 def duration_to_us(duration: dt.timedelta) -> int:
@@ -385,9 +389,9 @@ class BusinessCalendar:
 
     def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
         """The earliest instant ``t`` with ``between(start, t) == duration``."""
-        if duration < dt.timedelta(0):
-            raise ValueError(f"cannot add a negative business duration ({duration})")
-        if not duration:
+        if duration <= _ZERO:
+            if duration < _ZERO:
+                raise ValueError(f"cannot add a negative business duration ({duration})")
             to_us(start)  # rejects a naive datetime
             return start.astimezone(self.zone)
         micros = self.add_us(to_us(start), duration // MICROSECOND)
