@@ -322,7 +322,11 @@ class BusinessCalendar:
 
     def locate_us(self, position: int) -> int:
         """The earliest instant whose :meth:`position_us` equals ``position``."""
-        index = self.index()
+        index = self._index or self.index()
+        if position > 0:
+            i = bisect_left(index.cum_after, position)
+            if i < len(index.starts):
+                return index.starts[i] + position - index.cum_before[i]
         if position <= 0:
             if position < 0:
                 raise HorizonError("the result lies before this calendar's horizon")

@@ -190,52 +190,27 @@ class TimelineEntry:
     kind: TimelineKind
 
 
-class ClockState:
+class ClockState(NamedTuple):
     """One clock of one ticket as of an instant; times in business time.
 
-    Integers (microseconds) are kept and datetimes are built on access, so a
-    queue of 100,000 tickets is cheap to evaluate.
+    Integers (microseconds) are kept and datetimes are built on access; a named
+    tuple is cheap to build, so a queue of 100,000 tickets is cheap to evaluate.
     """
 
-    __slots__ = (
-        "_calendar",
-        "_marks",
-        "_now",
-        "_reference_pos",
-        "_segments",
-        "_stopped",
-        "elapsed_us",
-        "kind",
-        "paused",
-        "risk_us",
-        "target_us",
-    )
-
-    def __init__(
-        self,
-        kind: ClockKind,
-        calendar: BusinessCalendar,
-        now_us: int,
-        segments: list[tuple[int, int, int, int]],
-        elapsed_us: int,
-        target_us: int,
-        risk_us: int,
-        stopped_us: int | None,
-        paused: bool,
-        marks: list[tuple[int, TimelineKind]],
-        reference_pos: int,
-    ) -> None:
-        self.kind = kind
-        self._calendar = calendar
-        self._now = now_us
-        self._segments = segments
-        self.elapsed_us = elapsed_us
-        self.target_us = target_us
-        self.risk_us = risk_us
-        self._stopped = stopped_us
-        self.paused = paused
-        self._marks = marks
-        self._reference_pos = reference_pos  # business position of now, or of the stop
+    kind: ClockKind
+    calendar: BusinessCalendar
+    now_us: int
+    #: running spans: (start, end, business position of start, of end)
+    segments: Sequence[tuple[int, int, int, int]]
+    elapsed_us: int
+    target_us: int
+    risk_us: int
+    stopped_us: int | None
+    paused: bool
+    #: stopped/paused/resumed instants, for the timeline
+    marks: Sequence[tuple[int, TimelineKind]]
+    #: business position of now, or of the stop
+    reference_pos: int
 
     # -- plain figures --------------------------------------------------------
 
@@ -258,34 +233,34 @@ class ClockState:
 
     @property
     def running(self) -> bool:
-        return self._stopped is None and not self.paused
+        return self.stopped_us is None and not self.paused
 
     @property
     def stopped(self) -> bool:
-        return self._stopped is not None
+        return self.stopped_us is not None
 
     @property
     def stopped_at(self) -> dt.datetime | None:
-        return None if self._stopped is None else from_us(self._stopped, self._calendar.zone)
+        return None if self.stopped_us is None else from_us(self.stopped_us, self.calendar.zone)
 
     @property
     def started_at(self) -> dt.datetime:
-        return from_us(self._segments[0][0], self._calendar.zone)
+        return from_us(self.segments[0][0], self.calendar.zone)
 
     @property
     def at_risk(self) -> bool:
         """Running or paused, not yet breached, and within the warning threshold."""
         remaining = self.target_us - self.elapsed_us
-        return self._stopped is None and 0 <= remaining <= self.risk_us
+        return self.stopped_us is None and 0 <= remaining <= self.risk_us
 
     @property
     def calendar_open(self) -> bool:
-        return self._calendar.is_open_us(self._now)
+        return self.calendar.is_open_us(self.now_us)
 
     @property
     def state(self) -> ClockStatus:
         remaining = self.target_us - self.elapsed_us
-        if self._stopped is not None:
+        if self.stopped_us is not None:
             return ClockStatus.MET if remaining >= 0 else ClockStatus.MISSED
         if remaining < 0:
             return ClockStatus.BREACHED
@@ -293,16 +268,16 @@ class ClockState:
             return ClockStatus.PAUSED
         if remaining <= self.risk_us:
             return ClockStatus.AT_RISK
-        if not self._calendar.is_open_us(self._now):
+        if not self.calendar.is_open_us(self.now_us):
             return ClockStatus.OUTSIDE_HOURS
         return ClockStatus.RUNNING
 
     @property
     def resumes_at(self) -> dt.datetime | None:
         """When a running clock starts counting again, while the calendar is closed."""
-        if not self.running or self._calendar.is_open_us(self._now):
+        if not self.running or self.calendar.is_open_us(self.now_us):
             return None
-        return from_us(self._calendar.next_open_us(self._now), self._calendar.zone)
+        return from_us(self.calendar.next_open_us(self.now_us), self.calendar.zone)
 
     # -- instants -------------------------------------------------------------
 
@@ -310,23 +285,23 @@ class ClockState:
         """The first instant at which the elapsed time reached the target."""
         target = self.target_us
         done = 0
-        for start, _end, start_position, end_position in self._segments:
+        for start, _end, start_position, end_position in self.segments:
             span = end_position - start_position
             if done + span >= target:
                 if target - done == 0:
                     return start
-                return max(start, self._calendar.locate_us(start_position + target - done))
+                return max(start, self.calendar.locate_us(start_position + target - done))
             done += span
-        return self._segments[-1][1]  # pragma: no cover - remaining <= 0 guarantees a crossing
+        return self.segments[-1][1]  # pragma: no cover - remaining <= 0 guarantees a crossing
 
     @property
     def due_us(self) -> int | None:
-        if self.paused and self._stopped is None:
+        if self.paused and self.stopped_us is None:
             return None
         remaining = self.target_us - self.elapsed_us
         if remaining <= 0:
             return self._crossing_us()
-        return self._calendar.locate_us(self._reference_pos + remaining)
+        return self.calendar.locate_us(self.reference_pos + remaining)
 
     @property
     def due(self) -> dt.datetime | None:
@@ -335,15 +310,15 @@ class ClockState:
         For a stopped clock within target, the instant it would have been due.
         """
         due = self.due_us
-        return None if due is None else from_us(due, self._calendar.zone)
+        return None if due is None else from_us(due, self.calendar.zone)
 
     def next_change_us(self, now_us: int, granularity_us: int = _MINUTE_US) -> int | None:
-        if self._stopped is not None or self.paused:
+        if self.stopped_us is not None or self.paused:
             return None
-        calendar = self._calendar
+        calendar = self.calendar
         if not calendar.is_open_us(now_us):
             return calendar.next_open_us(now_us)
-        remaining = self.target_us - self.elapsed_us - calendar.between_us(self._now, now_us)
+        remaining = self.target_us - self.elapsed_us - calendar.between_us(self.now_us, now_us)
         step = remaining % granularity_us or granularity_us
         candidates = [step, calendar.next_close_us(now_us) - now_us]
         if remaining > self.risk_us:
@@ -362,17 +337,15 @@ class ClockState:
         clock is stopped or paused: only a new event changes it then.
         """
         found = self.next_change_us(to_us(now), duration_to_us(granularity))
-        return None if found is None else from_us(found, self._calendar.zone)
+        return None if found is None else from_us(found, self.calendar.zone)
 
     def timeline(self) -> list[TimelineEntry]:
         """Started, paused, resumed, stopped and breached instants, in order."""
-        zone = self._calendar.zone
+        zone = self.calendar.zone
         entries = [
-            TimelineEntry(from_us(self._segments[0][0], zone), self.kind, TimelineKind.STARTED)
+            TimelineEntry(from_us(self.segments[0][0], zone), self.kind, TimelineKind.STARTED)
         ]
-        entries.extend(
-            TimelineEntry(from_us(at, zone), self.kind, kind) for at, kind in self._marks
-        )
+        entries.extend(TimelineEntry(from_us(at, zone), self.kind, kind) for at, kind in self.marks)
         if self.target_us - self.elapsed_us < 0:
             crossing = TimelineEntry(
                 from_us(self._crossing_us(), zone), self.kind, TimelineKind.BREACHED
@@ -405,7 +378,7 @@ class TicketSla(NamedTuple):
         self, now: dt.datetime, granularity: dt.timedelta = dt.timedelta(minutes=1)
     ) -> dt.datetime | None:
         found = self.next_change_us(to_us(now), duration_to_us(granularity))
-        return None if found is None else from_us(found, self.response._calendar.zone)
+        return None if found is None else from_us(found, self.response.calendar.zone)
 
     def next_change_us(self, now_us: int, granularity_us: int = _MINUTE_US) -> int | None:
         first = self.response.next_change_us(now_us, granularity_us)
@@ -416,6 +389,10 @@ class TicketSla(NamedTuple):
 
     def timeline(self) -> list[TimelineEntry]:
         return sorted([*self.response.timeline(), *self.resolution.timeline()], key=lambda e: e.at)
+
+
+def _instant(event: Event) -> int:
+    return event.at_us
 
 
 class HistoryError(ValueError):
@@ -469,11 +446,12 @@ def _evaluate(
     """:func:`evaluate` on integers; ``known_now_pos`` is ``now_us``'s business position."""
     if not history:
         raise HistoryError("a ticket history must start with its creation")
-    instants = [event.at_us for event in history]
-    if instants != sorted(instants):
-        order = sorted(range(len(history)), key=instants.__getitem__)
-        history = [history[i] for i in order]
-        instants = [instants[i] for i in order]
+    previous = history[0].at_us
+    for event in history:
+        if event.at_us < previous:
+            history = sorted(history, key=_instant)  # stable: same-instant order kept
+            break
+        previous = event.at_us
     if not isinstance(history[0], Created):
         if any(isinstance(event, Created) for event in history):
             raise HistoryError("an event of this history happened before the ticket's creation")
@@ -481,7 +459,7 @@ def _evaluate(
 
     created = history[0]
     assert isinstance(created, Created)
-    created_us = instants[0]
+    created_us = created.at_us
     if created_us > now_us:
         raise HistoryError("the ticket is created after the instant asked for")
     priority, severity, plan = created.priority, created.severity, created.plan
@@ -503,11 +481,12 @@ def _evaluate(
     resolution_target_at_stop: tuple[Priority, Severity] | None = None
     resolution_marks: list[tuple[int, TimelineKind]] = []
 
-    for index in range(1, len(history)):
-        at = instants[index]
+    events = iter(history)
+    next(events)  # the creation
+    for event in events:
+        at = event.at_us
         if at > now_us:
             break
-        event = history[index]
         if isinstance(event, StatusChanged):
             new = event.status
             if new is Status.RESOLVED or new is Status.CLOSED:
@@ -564,11 +543,13 @@ def _evaluate(
     if response_stop is None or resolution_since is not None:
         now_pos = position(now_us) if known_now_pos is None else known_now_pos
     if response_stop is None:
-        response_segments = [(created_us, now_us, created_pos, now_pos)]
+        response_segments: Sequence[tuple[int, int, int, int]] = (
+            (created_us, now_us, created_pos, now_pos),
+        )
         response_elapsed = now_pos - created_pos
         response_reference = now_pos
     else:
-        response_segments = [(created_us, response_stop, created_pos, response_stop_pos)]
+        response_segments = ((created_us, response_stop, created_pos, response_stop_pos),)
         response_elapsed = response_stop_pos - created_pos
         response_reference = response_stop_pos
     if resolution_since is not None:
@@ -576,8 +557,12 @@ def _evaluate(
         resolution_elapsed += now_pos - resolution_since_pos
     resolution_reference = now_pos if resolution_stop is None else resolution_stop_pos
 
-    response_rules = policy.rules(plan, *(response_target_at_stop or (priority, severity)))
-    resolution_rules = policy.rules(plan, *(resolution_target_at_stop or (priority, severity)))
+    response_key = response_target_at_stop or (priority, severity)
+    resolution_key = resolution_target_at_stop or (priority, severity)
+    response_rules = policy.rules(plan, *response_key)
+    resolution_rules = (
+        response_rules if resolution_key == response_key else policy.rules(plan, *resolution_key)
+    )
     return TicketSla(
         ClockState(
             ClockKind.RESPONSE,
@@ -589,7 +574,7 @@ def _evaluate(
             response_rules.response_risk,
             response_stop,
             False,
-            [] if response_stop is None else [(response_stop, TimelineKind.STOPPED)],
+            () if response_stop is None else ((response_stop, TimelineKind.STOPPED),),
             response_reference,
         ),
         ClockState(
