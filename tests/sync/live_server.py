@@ -1,0 +1,150 @@
+"""The real reference server (``server.app``) on a loopback port, in a thread.
+
+It can be stopped and started again on the same port, which is how the
+end-to-end tests make a console go offline and come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import Engine
+
+from server import changes as feed
+from server.app import create_app
+from server.db import make_engine, make_sessionmaker, transaction
+from server.migrate import upgrade
+from server.security import hash_password
+from server.service import create_organisation, create_team, create_user
+from sync.protocol import Role
+
+PASSWORD = "correct horse battery"
+
+USERS = {
+    "lead": Role.TEAM_LEAD,
+    "alice": Role.AGENT,
+    "bob": Role.AGENT,
+}
+
+
+@dataclass
+class LiveServer:
+    engine: Engine
+    port: int = 0
+    ids: dict[str, int] = field(default_factory=dict)
+    #: (certificate, key) PEM files: serve https instead of http
+    tls: tuple[Path, Path] | None = None
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, directory: Path) -> LiveServer:
+        engine = make_engine(f"sqlite:///{directory / 'server.db'}")
+        upgrade(engine)
+        live = cls(engine)
+        password_hash = hash_password(PASSWORD, cost=4)  # the cost is not under test here
+        now = dt.datetime.now(dt.UTC)
+        with transaction(make_sessionmaker(engine)) as session:
+            changes = feed.ChangeSet()
+            live.ids["support"] = create_team(session, changes, "Support").id
+            live.ids["acme"] = create_organisation(session, changes, "Acme", "enterprise").id
+            for username, role in USERS.items():
+                live.ids[username] = create_user(
+                    session,
+                    changes,
+                    now,
+                    username=username,
+                    role=role,
+                    password_hash=password_hash,
+                    email=f"{username}@example.com",
+                    team_ids=[live.ids["support"]],
+                ).id
+            changes.publish(session, now)
+        return live
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self._thread is None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.engine),
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            access_log=False,
+            ssl_certfile=str(self.tls[0]) if self.tls else None,
+            ssl_keyfile=str(self.tls[1]) if self.tls else None,
+        )
+        self._server = uvicorn.Server(config)
+        started = threading.Event()
+        server = self._server
+
+        def run() -> None:
+            try:
+                server.run(sockets=[sock])
+            finally:
+                sock.close()
+                started.set()
+
+        self._thread = threading.Thread(target=run, name="live-server", daemon=True)
+        self._thread.start()
+        while not server.started and self._thread.is_alive():
+            started.wait(0.01)
+        assert server.started, "the server did not start"
+
+    def stop(self) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(10)
+        assert not self._thread.is_alive()
+        self._server, self._thread = None, None
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.stop()
+        self.engine.dispose()
+
+    # -- what the tests ask the server directly ------------------------------------------
+
+    def token(self, username: str) -> str:
+        response = httpx.post(
+            f"{self.url}/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def call(self, method: str, path: str, username: str = "lead", **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token(username)}"}
+        response = httpx.request(method, f"{self.url}/api/v1{path}", headers=headers, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def open_ticket(self, subject: str, **fields: Any) -> dict[str, Any]:
+        body = {
+            "subject": subject,
+            "description": "",
+            "requester_name": "Carla Customer",
+            "requester_email": "carla@example.com",
+            "organisation_id": self.ids["acme"],
+            "priority": "P2",
+            "severity": "major",
+            "team_id": self.ids["support"],
+            **fields,
+        }
+        ticket: dict[str, Any] = self.call("POST", "/tickets", json=body)
+        return ticket
