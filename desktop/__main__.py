@@ -1,7 +1,9 @@
 """``offimizer-console``: the agent console.
 
-The Qt console is being built; until it lands, ``--demo`` shows the SLA engine
-at work on a small, realistic queue in the terminal.
+``--demo`` opens the Qt console over a temporary cache seeded with a realistic
+demo queue (until the embedded demo server exists); ``--screenshot FILE.png``
+saves the main window after load and exits; ``--text-demo`` prints the SLA
+engine at work on a small queue in the terminal.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 import i18n
@@ -115,13 +118,27 @@ def run_sla_demo(now: dt.datetime | None = None, out: TextIO | None = None) -> i
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="offimizer-console", description=_("Offimizer Console"))
     parser.add_argument("--demo", action="store_true", help=_("run against demo data"))
+    parser.add_argument(
+        "--text-demo",
+        action="store_true",
+        help=_("print a small demo queue with its SLA clocks in the terminal, and exit"),
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="FILE.png",
+        type=Path,
+        help=_("save a screenshot of the main window once loaded, and exit"),
+    )
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES), help=_("interface language"))
     args = parser.parse_args(argv)
     i18n.set_language(args.language)
-    if args.demo:
+    if args.text_demo:
         return run_sla_demo()
-    parser.error(_("the desktop console is not available yet: use --demo"))
-    return 2  # pragma: no cover
+    if not args.demo:
+        parser.error(_("signing in to a server is not available yet: use --demo"))
+    from desktop.app import run  # Qt loads only for the console itself
+
+    return run(demo=args.demo, screenshot=args.screenshot)
 
 
 if __name__ == "__main__":

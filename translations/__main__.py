@@ -55,7 +55,7 @@ def main() -> int:
         missing = [m.id for m in catalog if m.id and not m.string]
         print(f"{language}: {len(catalog)} messages, {len(missing)} untranslated")
         for message_id in missing:
-            print(f"  {message_id!r}")
+            print(f"  {message_id!r}", flush=True)
     return 0
 
 

@@ -1,0 +1,333 @@
+"""From cached history to SLA clocks, and from clocks to what a queue cell shows.
+
+The cache keeps every ticket's history as rows (``field``, ``at``, ``after``);
+:func:`events_from_history` turns them into :mod:`sla.clock` events, the same
+events the server replays, so the console and the server agree on every clock.
+The policy and calendar come from the cache's SLA documents, or the contract's
+defaults when the cache has none (or holds a document that cannot be read).
+
+No Qt here: text, colours (as ``#rrggbb``) and sort keys only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+import i18n
+from i18n import N_, gettext
+from sla.calendar import BusinessCalendar, CalendarError
+from sla.clock import (
+    ClockState,
+    ClockStatus,
+    Created,
+    Event,
+    HistoryError,
+    PriorityChanged,
+    Responded,
+    SeverityChanged,
+    Status,
+    StatusChanged,
+    TicketSla,
+    evaluate,
+)
+from sla.policy import (
+    Priority,
+    Severity,
+    SlaConfigError,
+    SlaPolicy,
+    calendar_from_dict,
+    default_calendar,
+    default_policy,
+)
+from sync.cache import Cache
+
+__all__ = [
+    "CellStyle",
+    "HistoryRow",
+    "SlaRules",
+    "clock_sort_key",
+    "clock_style",
+    "clock_text",
+    "clock_tooltip",
+    "evaluate_safely",
+    "events_from_history",
+    "ticket_sort_key",
+]
+
+log = logging.getLogger(__name__)
+
+#: The last key group: a ticket whose clocks cannot be computed.
+UNKNOWN_GROUP: Final = 4
+
+
+class HistoryRow(NamedTuple):
+    """The columns of a cached history entry the SLA needs."""
+
+    at: dt.datetime
+    field: str
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRules:
+    """The policy and calendar the console computes clocks with."""
+
+    policy: SlaPolicy
+    calendar: BusinessCalendar
+    #: why the cache's own documents were not used, when they were not
+    problem: str | None = None
+
+    @classmethod
+    def defaults(cls, problem: str | None = None) -> SlaRules:
+        return cls(default_policy(), default_calendar(), problem)
+
+    @classmethod
+    def from_cache(cls, cache: Cache) -> SlaRules:
+        """The cache's SLA documents, or the contract's defaults (the reason kept)."""
+        try:
+            config = cache.sla_config()
+        except Exception as error:  # a corrupt row must not keep the queue from opening
+            log.warning("cannot read the cached SLA configuration: %s", error)
+            return cls.defaults(str(error))
+        if config is None:
+            return cls.defaults()
+        try:
+            return cls(SlaPolicy.from_dict(config.policy), calendar_from_dict(config.calendar))
+        except SlaConfigError as error:
+            log.warning("the cached SLA configuration is invalid: %s", error)
+            return cls.defaults(str(error))
+
+
+def events_from_history(
+    rows: Iterable[HistoryRow],
+    *,
+    created_at: dt.datetime,
+    priority: str,
+    severity: str,
+    plan: str,
+) -> list[Event]:
+    """The SLA events of one ticket from its cached history (in history order).
+
+    Server entries (``created``, ``status``, ``priority``, ``severity``,
+    ``responded``) and optimistic ones written by pending commands use the same
+    field names.  A history without its ``created`` entry (not synced yet, or
+    trimmed) starts from the ticket's creation with its current priority,
+    severity and organisation plan.  An entry with a value this console does not
+    know is skipped, never fatal.
+    """
+    events: list[Event] = []
+    created: Created | None = None
+    for row in rows:
+        try:
+            if row.field == "created":
+                document = json.loads(row.after or "{}")
+                created = Created(
+                    row.at,
+                    Priority(document.get("priority", priority)),
+                    Severity(document.get("severity", severity)),
+                    str(document.get("plan", plan)),
+                )
+            elif row.field == "status" and row.after:
+                events.append(StatusChanged(row.at, Status(row.after)))
+            elif row.field == "priority" and row.after:
+                events.append(PriorityChanged(row.at, Priority(row.after)))
+            elif row.field == "severity" and row.after:
+                events.append(SeverityChanged(row.at, Severity(row.after)))
+            elif row.field == "responded":
+                events.append(Responded(row.at))
+        except (ValueError, TypeError, AttributeError) as error:
+            log.warning("history entry %s at %s skipped: %s", row.field, row.at, error)
+    if created is None:
+        try:
+            created = Created(created_at, Priority(priority), Severity(severity), plan)
+        except ValueError:
+            created = Created(created_at, Priority.P3, Severity.MINOR, plan)
+    # nothing can happen to a ticket before it exists (a skewed clock, a bad row)
+    return [
+        created,
+        *(event if event.at >= created.at else _at(event, created.at) for event in events),
+    ]
+
+
+def _at(event: Event, when: dt.datetime) -> Event:
+    if isinstance(event, StatusChanged):
+        return StatusChanged(when, event.status)
+    if isinstance(event, PriorityChanged):
+        return PriorityChanged(when, event.priority)
+    if isinstance(event, SeverityChanged):
+        return SeverityChanged(when, event.severity)
+    return Responded(when)
+
+
+def evaluate_safely(
+    events: list[Event], rules: SlaRules, now: dt.datetime
+) -> tuple[TicketSla | None, str | None]:
+    """Both clocks as of ``now`` (or of the latest event, if our clock is behind it)."""
+    latest = max(event.at for event in events)
+    try:
+        return evaluate(events, rules.policy, rules.calendar, max(now, latest)), None
+    except (HistoryError, SlaConfigError, CalendarError) as error:
+        return None, str(error)
+
+
+# -- sort keys ----------------------------------------------------------------------
+
+
+def _due(clock: ClockState) -> int:
+    try:
+        return clock.due_us or 0
+    except CalendarError:
+        return 0
+
+
+def clock_sort_key(clock: ClockState | None) -> tuple[int, int]:
+    """Most urgent first: overdue (most overdue first), running by due time, paused, stopped."""
+    if clock is None:
+        return (UNKNOWN_GROUP, 0)
+    if clock.stopped:
+        return (3, _due(clock))
+    if clock.paused:
+        return (2, clock.remaining_us)
+    if clock.remaining_us < 0:
+        return (0, _due(clock))
+    return (1, _due(clock))
+
+
+def ticket_sort_key(sla: TicketSla | None) -> tuple[int, int, int]:
+    """The queue's default order, by the next SLA due.
+
+    Tickets with a running clock past its target come first (the most urgent
+    priority, then the most overdue), then those with running clocks by their
+    earliest due time; then tickets waiting on the customer, then those whose
+    clocks have stopped.
+    """
+    if sla is None:
+        return (UNKNOWN_GROUP, 0, 0)
+    running = [clock for clock in (sla.response, sla.resolution) if clock.running]
+    overdue = [clock for clock in running if clock.remaining_us < 0]
+    if overdue:
+        return (0, sla.priority.rank, min(_due(clock) for clock in overdue))
+    if running:
+        return (1, min(_due(clock) for clock in running), 0)
+    paused = [clock for clock in (sla.response, sla.resolution) if clock.paused]
+    if paused:
+        return (2, min(clock.remaining_us for clock in paused), 0)
+    return (3, 0, 0)
+
+
+# -- what a cell shows ---------------------------------------------------------------
+
+_OVERDUE = N_("Overdue {duration}")
+_RESUMES = N_("Resumes {when}")
+_PENDING_CUSTOMER = N_("Pending customer")
+_PROVISIONAL = N_("~ {text}")
+
+
+@dataclass(frozen=True, slots=True)
+class CellStyle:
+    foreground: str | None
+    background: str | None
+    bold: bool = False
+
+
+_STYLES: Final = {
+    ClockStatus.RUNNING: CellStyle(None, None),
+    ClockStatus.AT_RISK: CellStyle("#7a4d00", "#fff1c2", bold=True),
+    ClockStatus.BREACHED: CellStyle("#a4262c", "#fde7e9", bold=True),
+    ClockStatus.PAUSED: CellStyle("#5c5f66", "#eef0f3"),
+    ClockStatus.OUTSIDE_HOURS: CellStyle("#3b5b8c", None),
+    ClockStatus.MET: CellStyle("#107c10", None),
+    ClockStatus.MISSED: CellStyle("#a4262c", None),
+}
+
+
+def clock_style(clock: ClockState | None) -> CellStyle:
+    if clock is None:
+        return CellStyle("#5c5f66", None)
+    return _STYLES[clock.state]
+
+
+def _wall(when: dt.datetime, now: dt.datetime) -> str:
+    """A short wall-clock instant: weekday and time within a week, else the date too."""
+    if abs(when - now) < dt.timedelta(days=6):
+        return i18n.format_datetime(when, "EEE HH:mm")
+    return i18n.format_datetime(when, "d MMM HH:mm")
+
+
+def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool = False) -> str:
+    """ "1 h 42 min 09 s", "Overdue 1 h 05 min", "Resumes Mon 09:00", "Pending customer"…"""
+    if clock is None:
+        return "—"
+    state = clock.state
+    if state is ClockStatus.MET or state is ClockStatus.MISSED:
+        text = state.label
+    elif state is ClockStatus.BREACHED:
+        overdue = -clock.remaining
+        duration = i18n.format_business_duration(overdue, seconds=overdue < dt.timedelta(hours=1))
+        text = gettext(_OVERDUE).format(duration=duration)
+    elif state is ClockStatus.PAUSED:
+        text = gettext(_PENDING_CUSTOMER)
+    elif state is ClockStatus.OUTSIDE_HOURS and clock.resumes_at is not None:
+        text = gettext(_RESUMES).format(when=_wall(clock.resumes_at, now))
+    else:
+        text = i18n.format_business_duration(clock.remaining)
+    return gettext(_PROVISIONAL).format(text=text) if provisional else text
+
+
+def clock_tooltip(
+    clock: ClockState | None,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+    *,
+    provisional: bool = False,
+    problem: str | None = None,
+) -> str:
+    """The clock's state, business time left, and the wall-clock due time."""
+    if clock is None:
+        return gettext("SLA unavailable: {problem}").format(problem=problem or "?")
+    lines = [f"{clock.kind.label}: {clock.state.label}"]
+    try:
+        due = clock.due
+    except CalendarError:
+        due = None
+    if due is not None:
+        when = i18n.format_datetime(due.astimezone(zone), "medium")
+        if clock.stopped:
+            lines.append(
+                gettext("Stopped: {when}").format(
+                    when=i18n.format_datetime((clock.stopped_at or due).astimezone(zone), "medium")
+                )
+            )
+            lines.append(gettext("Was due: {when}").format(when=when))
+        else:
+            lines.append(gettext("Due: {when}").format(when=when))
+    elif clock.paused:
+        lines.append(gettext("No due time while the ticket waits on the customer"))
+    if not clock.stopped:
+        remaining = clock.remaining
+        duration = i18n.format_business_duration(remaining)
+        if remaining < dt.timedelta(0):
+            lines.append(
+                gettext("Overdue by {duration} of business time").format(duration=duration)
+            )
+        else:
+            lines.append(gettext("{duration} of business time left").format(duration=duration))
+    if clock.resumes_at is not None:
+        lines.append(
+            gettext("Resumes {when}").format(
+                when=i18n.format_datetime(clock.resumes_at.astimezone(zone), "medium")
+            )
+        )
+    lines.append(
+        gettext("Target: {duration} of business time").format(
+            duration=i18n.format_business_duration(clock.target, seconds=False)
+        )
+    )
+    if provisional:
+        lines.append(gettext("Provisional: this ticket has changes not synced yet"))
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""The main window: views with counts, search, keyboard, ticker, languages, screenshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QTreeWidgetItem
+from pytestqt.qtbot import QtBot
+
+import i18n
+from desktop.demo_data import seed_demo
+from desktop.models.queue import Column, QueueView
+from desktop.views.main_window import MainWindow
+from sync.cache import Cache
+from tests.desktop.conftest import T0, FakeClock
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def window(qtbot: QtBot, cache: Cache, clock: FakeClock) -> MainWindow:
+    seed_demo(cache, now=T0, count=120)
+    main = MainWindow(cache, me=1, clock=clock)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    return main
+
+
+def nav_item(window: MainWindow, position: int) -> QTreeWidgetItem:
+    item = window.nav.topLevelItem(position)
+    assert item is not None
+    return item
+
+
+def nav_labels(window: MainWindow) -> list[str]:
+    return [nav_item(window, i).text(0) for i in range(window.nav.topLevelItemCount())]
+
+
+def headers(window: MainWindow) -> list[str]:
+    model = window.model
+    return [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in Column]
+
+
+def menus(window: MainWindow) -> list[str]:
+    return [action.text() for action in window.menuBar().actions()]
+
+
+def test_views_show_live_counts_and_filter_the_queue(window: MainWindow) -> None:
+    counts = window.model.counts()
+    item = nav_item(window, 4)
+    assert item.text(0) == "Breached"
+    assert item.text(1) == str(counts[QueueView.BREACHED]) and counts[QueueView.BREACHED] > 0
+    window.show_view(QueueView.BREACHED)
+    assert window.model.rowCount() == counts[QueueView.BREACHED]
+    assert window.view_title.text() == "Breached"
+
+
+def test_search_combines_with_the_current_view(qtbot: QtBot, window: MainWindow) -> None:
+    window.show_view(QueueView.ALL)
+    everything = window.model.rowCount()
+    QTest.keyClicks(window.search_box, "printer")
+    window.apply_search()  # what the debounce timer does
+    found = window.model.ticket_ids()
+    assert 0 < len(found) < everything
+    for ticket_id in found:
+        ticket = window.cache.ticket(ticket_id)
+        assert ticket is not None and "printer" in ticket.subject.lower()
+    window.show_view(QueueView.MY_TICKETS)
+    mine = window.model.ticket_ids()
+    assert set(mine) <= set(found)
+    assert all(window.cache.ticket(i).assignee_id == 1 for i in mine)  # type: ignore[union-attr]
+    window.search_box.clear()
+    window.apply_search()
+    assert window.model.rowCount() == window.model.counts()[QueueView.MY_TICKETS]
+
+
+def test_j_and_k_move_in_the_queue_and_ctrl_f_focuses_search(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.table.setFocus()
+    window.table.setCurrentIndex(window.model.index(0, 0))
+    QTest.keyClick(window.table, Qt.Key.Key_J)
+    QTest.keyClick(window.table, Qt.Key.Key_J)
+    assert window.table.currentIndex().row() == 2
+    QTest.keyClick(window.table, Qt.Key.Key_K)
+    assert window.table.currentIndex().row() == 1
+    QTest.keyClick(window.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_box.hasFocus()
+    QTest.keyClick(window.search_box, Qt.Key.Key_J)  # typing, not moving
+    assert window.search_box.text() == "j"
+    assert window.table.currentIndex().row() == 1
+
+
+def test_the_ticker_follows_the_visible_countdowns(window: MainWindow) -> None:
+    window.show_view(QueueView.ALL)
+    window.table.update_visible_rows()
+    first, last = window.model.visible_rows
+    assert first == 0 and 5 < last < window.model.rowCount() - 1
+    window.schedule_tick()
+    # a visible running countdown changes within the second
+    assert window.ticker.isActive() and window.ticker.interval() <= 1000
+
+
+def test_clicking_a_header_sorts_the_queue(qtbot: QtBot, window: MainWindow) -> None:
+    window.show_view(QueueView.ALL)
+    header = window.table.horizontalHeader()
+    x = header.sectionViewportPosition(Column.PRIORITY) + 5
+    QTest.mouseClick(
+        header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x, 5)
+    )
+    assert window.model.sort_column == Column.PRIORITY
+    priorities = [window.model.row_at(r).ticket.priority for r in range(window.model.rowCount())]
+    assert priorities == sorted(priorities) or priorities == sorted(priorities, reverse=True)
+    window.default_sort_action.trigger()
+    assert window.model.sort_column == -1
+
+
+def test_switching_to_french_changes_every_visible_label(window: MainWindow) -> None:
+    english = (nav_labels(window), headers(window), menus(window), window.windowTitle())
+    assert nav_labels(window)[:3] == ["My tickets", "Unassigned", "My teams"]
+    i18n.set_language("fr")
+    window.retranslate()
+    assert window.windowTitle() == "Console Offimizer"
+    assert nav_labels(window) == [
+        "Mes tickets",
+        "Non assignés",
+        "Mes équipes",
+        "À risque",
+        "Dépassé",
+        "En attente",
+        "Mis à jour récemment",
+        "Tous les tickets",
+    ]
+    assert headers(window)[Column.PRIORITY] == "Priorité"
+    assert headers(window)[Column.RESPONSE_SLA] == "Première réponse"
+    assert menus(window) == ["&Fichier", "&Affichage", "&Ticket", "&Aide"]
+    assert window.connection_label.text() == "Hors ligne"
+    french = (nav_labels(window), headers(window), menus(window), window.windowTitle())
+    for before, after in zip(english[:2], french[:2], strict=True):
+        # every label but those spelled alike in both languages changed
+        assert sum(a != b for a, b in zip(before, after, strict=True)) >= len(before) - 2
+
+
+def test_screenshot_option_writes_a_png_of_the_main_window(tmp_path: Path) -> None:
+    target = tmp_path / "queue.png"
+    environment = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop", "--demo", "--screenshot", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(target))
+    assert not image.isNull()
+    assert image.width() >= 1200 and image.height() >= 700
+
+
+def test_text_demo_is_still_reachable(capsys: pytest.CaptureFixture[str]) -> None:
+    from desktop.__main__ import main
+
+    assert main(["--text-demo", "--language", "en"]) == 0
+    assert "INC-2026-000101" in capsys.readouterr().out

@@ -1,0 +1,256 @@
+"""The queue model: a correct Qt model, live SLA cells, sorting, ticking, re-sorting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QFont
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+import i18n
+from desktop.demo_data import seed_demo
+from desktop.models.queue import Column, QueueModel, QueueView
+from desktop.models.sla_cells import HistoryRow, events_from_history
+from sla.clock import Created, Responded, Status, StatusChanged
+from sla.policy import Priority, Severity
+from sync.cache import Cache
+from sync.store import Store
+from tests.desktop.conftest import T0, FakeClock, Feed, load
+
+MIN = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+MONDAY_9 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # 09:00 in Paris
+TUESDAY_10 = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+
+
+def ids(model: QueueModel) -> list[int]:
+    return model.ticket_ids()
+
+
+def text(model: QueueModel, ticket_id: int, column: Column, role: int = 0) -> object:
+    position = model.position_of(ticket_id)
+    assert position is not None
+    return model.data(model.index(position, column), role)
+
+
+@pytest.fixture
+def queue(cache: Cache, feed: Feed, clock: FakeClock) -> QueueModel:
+    """Five tickets, one of each kind of SLA situation, at Wednesday 10:00."""
+    # 1: P3, answered 10 minutes after creation, resolution clock far from due
+    feed.ticket(
+        1,
+        created=T0 - HOUR,
+        history=((T0 - 50 * MIN, "status", "open"), (T0 - 50 * MIN, "responded", "reply")),
+        status="open",
+        assignee=1,
+    )
+    # 2: P1 blocking, 30 min old, no answer: first response due in 30 min (at risk)
+    feed.ticket(2, created=T0 - 30 * MIN, priority="P1", severity="blocking", assignee=1)
+    # 3: P2 major since Monday 09:00, never answered: 15 business hours overdue
+    feed.ticket(3, created=MONDAY_9, priority="P2", severity="major")
+    # 4: waiting on the customer since Tuesday
+    feed.ticket(
+        4,
+        created=TUESDAY_10,
+        status="pending",
+        history=(
+            (TUESDAY_10 + 10 * MIN, "status", "open"),
+            (TUESDAY_10 + 10 * MIN, "responded", "reply"),
+            (TUESDAY_10 + 3 * HOUR, "status", "pending"),
+        ),
+    )
+    # 5: resolved in time on Tuesday
+    feed.ticket(
+        5,
+        created=TUESDAY_10,
+        status="resolved",
+        organisation=2,
+        history=(
+            (TUESDAY_10 + 10 * MIN, "status", "open"),
+            (TUESDAY_10 + 10 * MIN, "responded", "reply"),
+            (TUESDAY_10 + HOUR, "status", "resolved"),
+        ),
+    )
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    return model
+
+
+def test_the_queue_model_is_a_correct_qt_model(
+    qtmodeltester: ModelTester, cache: Cache, clock: FakeClock
+) -> None:
+    seed_demo(cache, now=T0, count=60)
+    model = QueueModel(cache, me=1, clock=clock)
+    qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
+    model.sort(Column.PRIORITY, Qt.SortOrder.DescendingOrder)
+    model.set_view(QueueView.BREACHED)
+    model.set_visible_rows(0, 10)
+    model.tick(T0 + dt.timedelta(hours=3))
+    qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
+
+
+def test_default_order_is_the_next_sla_due(queue: QueueModel) -> None:
+    # overdue first, then running clocks by due time, then paused, then stopped
+    assert queue.sort_column == -1
+    assert ids(queue) == [3, 2, 1, 4, 5]
+
+
+def test_sorting_by_priority_and_back_to_sla(queue: QueueModel) -> None:
+    queue.sort(Column.PRIORITY, Qt.SortOrder.AscendingOrder)
+    assert ids(queue) == [2, 3, 1, 4, 5]
+    queue.sort(Column.PRIORITY, Qt.SortOrder.DescendingOrder)
+    assert ids(queue) == [5, 4, 1, 3, 2]
+    queue.sort(Column.RESPONSE_SLA, Qt.SortOrder.AscendingOrder)
+    assert ids(queue)[:2] == [3, 2]  # overdue, then the one due in 30 minutes
+    queue.sort(-1)
+    assert ids(queue) == [3, 2, 1, 4, 5]
+
+
+def test_sla_cells_say_where_each_clock_stands(queue: QueueModel) -> None:
+    assert text(queue, 2, Column.RESPONSE_SLA) == "30 min 00 s"
+    assert text(queue, 3, Column.RESPONSE_SLA) == "Overdue 15 h 00 min"
+    assert text(queue, 4, Column.RESOLUTION_SLA) == "Pending customer"
+    assert text(queue, 5, Column.RESOLUTION_SLA) == "Met"
+    at_risk = text(queue, 2, Column.RESPONSE_SLA, Qt.ItemDataRole.BackgroundRole)
+    breached = text(queue, 3, Column.RESPONSE_SLA, Qt.ItemDataRole.BackgroundRole)
+    assert isinstance(at_risk, QBrush) and isinstance(breached, QBrush)
+    assert at_risk.color() != breached.color()
+    assert text(queue, 1, Column.RESOLUTION_SLA, Qt.ItemDataRole.BackgroundRole) is None
+    tooltip = text(queue, 2, Column.RESPONSE_SLA, Qt.ItemDataRole.ToolTipRole)
+    assert isinstance(tooltip, str)
+    assert "Due: Mar 4, 2026, 10:30:00\u202fAM" in tooltip  # wall clock, Paris
+
+
+def test_a_countdown_shows_business_time_to_the_second(queue: QueueModel) -> None:
+    queue.tick(T0 + dt.timedelta(minutes=12, seconds=51))
+    assert text(queue, 2, Column.RESPONSE_SLA) == "17 min 09 s"
+    queue.tick(T0 + dt.timedelta(minutes=31, seconds=1))
+    assert text(queue, 2, Column.RESPONSE_SLA) == "Overdue 1 min 01 s"
+
+
+def test_outside_business_hours_the_cell_says_when_the_clock_resumes(queue: QueueModel) -> None:
+    friday_evening = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)  # 20:00 in Paris
+    queue.tick(friday_evening)
+    assert text(queue, 1, Column.RESOLUTION_SLA) == "Resumes Mon 09:00"
+    i18n.set_language("fr")
+    assert text(queue, 1, Column.RESOLUTION_SLA) == "Reprise lun. 09:00"
+
+
+def test_tickets_with_unsynced_changes_are_marked_provisional(
+    queue: QueueModel, cache: Cache
+) -> None:
+    Store(cache, user_id=1).add_comment(2, "On it.", public=True)
+    queue.reload()
+    # the public reply stopped the first-response clock, provisionally
+    assert text(queue, 2, Column.RESPONSE_SLA) == "~ Met"
+    font = text(queue, 2, Column.RESPONSE_SLA, Qt.ItemDataRole.FontRole)
+    assert isinstance(font, QFont) and font.italic()
+    tooltip = text(queue, 2, Column.RESPONSE_SLA, Qt.ItemDataRole.ToolTipRole)
+    assert isinstance(tooltip, str) and "Provisional" in tooltip
+    assert not str(text(queue, 1, Column.RESPONSE_SLA)).startswith("~")
+
+
+def test_a_tick_repaints_only_the_visible_rows_sla_cells(
+    qtbot: QtBot, cache: Cache, clock: FakeClock
+) -> None:
+    seed_demo(cache, now=T0, count=80)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_view(QueueView.ALL)
+    assert model.rowCount() == 80
+    changed: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda top, bottom, _roles: changed.append(
+            (top.row(), bottom.row(), top.column(), bottom.column())
+        )
+    )
+    model.set_visible_rows(20, 44)
+    model.tick(T0 + dt.timedelta(seconds=1))
+    assert changed == [(20, 44, Column.RESPONSE_SLA, Column.RESOLUTION_SLA)]
+    changed.clear()
+    model.set_visible_rows(0, -1)  # nothing shown: nothing repainted
+    model.tick(T0 + dt.timedelta(seconds=2))
+    assert changed == []
+
+
+def test_the_queue_resorts_when_a_clock_breaches(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # 10: a P4 long overdue; 11: a P1 whose first response is due in 10 minutes
+    feed.ticket(10, created=dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC), priority="P4")
+    feed.ticket(11, created=T0 - 50 * MIN, priority="P1", severity="blocking")
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    assert ids(model) == [10, 11]
+    assert model.counts()[QueueView.BREACHED] == 1
+    selected = QPersistentModelIndex(model.index(1, Column.SUBJECT))
+    layouts: list[object] = []
+    model.layoutChanged.connect(lambda *_args: layouts.append(True))
+    model.tick(T0 + 9 * MIN)
+    assert ids(model) == [10, 11] and layouts == []
+    model.tick(T0 + 11 * MIN)
+    # breached P1 goes before breached P4; the selection follows the ticket
+    assert ids(model) == [11, 10]
+    assert layouts
+    assert selected.row() == 0
+    assert model.counts()[QueueView.BREACHED] == 2
+
+
+def test_views_filter_the_queue(queue: QueueModel) -> None:
+    counts = queue.counts()
+    assert counts[QueueView.MY_TICKETS] == 2
+    assert counts[QueueView.UNASSIGNED] == 2  # 3 and 4 (5 is resolved)
+    assert counts[QueueView.BREACHED] == 1
+    assert counts[QueueView.AT_RISK] == 1
+    assert counts[QueueView.PENDING] == 1
+    queue.set_view(QueueView.MY_TICKETS)
+    assert ids(queue) == [2, 1]
+    queue.set_search([1, 3])
+    assert ids(queue) == [1]
+    queue.set_search(None)
+    queue.set_view(QueueView.BREACHED)
+    assert ids(queue) == [3]
+
+
+def test_headers_and_labels_follow_the_language(queue: QueueModel) -> None:
+    i18n.set_language("fr")
+    queue.retranslate()
+    header = queue.headerData(Column.PRIORITY, Qt.Orientation.Horizontal)
+    assert header == "Priorité"
+    assert text(queue, 2, Column.PRIORITY) == "P1 Critique"
+    assert text(queue, 4, Column.RESOLUTION_SLA) == "En attente du client"
+
+
+def test_history_adapter_reads_server_and_optimistic_entries() -> None:
+    created = HistoryRow(
+        T0, "created", '{"priority": "P2", "severity": "major", "plan": "business"}'
+    )
+    events = events_from_history(
+        [created, HistoryRow(T0 + MIN, "responded", None), HistoryRow(T0 + HOUR, "status", "bad")],
+        created_at=T0,
+        priority="P3",
+        severity="minor",
+        plan="enterprise",
+    )
+    # the unknown status is skipped, not fatal
+    assert events == [Created(T0, Priority.P2, Severity.MAJOR, "business"), Responded(T0 + MIN)]
+    # no created entry (not synced yet): the ticket's own fields start the history
+    events = events_from_history(
+        [HistoryRow(T0 - MIN, "status", "open")],
+        created_at=T0,
+        priority="P1",
+        severity="blocking",
+        plan="enterprise",
+    )
+    assert events == [
+        Created(T0, Priority.P1, Severity.BLOCKING, "enterprise"),
+        StatusChanged(T0, Status.OPEN),  # nothing happens before the creation
+    ]
+
+
+def test_invalid_indexes_have_no_data(queue: QueueModel) -> None:
+    assert queue.data(QModelIndex()) is None
+    assert queue.rowCount(queue.index(0, 0)) == 0
+    assert queue.headerData(99, Qt.Orientation.Horizontal) is None
