@@ -485,6 +485,33 @@ def organisation_row(organisation: OrganisationOut, raw: dict[str, Any]) -> dict
     }
 
 
+def announcement_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A cache row for an announcement; one ended early stops at ``ended_at``."""
+    ends_at = _instant(item.get("ends_at"))
+    ended_at = _instant(item.get("ended_at"))
+    if ended_at is not None and (ends_at is None or ended_at < ends_at):
+        ends_at = ended_at
+    return {
+        "id": int(item["id"]),
+        "title": str(item["title"]),
+        "body": str(item.get("body", "")),
+        "starts_at": _instant(item.get("starts_at")),
+        "ends_at": ends_at,
+        "server_row": item,
+    }
+
+
+def article_row(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(item["id"]),
+        "title": str(item["title"]),
+        "body": str(item.get("body", "")),
+        "tags": [str(tag) for tag in item.get("tags", [])],
+        "updated_at": _instant(item.get("updated_at")),
+        "server_row": item,
+    }
+
+
 def upsert(
     connection: Connection, table: Any, rows: Sequence[dict[str, Any]], key: str = "id"
 ) -> None:
@@ -737,17 +764,7 @@ class Cache:
 
     def put_announcements(self, items: Iterable[dict[str, Any]], *, replace: bool = True) -> None:
         """Store announcements (``id``, ``title``, ``body``, ``starts_at``, ``ends_at``)."""
-        rows = [
-            {
-                "id": int(item["id"]),
-                "title": str(item["title"]),
-                "body": str(item.get("body", "")),
-                "starts_at": _instant(item.get("starts_at")),
-                "ends_at": _instant(item.get("ends_at")),
-                "server_row": item,
-            }
-            for item in items
-        ]
+        rows = [announcement_row(item) for item in items]
         with self.write() as connection:
             if replace:
                 connection.execute(
@@ -766,17 +783,7 @@ class Cache:
 
     def put_articles(self, items: Iterable[dict[str, Any]]) -> None:
         """Store knowledge-base articles (``id``, ``title``, ``body``, ``tags``, ``updated_at``)."""
-        rows = [
-            {
-                "id": int(item["id"]),
-                "title": str(item["title"]),
-                "body": str(item.get("body", "")),
-                "tags": [str(tag) for tag in item.get("tags", [])],
-                "updated_at": _instant(item.get("updated_at")),
-                "server_row": item,
-            }
-            for item in items
-        ]
+        rows = [article_row(item) for item in items]
         with self.write() as connection:
             upsert(connection, schema.articles, rows)
 

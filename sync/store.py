@@ -29,6 +29,8 @@ from i18n import N_, gettext
 from sync import schema
 from sync.cache import (
     Cache,
+    announcement_row,
+    article_row,
     comment_row,
     history_row,
     organisation_row,
@@ -48,7 +50,9 @@ from sync.outbox import (
 )
 from sync.protocol import (
     MAX_BATCH,
+    AnnouncementOut,
     AppliedResult,
+    ArticleOut,
     ChangePage,
     Command,
     CommandResult,
@@ -178,6 +182,8 @@ class _PageRows:
     users: list[tuple[UserOut, dict[str, Any]]] = field(default_factory=list)
     teams: list[tuple[TeamOut, dict[str, Any]]] = field(default_factory=list)
     organisations: list[tuple[OrganisationOut, dict[str, Any]]] = field(default_factory=list)
+    announcements: list[dict[str, Any]] = field(default_factory=list)
+    articles: list[dict[str, Any]] = field(default_factory=list)
     deletes: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, entity: str, entity_id: int, data: dict[str, Any]) -> None:
@@ -206,6 +212,12 @@ class _PageRows:
             organisation = OrganisationOut.model_validate(data)
             self.organisations.append((organisation, data))
             found = organisation.id
+        elif entity == "announcement":
+            found = AnnouncementOut.model_validate(data).id
+            self.announcements.append(data)
+        elif entity == "article":
+            found = ArticleOut.model_validate(data).id
+            self.articles.append(data)
         else:
             raise ValueError(f"unknown entity {entity!r}")
         if found != entity_id:
@@ -313,6 +325,10 @@ class Store:
                 schema.organisations,
                 [organisation_row(m, raw) for m, raw in rows.organisations],
             )
+            upsert(
+                connection, schema.announcements, [announcement_row(a) for a in rows.announcements]
+            )
+            upsert(connection, schema.articles, [article_row(a) for a in rows.articles])
             cached = self._existing_tickets(
                 connection,
                 {m.ticket_id for m in rows.comments} | {m.ticket_id for m in rows.history},
@@ -331,6 +347,8 @@ class Store:
                 ("user", schema.users, "id"),
                 ("team", schema.teams, "id"),
                 ("organisation", schema.organisations, "id"),
+                ("announcement", schema.announcements, "id"),
+                ("article", schema.articles, "id"),
             ):
                 gone = rows.deletes.get(entity, [])
                 if gone:
@@ -343,6 +361,8 @@ class Store:
                 "user": len(rows.users),
                 "team": len(rows.teams),
                 "organisation": len(rows.organisations),
+                "announcement": len(rows.announcements),
+                "article": len(rows.articles),
             }
             result.acknowledged = self._drop_acknowledged(connection, with_work)
             rebase(connection, with_work, self.user_id)

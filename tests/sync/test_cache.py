@@ -287,3 +287,48 @@ def test_clock_offset_and_last_sync(cache: Cache, clock: FakeClock) -> None:
     assert cache.last_sync_at() == T0
     clock.advance(minutes=5)
     assert cache.server_now() == T0 + dt.timedelta(minutes=5, seconds=-90)
+
+
+def _announcement(announcement_id: int, **fields: object) -> dict[str, object]:
+    return {
+        "id": announcement_id,
+        "title": "Mail outage",
+        "body": "Mail is down for everyone.",
+        "starts_at": "2026-03-02T08:00:00+00:00",
+        "ends_at": "2026-03-02T18:00:00+00:00",
+        "ended_at": None,
+        "created_by_id": 1,
+        "created_at": "2026-03-02T08:00:00+00:00",
+        "updated_at": "2026-03-02T08:00:00+00:00",
+        "version": 1,
+        **fields,
+    }
+
+
+def test_announcements_and_articles_arrive_through_the_feed(store: Store, cache: Cache) -> None:
+    article = {
+        "id": 7,
+        "title": "Reset a password",
+        "body": "Open the portal…",
+        "tags": ["auth"],
+        "created_by_id": 1,
+        "updated_by_id": 1,
+        "created_at": "2026-03-01T08:00:00+00:00",
+        "updated_at": "2026-03-01T08:00:00+00:00",
+        "version": 1,
+    }
+    store.apply_page(page(("announcement", 1, _announcement(1)), ("article", 7, article)))
+    assert [a["title"] for a in cache.announcements(active_at=T0)] == ["Mail outage"]
+    assert [a["title"] for a in cache.articles()] == ["Reset a password"]
+
+    # ended early by a team lead: no longer shown, though its planned end is later
+    ended = _announcement(1, ended_at="2026-03-02T08:30:00+00:00", version=2)
+    store.apply_page(page(("announcement", 1, ended), ("article", 7, None)))
+    assert cache.announcements(active_at=T0) == []
+    assert cache.articles() == []
+
+
+def test_a_malformed_announcement_refuses_the_page(store: Store, cache: Cache) -> None:
+    with pytest.raises(MalformedPageError):
+        store.apply_page(page(("announcement", 1, _announcement(1, starts_at="soon"))))
+    assert cache.announcements() == []
