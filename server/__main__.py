@@ -1,7 +1,9 @@
 """``offimizer-server``: the reference OFFIMIZER ticket server.
 
-``serve`` (the default) migrates the database and runs the API with uvicorn;
-``migrate`` only migrates; ``create-user`` adds an account.
+``serve`` (the default) migrates the database and runs the API with uvicorn
+(``--seed-demo`` first fills an empty database with :mod:`server.demo`'s data);
+``migrate`` only migrates; ``create-user`` adds an account; ``backup`` copies a
+live SQLite database; ``openapi`` writes the API's OpenAPI document.
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help=_("migrate the database, then serve the API"))
     serve.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
     serve.add_argument("--port", type=int, default=8000, help=_("port to listen on"))
+    serve.add_argument(
+        "--seed-demo",
+        action="store_true",
+        help=_("fill an empty database with realistic demo data first"),
+    )
+    from server.notifications import add_arguments as add_smtp_arguments
+
+    add_smtp_arguments(serve)
     commands.add_parser("migrate", help=_("bring the database schema up to date"))
     create = commands.add_parser("create-user", help=_("add a user account"))
     create.add_argument("username")
@@ -61,14 +71,32 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("read the password from standard input instead of prompting"),
     )
+    backup = commands.add_parser(
+        "backup", help=_("copy a live SQLite database (PostgreSQL: use pg_dump)")
+    )
+    backup.add_argument("destination", metavar="DEST", help=_("file to write the copy to"))
+    backup.add_argument("--force", action="store_true", help=_("replace DEST if it exists"))
+    document = commands.add_parser("openapi", help=_("write the OpenAPI document of the API"))
+    document.add_argument(
+        "--output",
+        default=None,
+        metavar="PATH",
+        help=_("where to write it ('-': standard output; default: server/openapi.json)"),
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     url = arguments.database_url or default_database_url()
-    _prepare_sqlite_folder(url)
     command = arguments.command or "serve"
+    if command == "backup":  # a copy as it is: neither created nor migrated
+        from server.backup import run
+
+        return run(url, arguments.destination, force=arguments.force)
+    if command == "openapi":
+        return _write_openapi(arguments.output)
+    _prepare_sqlite_folder(url)
 
     from server.db import make_engine
     from server.migrate import upgrade
@@ -87,14 +115,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "create-user":
         return _create_user(engine, arguments)
 
+    if getattr(arguments, "seed_demo", False):
+        _seed_demo(engine)
+
     import uvicorn
 
     from server.app import create_app
 
     host = getattr(arguments, "host", "127.0.0.1")
     port = getattr(arguments, "port", 8000)
-    uvicorn.run(create_app(engine), host=host, port=port, date_header=False)
+    from server.notifications import mailer_running
+
+    with mailer_running(engine, arguments):  # requester e-mails, outside any request
+        uvicorn.run(create_app(engine), host=host, port=port, date_header=False)
     return 0
+
+
+def _write_openapi(output: str | None) -> int:
+    from server.openapi import REPOSITORY_COPY, generate
+
+    text = generate()
+    if output == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(output) if output else REPOSITORY_COPY
+    path.write_text(text, encoding="utf-8")
+    print(_("OpenAPI document written to {path}.").format(path=path))
+    return 0
+
+
+def _seed_demo(engine: object) -> None:
+    """Load the demo data (:mod:`server.demo`) unless the database already holds data."""
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import IntegrityError
+
+    from server.app import utc_now
+    from server.db import make_sessionmaker, transaction
+    from server.demo import DEMO_PASSWORD, database_is_empty, seed_demo
+
+    assert isinstance(engine, Engine)
+    skipped = _("The database already holds data: the demo data was not loaded.")
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            if not database_is_empty(session):
+                print(skipped, file=sys.stderr)
+                return
+            summary = seed_demo(session, utc_now())
+    except IntegrityError:  # another server seeded it at the same moment
+        print(skipped, file=sys.stderr)
+        return
+    print(
+        _(
+            "Demo data loaded: {tickets} tickets, {users} users, {organisations} organisations. "
+            "Sign in as agent, lead or admin with the password {password}."
+        ).format(
+            tickets=summary.tickets,
+            users=summary.users,
+            organisations=summary.organisations,
+            password=DEMO_PASSWORD,
+        )
+    )
 
 
 def _create_user(engine: object, arguments: argparse.Namespace) -> int:

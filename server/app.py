@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -26,8 +27,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from i18n import _, ngettext
 from server import changes as feed
-from server.db import make_sessionmaker, transaction
-from server.models import AuthToken, LoginFailure, Organisation, SlaConfig, Team, User
+from server import extras, openapi, ratelimit
+from server.db import make_read_sessionmaker, make_sessionmaker, transaction
+from server.models import AuthToken, Organisation, SlaConfig, Team, TeamMember, User
 from server.security import burn_time, new_token, token_digest, verify_password
 from server.service import (
     Clock,
@@ -43,12 +45,12 @@ from server.service import (
     ticket_detail,
     tickets_out,
     user_out,
-    visible_team_ids,
 )
 from server.slaclock import ensure_default_config, load_settings
 from sync.protocol import (
     API_PREFIX,
     MAX_FEED_LIMIT,
+    MAX_ID,
     ChangePage,
     CommandBatch,
     CommandBatchResult,
@@ -56,6 +58,7 @@ from sync.protocol import (
     FieldError,
     LoginRequest,
     OrganisationOut,
+    Role,
     SlaConfigOut,
     Status,
     TeamOut,
@@ -118,6 +121,32 @@ class DateHeader:
             await send(message)
 
         await self.app(scope, receive, send_with_date)
+
+
+class QueryGuard:
+    """Refuses query parameters holding NUL characters (422), which no database stores."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http" and b"%00" in scope.get("query_string", b""):
+            query = scope["query_string"].decode("latin-1")
+            names = sorted({name for name, value in parse_qsl(query) if "\x00" in value})
+            if names:
+                problem = _("must not contain NUL characters")
+                errors = [FieldError(field=name, message=problem) for name in names]
+                summary = "; ".join(f"{name}: {problem}" for name in names)
+                message = _("Invalid request: {problems}").format(problems=summary)
+                response = _error(422, "invalid_request", message, errors)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -183,12 +212,18 @@ class BodyLimit:
 # -- the application ----------------------------------------------------------
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An opaque token from POST /api/v1/auth/token.",
+)
+
+
+def _bearer(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> str:
+    token = "" if credentials is None else credentials.credentials.strip()
+    if not token:
         raise ServiceError(401, "not_authenticated", _("Sign in first."))
-    return token.strip()
+    return token
 
 
 Token = Annotated[str, Depends(_bearer)]
@@ -210,11 +245,14 @@ def create_app(
 ) -> FastAPI:
     """The API over an already migrated database (see :mod:`server.migrate`)."""
     factory: sessionmaker[Session] = make_sessionmaker(engine)
+    reader = make_read_sessionmaker(engine)  # for transactions that only read
     with transaction(factory) as session:
         ensure_default_config(session, clock())
 
     app = FastAPI(title="OFFIMIZER ticket server", version="1")
+    openapi.install(app)  # the published document (error shapes, sign-in body)
     app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(QueryGuard)
     app.add_middleware(DateHeader, clock=clock)
     app.state.factory = factory
     app.state.clock = clock
@@ -263,6 +301,33 @@ def create_app(
             raise ServiceError(401, "invalid_token", _("This account is disabled."))
         return user
 
+    def authenticate_reader(session: Session, token: str) -> list[int] | None:
+        """:func:`authenticate` for the change feed, in one light query (it is polled).
+
+        Returns the teams whose changes the user sees (``None``: every team).
+        """
+        rows = session.execute(
+            select(
+                AuthToken.revoked_at,
+                AuthToken.expires_at,
+                User.role,
+                User.active,
+                TeamMember.team_id,
+            )
+            .join(User, User.id == AuthToken.user_id)
+            .outerjoin(TeamMember, TeamMember.user_id == User.id)
+            .where(AuthToken.token_hash == token_digest(token))
+        ).all()
+        if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= clock():
+            raise ServiceError(
+                401, "invalid_token", _("Your session has expired or was closed: sign in again.")
+            )
+        if not rows[0].active:
+            raise ServiceError(401, "invalid_token", _("This account is disabled."))
+        if rows[0].role == Role.ADMIN:
+            return None
+        return sorted(row.team_id for row in rows if row.team_id is not None)
+
     # -- auth -----------------------------------------------------------------
 
     @app.post(f"{API_PREFIX}/auth/token", response_model=TokenOut, tags=["auth"])
@@ -287,43 +352,31 @@ def create_app(
     def _login(credentials: LoginRequest, address: str) -> TokenOut:
         now = clock()
         account_key = f"user:{credentials.username.lower()}"
-        address_key = f"addr:{address}"
-        since = now - LOGIN_WINDOW
-        with transaction(factory) as session:
-            for key, limit in ((account_key, ACCOUNT_FAILURES), (address_key, ADDRESS_FAILURES)):
-                failures = session.execute(
-                    select(func.count(), func.min(LoginFailure.at)).where(
-                        LoginFailure.key == key, LoginFailure.at > since
-                    )
-                ).one()
-                if failures[0] >= limit:
-                    retry = int((failures[1] + LOGIN_WINDOW - now).total_seconds()) + 1
-                    minutes = max(1, (retry + 59) // 60)
-                    raise ServiceError(
-                        429,
-                        "too_many_attempts",
-                        ngettext(
-                            "Too many failed sign-ins: try again in {minutes} minute.",
-                            "Too many failed sign-ins: try again in {minutes} minutes.",
-                            minutes,
-                        ).format(minutes=minutes),
-                        headers={"Retry-After": str(retry)},
-                    )
-            user = session.scalar(select(User).where(User.username == credentials.username))
-            if user is None:
-                burn_time(credentials.password)
-                valid = False
-            else:
-                valid = user.active and verify_password(credentials.password, user.password_hash)
-            if not valid or user is None:
-                session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
-                session.add_all(
-                    [LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)]
-                )
-            else:
-                session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
-                token = new_token()
-                expires = now + token_ttl
+        limits = ((account_key, ACCOUNT_FAILURES), (f"addr:{address}", ADDRESS_FAILURES))
+        try:
+            # a failure is recorded before the password is checked (see server.ratelimit)
+            with transaction(factory) as session:
+                reserved = ratelimit.reserve(session, limits, now, LOGIN_WINDOW)
+                user = session.scalar(select(User).where(User.username == credentials.username))
+        except ratelimit.TooManyAttempts as exc:
+            minutes = max(1, (exc.retry_after + 59) // 60)
+            raise ServiceError(
+                429,
+                "too_many_attempts",
+                ngettext(
+                    "Too many failed sign-ins: try again in {minutes} minute.",
+                    "Too many failed sign-ins: try again in {minutes} minutes.",
+                    minutes,
+                ).format(minutes=minutes),
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+        if user is None:
+            burn_time(credentials.password)
+        elif user.active and verify_password(credentials.password, user.password_hash):
+            token = new_token()
+            expires = now + token_ttl
+            with transaction(factory) as session:
+                ratelimit.release(session, account_key, reserved)
                 session.add(
                     AuthToken(
                         token_hash=token_digest(token),
@@ -333,7 +386,7 @@ def create_app(
                         revoked_at=None,
                     )
                 )
-                return TokenOut(access_token=token, expires_at=expires)
+            return TokenOut(access_token=token, expires_at=expires)
         raise ServiceError(401, "invalid_credentials", _("Wrong user name or password."))
 
     @app.post(f"{API_PREFIX}/auth/logout", status_code=204, tags=["auth"])
@@ -393,10 +446,10 @@ def create_app(
     def tickets(
         token: Token,
         status: Annotated[list[Status] | None, Query()] = None,
-        team_id: int | None = None,
-        assignee_id: int | None = None,
+        team_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+        assignee_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         unassigned: bool = False,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Any:
         with transaction(factory) as session:
@@ -409,7 +462,7 @@ def create_app(
     @app.get(
         f"{API_PREFIX}/tickets/{{ticket_id}}", response_model=TicketDetailOut, tags=["tickets"]
     )
-    def ticket(token: Token, ticket_id: int) -> Any:
+    def ticket(token: Token, ticket_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Any:
         with transaction(factory) as session:
             user = authenticate(session, token)
             return ticket_detail(session, get_visible_ticket(session, user, ticket_id), clock())
@@ -450,12 +503,10 @@ def create_app(
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
     ) -> Any:
-        with transaction(factory) as session:
-            user = authenticate(session, token)
+        with transaction(reader) as session:
+            team_ids = authenticate_reader(session, token)
             try:
-                return feed.read_page(
-                    session, feed.parse_cursor(cursor), limit, visible_team_ids(user)
-                )
+                body = feed.read_page_json(session, feed.parse_cursor(cursor), limit, team_ids)
             except feed.CursorError:
                 raise ServiceError(
                     410,
@@ -463,12 +514,15 @@ def create_app(
                     _("This cursor is unknown to the server: synchronize from the start."),
                     "cursor",
                 ) from None
+        # already the JSON of a ChangePage: not parsed and dumped again
+        return Response(content=body, media_type="application/json")
 
     @app.post(f"{API_PREFIX}/commands", response_model=CommandBatchResult, tags=["sync"])
     def commands(token: Token, batch: CommandBatch) -> Any:
-        with transaction(factory) as session:
+        with transaction(reader) as session:
             user_id = authenticate(session, token).id
         results = [execute(factory, user_id, command, clock) for command in batch.commands]
         return CommandBatchResult(results=results)
 
+    extras.install(app, engine, factory, clock, _bearer, authenticate)
     return app

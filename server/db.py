@@ -2,7 +2,8 @@
 
 SQLite (the default) gets foreign keys, WAL and a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE``: writers are serialized up front
-instead of failing when a reader upgrades.  PostgreSQL runs at READ COMMITTED;
+instead of failing when a reader upgrades (transactions that only read use
+:func:`make_read_sessionmaker` and a plain ``BEGIN``).  PostgreSQL runs at READ COMMITTED;
 writers lock the rows they change and, last, the change-feed counter
 (:mod:`server.changes`).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -26,6 +27,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: Execution option of the engines behind :func:`make_read_sessionmaker`.
+READ_ONLY: Final = "offimizer_read_only"
 
 
 class Base(DeclarativeBase):
@@ -72,7 +77,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")  # a reader: never waits for the writer
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -80,6 +88,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for transactions that only read.
+
+    On SQLite they start with a plain (deferred) ``BEGIN``: in WAL mode readers
+    then read their snapshot alongside the writer instead of queueing for the
+    write lock.  Writing through them is a bug (it could fail with "database is
+    locked").  On PostgreSQL they are ordinary sessions.
+    """
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

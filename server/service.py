@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import N_, _
 from server import changes as feed
+from server import notifications
 from server.db import transaction
 from server.models import (
     AppliedMutation,
@@ -610,6 +611,8 @@ def apply_command(
             before_status = ticket.status
             ticket.status = command.status.value
             writer.record("status", before_status, command.status.value)
+            if command.status == Status.RESOLVED:  # the requester hears of it (contract)
+                notifications.queue_resolution(session, ticket, now)
     elif isinstance(command, SetPriorityCommand):
         if command.priority.value != ticket.priority:
             before_priority = ticket.priority
@@ -623,7 +626,9 @@ def apply_command(
     elif isinstance(command, AddCommentCommand):
         if command.public and not can_edit(user, ticket):
             return _rejected(command, RejectReason.FORBIDDEN)
-        writer.comment(command.body, command.public)
+        comment = writer.comment(command.body, command.public)
+        if command.public:  # queued in this transaction, sent after it commits
+            notifications.queue_reply(session, ticket, comment, user, now)
         if command.public and not _responded(session, ticket.id):
             writer.record("responded", None, "reply")
     elif isinstance(command, AcknowledgeCommand):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.models import SlaConfig, TicketHistory
@@ -66,8 +67,11 @@ def ensure_default_config(session: Session, now: dt.datetime) -> SlaConfig:
             calendar_json=calendar_to_json(default_calendar()),
             updated_at=now,
         )
-        session.add(config)
-        session.flush()
+        try:
+            with session.begin_nested():  # another server process may be creating it now
+                session.add(config)
+        except IntegrityError:
+            config = session.get_one(SlaConfig, 1, populate_existing=True)
     return config
 
 

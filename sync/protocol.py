@@ -17,7 +17,15 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from sla.clock import ClockStatus, Status
 from sla.policy import Priority, Severity
@@ -26,10 +34,18 @@ __all__ = [
     "API_PREFIX",
     "MAX_BATCH",
     "MAX_FEED_LIMIT",
+    "MAX_ID",
     "AcknowledgeCommand",
     "AddCommentCommand",
     "AddTagCommand",
+    "AnnouncementIn",
+    "AnnouncementOut",
     "AppliedResult",
+    "ArticleHit",
+    "ArticleIn",
+    "ArticleOut",
+    "ArticlePage",
+    "ArticleSearchPage",
     "AssignCommand",
     "Change",
     "ChangeEntity",
@@ -44,8 +60,10 @@ __all__ = [
     "CommentOut",
     "ConflictResult",
     "ErrorOut",
+    "EventName",
     "FieldError",
     "HistoryEntryOut",
+    "Id",
     "LoginRequest",
     "OrganisationOut",
     "Plan",
@@ -75,6 +93,11 @@ API_PREFIX: Final = "/api/v1"
 MAX_BATCH: Final = 200
 #: Most changes returned by one page of the feed.
 MAX_FEED_LIMIT: Final = 1000
+#: Largest id or version a request may name (the database's 32-bit integers).
+MAX_ID: Final = 2**31 - 1
+
+#: An id in a request: larger ones could never name anything.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 Tag = Annotated[
     str,
@@ -99,6 +122,14 @@ class Plan(StrEnum):
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """NUL characters are refused: no database text column can keep them."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class _Response(BaseModel):
@@ -268,18 +299,20 @@ class TicketCreate(_Request):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
     requester_email: EmailStr
-    organisation_id: int
+    organisation_id: Id
     priority: Priority = Priority.P3
     severity: Severity = Severity.MINOR
-    team_id: int
-    assignee_id: int | None = None
+    team_id: Id
+    assignee_id: Id | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] = []
 
 
 # -- change feed --------------------------------------------------------------
 
 
-ChangeEntity = Literal["ticket", "comment", "history", "user", "team", "organisation"]
+ChangeEntity = Literal[
+    "ticket", "comment", "history", "user", "team", "organisation", "announcement", "article"
+]
 ChangeOp = Literal["upsert", "delete"]
 
 
@@ -307,20 +340,105 @@ class ChangePage(_Response):
     estimate: int
 
 
+# -- announcements and knowledge base ------------------------------------------
+
+
+class AnnouncementIn(_Request):
+    """A blocking-incident notice: from ``starts_at`` (default: now) until ended.
+
+    ``ends_at`` is the expected end shown to users; it must follow ``starts_at``.
+    """
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = ""
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+
+class AnnouncementOut(_Response):
+    """``ended_at`` is null while the announcement runs; it is active once ``starts_at`` is past."""
+
+    id: int
+    title: str
+    body: str
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None
+    ended_at: AwareDatetime | None
+    created_by_id: int | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: int
+
+
+class ArticleIn(_Request):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(max_length=200_000)] = ""
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+
+
+class ArticleOut(_Response):
+    id: int
+    title: str
+    body: str
+    tags: list[str]
+    created_by_id: int | None
+    updated_by_id: int | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: int
+
+
+class ArticlePage(_Response):
+    items: list[ArticleOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ArticleHit(_Response):
+    """A search result: higher ``score`` first; ``snippet`` is text around the first match."""
+
+    article: ArticleOut
+    score: float
+    snippet: str
+
+
+class ArticleSearchPage(_Response):
+    query: str
+    items: list[ArticleHit]
+    total: int
+    offset: int
+    limit: int
+
+
+# -- live events (``GET /api/v1/events``, Server-Sent Events) ------------------
+
+
+class EventName(StrEnum):
+    """The ``event:`` names of the live stream.
+
+    ``changes``: data ``{"seq": n}``, the feed holds changes up to ``n`` (pull
+    the feed); ``announcement``: data is an :class:`AnnouncementOut`.
+    """
+
+    CHANGES = "changes"
+    ANNOUNCEMENT = "announcement"
+
+
 # -- commands -----------------------------------------------------------------
 
 
 class _Command(_Request):
     mutation_id: UUID
-    ticket_id: int
-    base_version: Annotated[int, Field(ge=0)]
+    ticket_id: Id
+    base_version: Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class AssignCommand(_Command):
     """Give the ticket to an agent (``null``: nobody); compare-and-set."""
 
     type: Literal["assign"]
-    assignee_id: int | None
+    assignee_id: Id | None
 
 
 class SetStatusCommand(_Command):

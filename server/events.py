@@ -1,0 +1,393 @@
+"""Live events: ``GET /api/v1/events`` tells connected consoles what changed.
+
+The stream is Server-Sent Events (``text/event-stream``):
+
+* ``event: changes`` with data ``{"seq": n}``: the change feed holds committed
+  changes up to sequence ``n`` that the reader may see; pull the feed.  The first
+  event of every stream is one of these, with the feed's current high mark: a
+  client that has seen it misses no later notification of this stream.
+* ``event: announcement`` with an :class:`~sync.protocol.AnnouncementOut`.
+* ``: keepalive`` comments every ``heartbeat`` seconds, so proxies keep the
+  connection open (and a revoked or expired token ends the stream).
+
+How events travel: every transaction that publishes change-feed rows is seen by
+session hooks installed here.  Within one process, after COMMIT, the hooks hand
+the event to every :class:`EventHub` of the same database (an asyncio
+broadcaster; writers run in worker threads).  On PostgreSQL the transaction also
+runs ``pg_notify`` just before COMMIT: PostgreSQL delivers a notification only
+when (and if) its transaction commits, in commit order, so other server
+processes, each LISTENing on the channel with an async psycopg connection,
+learn of it; a process ignores its own notifications (it delivered them
+locally already).  After (re)connecting, a listener reports the current high
+mark, so a notification lost while it was disconnected costs only latency.
+
+A slow client never holds memory: a subscription keeps only the highest
+sequence and the latest version of each announcement not yet sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from server.changes import FEED_COUNTER
+from server.db import make_sessionmaker, transaction
+from server.models import Announcement, ChangeLog, Counter, User
+from sync.protocol import API_PREFIX, AnnouncementOut, EventName, Role
+
+log = logging.getLogger(__name__)
+
+#: This process, as the origin of the notifications it sends.
+ORIGIN: Final = uuid.uuid4().hex
+CHANNEL_PREFIX: Final = "offimizer_events"
+DEFAULT_HEARTBEAT: Final = 15.0
+#: Announcement ids carried by one notification at most (the payload stays small).
+MAX_NOTIFIED_ANNOUNCEMENTS: Final = 50
+_PENDING: Final = "offimizer.live_events"
+
+
+@dataclass
+class Batch:
+    """What one committed transaction tells live consoles.
+
+    ``scopes`` are the team ids of its feed rows (``None``: visible to all).
+    """
+
+    seq: int = 0
+    scopes: set[int | None] = field(default_factory=set)
+    announcements: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+
+    def payload(self) -> str:
+        ids = list(self.announcements)[:MAX_NOTIFIED_ANNOUNCEMENTS]
+        return json.dumps(
+            {"origin": ORIGIN, "seq": self.seq, "teams": sorted(self.scopes, key=str), "ann": ids}
+        )
+
+
+def engine_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def announcement_out(row: Announcement) -> AnnouncementOut:
+    return AnnouncementOut.model_validate(row, from_attributes=True)
+
+
+# -- hooks on every session: collect, notify, deliver ---------------------------
+
+_channels: dict[str, str] = {}
+_hubs: dict[str, weakref.WeakSet[EventHub]] = {}
+_hubs_lock = threading.Lock()
+
+
+def channel_for_schema(schema: str | None) -> str:
+    """One channel a schema: tests (and tenants) in other schemas stay apart."""
+    if not schema or schema == "public":
+        return CHANNEL_PREFIX
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in schema.lower())
+    return f"{CHANNEL_PREFIX}_{safe}"[:63]
+
+
+def _channel(session: Session) -> str:
+    key = engine_key(session.get_bind())  # type: ignore[arg-type]
+    channel = _channels.get(key)
+    if channel is None:
+        schema = session.connection().exec_driver_sql("SELECT current_schema()").scalar()
+        channel = _channels[key] = channel_for_schema(schema)
+    return channel
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session: Session, _context: Any) -> None:
+    for row in session.new:
+        if isinstance(row, ChangeLog):
+            batch: Batch = session.info.setdefault(_PENDING, Batch())
+            batch.seq = max(batch.seq, row.seq)
+            batch.scopes.add(row.team_id)
+            if row.entity == "announcement":
+                batch.announcements[row.entity_id] = row.data
+
+
+@event.listens_for(Session, "before_commit")
+def _notify(session: Session) -> None:
+    batch: Batch | None = session.info.get(_PENDING)
+    if batch is None or session.get_bind().dialect.name != "postgresql":
+        return
+    # delivered by PostgreSQL when this transaction commits, never if it rolls back
+    session.connection().exec_driver_sql(
+        "SELECT pg_notify(%(channel)s, %(payload)s)",
+        {"channel": _channel(session), "payload": batch.payload()},
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver(session: Session) -> None:
+    batch: Batch | None = session.info.pop(_PENDING, None)
+    if batch is None:
+        return
+    key = engine_key(session.get_bind())  # type: ignore[arg-type]
+    with _hubs_lock:
+        hubs = list(_hubs.get(key, ()))
+    for hub in hubs:
+        hub.deliver_threadsafe(batch)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+# -- the broadcaster ------------------------------------------------------------
+
+
+class Subscription:
+    """One connected console: what it has not been sent yet, coalesced."""
+
+    def __init__(self, teams: frozenset[int] | None) -> None:
+        self.teams = teams
+        self.sent_seq = 0
+        self._seq = 0
+        self._announcements: dict[int, dict[str, Any]] = {}
+        self._ready = asyncio.Event()
+
+    def sees(self, scopes: Iterable[int | None]) -> bool:
+        if self.teams is None:
+            return True
+        return any(scope is None or scope in self.teams for scope in scopes)
+
+    def offer(self, batch: Batch) -> None:
+        if batch.seq > max(self._seq, self.sent_seq) and self.sees(batch.scopes):
+            self._seq = batch.seq
+            self._ready.set()
+        for key, data in batch.announcements.items():
+            if data is not None:
+                self._announcements[key] = data
+                self._ready.set()
+
+    async def next(self, timeout: float) -> tuple[int | None, list[dict[str, Any]]] | None:
+        """What to send now, or ``None`` after ``timeout`` seconds of nothing."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return None
+        self._ready.clear()
+        seq = self._seq if self._seq > self.sent_seq else None
+        if seq is not None:
+            self.sent_seq = seq
+        announcements = list(self._announcements.values())
+        self._announcements.clear()
+        return seq, announcements
+
+
+class EventHub:
+    """Broadcasts committed changes to the subscriptions of this process.
+
+    On PostgreSQL it also listens to the other processes (started with the first
+    subscription, stopped with the last).
+    """
+
+    def __init__(
+        self, engine: Engine, *, listen: bool | None = None, heartbeat: float = DEFAULT_HEARTBEAT
+    ) -> None:
+        self.engine = engine
+        #: Seconds between keep-alive comments (read when a stream starts).
+        self.heartbeat = heartbeat
+        self.factory: sessionmaker[Session] = make_sessionmaker(engine)
+        self.listen = engine.dialect.name == "postgresql" if listen is None else listen
+        self._subscriptions: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._listening: asyncio.Event | None = None
+        #: Set whenever a listener is connected and LISTENing (for tests and health).
+        self.listening = threading.Event()
+        with _hubs_lock:
+            _hubs.setdefault(engine_key(engine), weakref.WeakSet()).add(self)
+
+    # -- subscriptions (on the event loop) --
+
+    async def subscribe(self, teams: frozenset[int] | None, timeout: float = 10.0) -> Subscription:
+        """A new subscription; on PostgreSQL, returns once LISTEN is in force."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._listener = None
+        subscription = Subscription(teams)
+        self._subscriptions.add(subscription)
+        if self.listen:
+            if self._listener is None or self._listener.done() or self._listening is None:
+                # a fresh readiness flag: a listener being cancelled must not vouch for it
+                self._listening = asyncio.Event()
+                self._listener = loop.create_task(self._listen(self._listening))
+            ready = self._listening
+            try:
+                await asyncio.wait_for(ready.wait(), timeout)
+            except TimeoutError:
+                log.warning("live events: not listening to other server processes yet")
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        if not self._subscriptions and self._listener is not None:
+            self._listener.cancel()
+            self._listener = None
+            self._listening = None
+
+    def deliver(self, batch: Batch) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.offer(batch)
+
+    def deliver_threadsafe(self, batch: Batch) -> None:
+        loop = self._loop
+        if loop is None or not self._subscriptions:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody listens any more
+            loop.call_soon_threadsafe(self.deliver, batch)
+
+    def high_mark(self) -> int:
+        with transaction(self.factory) as session:
+            return session.scalar(select(Counter.value).where(Counter.name == FEED_COUNTER)) or 0
+
+    # -- PostgreSQL LISTEN --
+
+    def _conninfo(self) -> str:
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        import psycopg
+
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo(), autocommit=True
+                ) as connection:
+                    cursor = await connection.execute("SELECT current_schema()")
+                    row = await cursor.fetchone()
+                    channel = channel_for_schema(None if row is None else row[0])
+                    await connection.execute(f'LISTEN "{channel}"')
+                    # whatever was missed while not listening: the current high mark
+                    seq = await run_in_threadpool(self.high_mark)
+                    self.deliver(Batch(seq=seq, scopes={None}))
+                    ready.set()
+                    self.listening.set()
+                    delay = 0.5
+                    async for notification in connection.notifies():
+                        await self._received(notification.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning(
+                    "live events: lost the PostgreSQL listener, reconnecting", exc_info=True
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            finally:
+                ready.clear()
+                if ready is self._listening:
+                    self.listening.clear()
+
+    async def _received(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+            if message.get("origin") == ORIGIN:
+                return  # delivered in this process already, after its commit
+            batch = Batch(
+                seq=int(message.get("seq", 0)),
+                scopes={None if team is None else int(team) for team in message.get("teams", [])},
+            )
+            ids = [int(key) for key in message.get("ann", [])]
+        except (ValueError, TypeError, AttributeError):
+            log.warning("live events: ignored a malformed notification %r", payload[:200])
+            return
+        if ids:
+            batch.announcements = await run_in_threadpool(self._load_announcements, ids)
+        self.deliver(batch)
+
+    def _load_announcements(self, ids: list[int]) -> dict[int, dict[str, Any] | None]:
+        with transaction(self.factory) as session:
+            rows = session.scalars(select(Announcement).where(Announcement.id.in_(ids)))
+            return {row.id: announcement_out(row).model_dump(mode="json") for row in rows}
+
+
+# -- the endpoint ---------------------------------------------------------------
+
+
+def _frame(name: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
+    lines = [f"event: {name}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def make_router(
+    hub: EventHub, bearer: Callable[..., str], authenticate: Callable[[Session, str], User]
+) -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX, tags=["sync"])
+
+    def check(token: str) -> frozenset[int] | None:
+        with transaction(hub.factory) as session:
+            user = authenticate(session, token)
+            return None if user.role == Role.ADMIN else frozenset(user.team_ids)
+
+    @router.get(
+        "/events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+        summary="Live events (Server-Sent Events)",
+        description=(
+            "`changes` (data `{seq}`: pull the feed), `announcement` (data: an announcement); "
+            "the first event is `changes` with the feed's current high mark."
+        ),
+    )
+    async def events(request: Request, token: str = Depends(bearer)) -> StreamingResponse:
+        teams = await run_in_threadpool(check, token)
+        subscription = await hub.subscribe(teams)
+        try:
+            seq = await run_in_threadpool(hub.high_mark)
+        except BaseException:
+            hub.unsubscribe(subscription)
+            raise
+        subscription.sent_seq = seq
+        heartbeat = hub.heartbeat
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield f"retry: {int(heartbeat * 1000) + 1000}\n\n".encode()
+                yield _frame(EventName.CHANGES, {"seq": seq}, seq)
+                while not await request.is_disconnected():
+                    ready = await subscription.next(heartbeat)
+                    if ready is None:
+                        await run_in_threadpool(check, token)  # ends on a revoked token
+                        yield b": keepalive\n\n"
+                        continue
+                    next_seq, announcements = ready
+                    for data in announcements:
+                        yield _frame(EventName.ANNOUNCEMENT, data)
+                    if next_seq is not None:
+                        yield _frame(EventName.CHANGES, {"seq": next_seq}, next_seq)
+            except Exception:  # the token was revoked or the database is gone: end it
+                log.info("live events: stream ended", exc_info=True)
+            finally:
+                hub.unsubscribe(subscription)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router

@@ -1,0 +1,33 @@
+"""Routes beyond tickets and sync: live events, announcements, the knowledge base.
+
+:func:`install` adds them to the application made by :func:`server.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server import announcements, events, knowledge
+from server.models import User
+from server.service import Clock
+
+
+def install(
+    app: FastAPI,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    bearer: Callable[..., str],
+    authenticate: Callable[[Session, str], User],
+    *,
+    heartbeat: float = events.DEFAULT_HEARTBEAT,
+) -> None:
+    hub = events.EventHub(engine, heartbeat=heartbeat)
+    app.state.events = hub
+    app.include_router(events.make_router(hub, bearer, authenticate))
+    app.include_router(announcements.make_router(factory, clock, bearer, authenticate))
+    app.include_router(knowledge.make_router(factory, clock, bearer, authenticate))

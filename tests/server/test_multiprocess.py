@@ -1,0 +1,385 @@
+"""Two real ``offimizer-server serve`` processes on one PostgreSQL database: both
+start at once on an empty database, then take concurrent commands (the same
+mutation ids sent to both at once among them) while feeds are read through
+both.  Nothing is lost, nothing applied twice, and each feed equals the
+database.  Runs only when ``OFFIMIZER_TEST_PG_URL`` is set."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import random
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+
+from server import changes as feed
+from server.db import make_engine, make_sessionmaker, transaction
+from server.models import AppliedMutation, AuthToken, ChangeLog, Comment, Ticket, TicketHistory
+from server.security import new_token, token_digest
+from server.service import (
+    comment_out,
+    create_organisation,
+    create_team,
+    create_user,
+    history_out,
+    ticket_out,
+)
+from sync.protocol import Role
+from tests.server.conftest import PG_URL, _with_search_path
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL")
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 30.0
+TICKETS = 12
+WRITERS_PER_SERVER = 3
+COMMANDS_PER_WRITER = 20
+SHARED_BATCHES = 10
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """One ``offimizer-server serve`` process; its log is drained by a thread."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    log: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    running: bool = False
+    drainer: threading.Thread | None = None
+
+    def start_draining(self) -> None:
+        self.drainer = threading.Thread(target=self.drain, daemon=True)
+        self.drainer.start()
+
+    def drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+            if "Uvicorn running on" in line:
+                self.running = True
+                self.ready.set()
+        self.ready.set()  # exited: wait no longer
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+        if self.drainer is not None:
+            self.drainer.join(timeout=15)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def empty_database() -> Iterator[str]:
+    """A PostgreSQL schema of its own, empty (the servers migrate it), dropped after."""
+    assert PG_URL
+    schema = f"multi_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _with_search_path(PG_URL, schema)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def servers(empty_database: str) -> Iterator[list[Server]]:
+    """Two servers started at the same moment on the same empty database."""
+    started: list[Server] = []
+    try:
+        for _ in range(2):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "server", "--database-url", empty_database, "serve"]
+                + ["--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            server = Server(process, f"http://127.0.0.1:{port}")
+            started.append(server)
+            server.start_draining()
+        for server in started:
+            server.ready.wait(timeout=STARTUP_TIMEOUT)
+            assert server.running, "".join(server.log)
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+@dataclass
+class Setup:
+    engine: Engine
+    clients: list[httpx.Client]
+    headers: dict[str, str]
+    ids: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def setup(servers: list[Server], empty_database: str) -> Iterator[Setup]:
+    engine = make_engine(empty_database)
+    now = dt.datetime.now(dt.UTC)
+    with transaction(make_sessionmaker(engine)) as session:
+        changes = feed.ChangeSet()
+        team = create_team(session, changes, "Support")
+        organisation = create_organisation(session, changes, "Acme", "enterprise")
+        lead = create_user(
+            session,
+            changes,
+            now,
+            username="lead",
+            role=Role.TEAM_LEAD,
+            password="x" * 12,
+            team_ids=[team.id],
+        )
+        changes.publish(session, now)
+        token = new_token()
+        session.add(
+            AuthToken(
+                token_hash=token_digest(token),
+                user_id=lead.id,
+                created_at=now,
+                expires_at=now + dt.timedelta(hours=1),
+                revoked_at=None,
+            )
+        )
+        ids = {"team": team.id, "organisation": organisation.id, "lead": lead.id}
+    clients = [httpx.Client(base_url=s.base_url, timeout=REQUEST_TIMEOUT) for s in servers]
+    try:
+        yield Setup(engine, clients, {"Authorization": f"Bearer {token}"}, ids)
+    finally:
+        for client in clients:
+            client.close()
+        engine.dispose()
+
+
+def run_together(workers: list[Callable[[], None]]) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(workers))
+
+    def wrap(work: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=wrap, args=(work,)) for work in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+class Reader:
+    """Follows the change feed through one server; keeps the latest state."""
+
+    def __init__(self, client: httpx.Client, headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = headers
+        self.cursor = ""
+        self.seqs: list[int] = []
+        self.state: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def poll(self) -> int:
+        read = 0
+        while True:
+            response = self.client.get(
+                "/api/v1/changes",
+                params={"cursor": self.cursor, "limit": 50},
+                headers=self.headers,
+            )
+            assert response.status_code == 200, response.text
+            page = response.json()
+            for change in page["changes"]:
+                self.seqs.append(change["seq"])
+                key = (change["entity"], change["id"])
+                if change["op"] == "delete":
+                    self.state.pop(key, None)
+                else:
+                    self.state[key] = change["data"]
+            read += len(page["changes"])
+            self.cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return read
+
+
+def test_both_servers_came_up_on_one_empty_database(setup: Setup) -> None:
+    for client in setup.clients:
+        response = client.get("/api/v1/me", headers=setup.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["username"] == "lead"
+        assert "date" in response.headers
+
+
+def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup: Setup) -> None:
+    clients, headers = setup.clients, setup.headers
+    created: list[dict[str, Any]] = []
+    answers: dict[str, set[str]] = {}
+    kinds: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def ticket_body(number: int, mutation_id: str) -> dict[str, object]:
+        return {
+            "mutation_id": mutation_id,
+            "subject": f"ticket {number}",
+            "requester_name": "Carla Customer",
+            "requester_email": "carla@example.com",
+            "organisation_id": setup.ids["organisation"],
+            "team_id": setup.ids["team"],
+        }
+
+    def create(client: httpx.Client, number: int, mutation_id: str) -> Callable[[], None]:
+        def work() -> None:
+            response = client.post(
+                "/api/v1/tickets", json=ticket_body(number, mutation_id), headers=headers
+            )
+            assert response.status_code in (200, 201), response.text
+            with lock:
+                created.append(response.json())
+
+        return work
+
+    # every creation sent to both servers at once, with one mutation id
+    creations = []
+    for number in range(TICKETS):
+        mutation_id = str(uuid.uuid4())
+        creations += [create(client, number, mutation_id) for client in clients]
+    run_together(creations)
+    ticket_ids = sorted({ticket["id"] for ticket in created})
+    assert len(ticket_ids) == TICKETS
+
+    def send(client: httpx.Client, batch: list[dict[str, object]]) -> None:
+        response = client.post("/api/v1/commands", json={"commands": batch}, headers=headers)
+        assert response.status_code == 200, response.text
+        with lock:
+            for result in response.json()["results"]:
+                answers.setdefault(result["mutation_id"], set()).add(
+                    json.dumps(result, sort_keys=True)
+                )
+
+    def command(chooser: random.Random, tag: str) -> dict[str, object]:
+        kind = chooser.choice(["comment", "tag", "priority", "acknowledge"])
+        payloads: dict[str, dict[str, object]] = {
+            "comment": {"type": "add_comment", "body": f"note {tag}", "public": False},
+            "tag": {"type": "add_tag", "tag": tag},
+            "priority": {"type": "set_priority", "priority": chooser.choice(["P1", "P2", "P3"])},
+            "acknowledge": {"type": "acknowledge"},
+        }
+        payload = payloads[kind]
+        mutation_id = str(uuid.uuid4())
+        with lock:
+            kinds[mutation_id] = str(payload["type"])
+        return {
+            **payload,
+            "mutation_id": mutation_id,
+            "ticket_id": chooser.choice(ticket_ids),
+            "base_version": 0,
+        }
+
+    def writer(client: httpx.Client, seed: int) -> Callable[[], None]:
+        chooser = random.Random(seed)
+
+        def work() -> None:
+            for number in range(COMMANDS_PER_WRITER):
+                send(client, [command(chooser, f"w{seed}-{number}")])
+
+        return work
+
+    def shared(seed: int) -> list[Callable[[], None]]:
+        """One batch, sent to both servers at the same moment."""
+        chooser = random.Random(1000 + seed)
+        batch = [command(chooser, f"s{seed}-{number}") for number in range(3)]
+        return [functools.partial(send, client, batch) for client in clients]
+
+    readers = [Reader(client, headers) for client in clients]
+    done = threading.Event()
+
+    def read(reader: Reader) -> Callable[[], None]:
+        def work() -> None:
+            while not done.is_set():
+                reader.poll()
+            reader.poll()
+
+        return work
+
+    writers = [
+        writer(client, seed + index * 100)
+        for index, client in enumerate(clients)
+        for seed in range(WRITERS_PER_SERVER)
+    ]
+    shared_sends = [work for seed in range(SHARED_BATCHES) for work in shared(seed)]
+
+    def write_then_done() -> None:
+        try:
+            run_together(writers + shared_sends)
+        finally:
+            done.set()
+
+    run_together([write_then_done, *(read(reader) for reader in readers)])
+
+    sent = len(writers) * COMMANDS_PER_WRITER + SHARED_BATCHES * 3
+    assert len(answers) == sent
+    assert all(len(given) == 1 for given in answers.values())  # one answer per mutation
+    statuses = {json.loads(answer)["status"] for given in answers.values() for answer in given}
+    assert statuses == {"applied"}
+
+    factory = make_sessionmaker(setup.engine)
+    with transaction(factory) as session:
+        high = session.scalar(select(func.max(ChangeLog.seq))) or 0
+        applied = session.scalar(select(func.count()).select_from(AppliedMutation))
+        assert applied == sent + TICKETS  # every mutation recorded once
+        assert session.scalar(select(func.count()).select_from(Ticket)) == TICKETS
+        comment_rows = list(session.scalars(select(Comment)))
+        assert len(comment_rows) == sum(1 for kind in kinds.values() if kind == "add_comment")
+        expected: dict[tuple[str, int], dict[str, Any]] = {}
+        anchor = dt.datetime.now(dt.UTC)
+        for ticket in session.scalars(select(Ticket)):
+            data = ticket_out(session, ticket, anchor).model_dump(mode="json")
+            data.pop("sla")
+            expected[("ticket", ticket.id)] = data
+        for comment in comment_rows:
+            expected[("comment", comment.id)] = comment_out(comment).model_dump(mode="json")
+        for entry in session.scalars(select(TicketHistory)):
+            expected[("history", entry.id)] = history_out(entry).model_dump(mode="json")
+    for reader in readers:
+        assert reader.seqs == list(range(1, high + 1))  # every change, once, in order
+        seen = {}
+        for key, data in reader.state.items():
+            if key[0] in ("ticket", "comment", "history"):
+                seen[key] = {name: value for name, value in data.items() if name != "sla"}
+        assert seen == expected

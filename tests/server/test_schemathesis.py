@@ -1,0 +1,134 @@
+"""Schemathesis against the published OpenAPI document: generated requests (valid
+and invalid), signed in as an admin and as an agent, never get a server error,
+and every answer matches the document (status code, content type, body schema).
+
+The number of examples is bounded (``EXAMPLES`` per operation, role and mode)
+and generation is derandomized, so a run is repeatable and takes seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.server.conftest import World, open_ticket
+
+EXAMPLES: Final = 15
+CHECKS: Final = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def _streams(operation: Any) -> bool:
+    """Server-Sent Events never end: they are tested elsewhere, not fuzzed."""
+    for answer in operation.definition.raw.get("responses", {}).values():
+        if "text/event-stream" in answer.get("content", {}):
+            return True
+    return str(operation.path).endswith("/events")
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("role", ["admin", "alice"])
+def test_generated_requests_get_documented_answers_and_no_server_error(
+    world: World, role: str, mode: GenerationMode
+) -> None:
+    for _ in range(3):  # a few real tickets, so that small generated ids find some
+        open_ticket(world)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", world.client.app)
+    failures: list[str] = []
+    statuses: set[int] = set()
+    tested = 0
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            failures.append(f"invalid schema: {result.err()}")
+            continue
+        operation = result.ok()
+        if _streams(operation):
+            continue
+        tested += 1
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: schemathesis.Case[Any]) -> None:
+            # a token of its own per request: a generated sign-out revokes only that one
+            token = world.token(role)
+            response = case.call_and_validate(
+                headers={"Authorization": f"Bearer {token}"}, checks=CHECKS
+            )
+            statuses.add(response.status_code)
+
+        try:
+            run()
+        except Exception as error:  # every operation is tried; all failures reported
+            failures.append(f"{operation.label}: {error}")
+    assert failures == [], "\n\n".join(failures)
+    assert tested >= 10
+    # the requests got through: signed in, and both accepted and refused
+    assert any(200 <= status < 300 for status in statuses), statuses
+    assert 422 in statuses, statuses
+
+
+# -- what schemathesis found, pinned down -------------------------------------
+
+
+def test_ids_too_large_for_the_database_are_refused_naming_the_field(world: World) -> None:
+    headers = world.headers("admin")
+    huge = 2**63
+    detail = world.client.get(f"/api/v1/tickets/{huge}", headers=headers)
+    assert detail.status_code == 422
+    assert [error["field"] for error in detail.json()["errors"]] == ["ticket_id"]
+    listing = world.client.get("/api/v1/tickets", params={"team_id": huge}, headers=headers)
+    assert [error["field"] for error in listing.json()["errors"]] == ["team_id"]
+    batch = {
+        "commands": [
+            {
+                "type": "acknowledge",
+                "mutation_id": "0b4cd2a4-4a4e-4a40-8d4e-3f1c2a9e7c11",
+                "ticket_id": huge,
+                "base_version": 0,
+            }
+        ]
+    }
+    pushed = world.client.post("/api/v1/commands", json=batch, headers=headers)
+    assert pushed.status_code == 422
+    assert [error["field"] for error in pushed.json()["errors"]] == [
+        "commands.0.acknowledge.ticket_id"
+    ]
+
+
+def test_nul_characters_are_refused_naming_the_field(world: World) -> None:
+    headers = world.headers("lead")
+    body = {
+        "subject": "Printer\x00",
+        "requester_name": "Carla",
+        "requester_email": "carla@example.com",
+        "organisation_id": world.ids["acme"],
+        "team_id": world.ids["support"],
+    }
+    created = world.client.post("/api/v1/tickets", json=body, headers=headers)
+    assert created.status_code == 422
+    assert [error["field"] for error in created.json()["errors"]] == ["subject"]
+    query = world.client.get("/api/v1/changes", params={"cursor": "1\x00"}, headers=headers)
+    assert query.status_code == 422
+    assert query.json()["errors"][0]["field"] == "cursor"
+    assert "NUL" in query.json()["message"]
