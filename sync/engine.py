@@ -52,8 +52,8 @@ from sync.client import (
     Unreachable,
 )
 from sync.credentials import Credentials, SaveOutcome
-from sync.protocol import MAX_BATCH, MAX_FEED_LIMIT
-from sync.store import MalformedPageError, Store
+from sync.protocol import MAX_BATCH, MAX_FEED_LIMIT, ChangePage
+from sync.store import MalformedPageError, PageResult, Store
 
 __all__ = [
     "CHANGE_EVENTS",
@@ -498,34 +498,57 @@ class SyncEngine:
         initial = await self._db(cache.last_sync_at) is None
         restarted = False
         progress = InitialSyncProgress(tickets=cache.ticket_count()) if initial else None
-        while True:
-            try:
-                page = await self.client.changes(cursor, self.page_size)
-            except RequestRefused as error:
-                if error.status != 410 or restarted:
-                    raise
-                log.warning("sync: the server no longer knows our cursor; reading the feed anew")
-                await self._db(cache.reset_cursor)
-                cursor, restarted = None, True
-                continue
-            self._reached()
-            result = await self._db(self.store.apply_page, page)
-            report.pages += 1
-            report.changes += len(page.changes)
-            if progress is not None:
-                done = progress.changes + len(page.changes)
-                progress = InitialSyncProgress(
-                    pages=progress.pages + 1,
-                    changes=done,
-                    tickets=progress.tickets + result.upserted.get("ticket", 0),
-                    estimate=done + page.estimate,
-                )
-                self._set(progress=progress)
-            if not page.has_more:
-                return
-            if page.next_cursor == cursor:
-                raise MalformedResponse("the change feed did not move past its cursor")
-            cursor = page.next_cursor
+        fetching: asyncio.Future[ChangePage] | None = None
+        try:
+            while True:
+                if fetching is None:
+                    fetching = asyncio.ensure_future(self.client.changes(cursor, self.page_size))
+                try:
+                    page = await fetching
+                except RequestRefused as error:
+                    if error.status != 410 or restarted:
+                        raise
+                    log.warning("sync: the server no longer knows our cursor; reading anew")
+                    await self._db(cache.reset_cursor)
+                    cursor, restarted, fetching = None, True, None
+                    continue
+                fetching = None
+                self._reached()
+                if page.has_more and page.next_cursor != cursor and self._offload:
+                    # the next page travels while this one is stored (in a worker thread);
+                    # it is dropped unused should storing this one fail
+                    fetching = asyncio.ensure_future(
+                        self.client.changes(page.next_cursor, self.page_size)
+                    )
+                result = await self._db(self.store.apply_page, page)
+                report.pages += 1
+                report.changes += len(page.changes)
+                progress = self._progress(progress, page, result)
+                if not page.has_more:
+                    return
+                if page.next_cursor == cursor:
+                    raise MalformedResponse("the change feed did not move past its cursor")
+                cursor = page.next_cursor
+        finally:
+            if fetching is not None:
+                fetching.cancel()
+                await asyncio.gather(fetching, return_exceptions=True)
+
+    def _progress(
+        self, progress: InitialSyncProgress | None, page: ChangePage, result: PageResult
+    ) -> InitialSyncProgress | None:
+        """The initial sync's progress after ``page`` (published); None after the first sync."""
+        if progress is None:
+            return None
+        done = progress.changes + len(page.changes)
+        progress = InitialSyncProgress(
+            pages=progress.pages + 1,
+            changes=done,
+            tickets=progress.tickets + result.upserted.get("ticket", 0),
+            estimate=done + page.estimate,
+        )
+        self._set(progress=progress)
+        return progress
 
     # -- credentials ----------------------------------------------------------------------------
 
