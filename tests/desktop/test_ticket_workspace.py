@@ -1,0 +1,417 @@
+"""The ticket workspace: header and live clocks, staged changes with a due-time preview,
+offline replies and internal notes, history, knowledge base, shortcuts, French."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtTest import QTest
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+import i18n
+from desktop.models.queue import Column
+from desktop.models.ticket_detail import HistoryModel, load_detail, search_articles
+from desktop.views.main_window import MainWindow
+from desktop.views.ticket_workspace import TicketWorkspace
+from sla.clock import (
+    ClockKind,
+    Created,
+    Event,
+    PriorityChanged,
+    Responded,
+    Status,
+    StatusChanged,
+    evaluate,
+)
+from sla.policy import Priority, Severity, default_calendar, default_policy
+from sync.cache import Cache
+from sync.protocol import AddCommentCommand
+from sync.store import Store
+from tests.desktop.conftest import T0, FakeClock, Feed, load
+
+PARIS = default_calendar().zone
+HOUR = dt.timedelta(hours=1)
+ARTICLES = [
+    {"id": 7, "title": "Reset your VPN token", "body": "Open the portal…", "tags": ["vpn"]},
+    {"id": 8, "title": "Printer queue stuck", "body": "Restart the spooler.", "tags": []},
+    {"id": 9, "title": "Password policy", "body": "Use a VPN when abroad.", "tags": ["sso"]},
+]
+
+
+def short(when: dt.datetime) -> str:
+    """A due time as the workspace writes it: the weekday within a week, else the date."""
+    pattern = "EEE HH:mm" if abs(when - T0) < dt.timedelta(days=6) else "d MMM HH:mm"
+    return i18n.format_datetime(when.astimezone(PARIS), pattern)
+
+
+@pytest.fixture
+def store(cache: Cache, feed: Feed) -> Store:
+    # 1: answered, open, assigned to me; 2: new, unassigned, with an internal note
+    feed.ticket(
+        1,
+        created=T0 - HOUR,
+        priority="P3",
+        severity="major",
+        status="open",
+        assignee=1,
+        subject="VPN drops every hour",
+        history=((T0 - HOUR / 2, "responded", "reply"), (T0 - HOUR / 2, "status", "open")),
+    )
+    feed.ticket(2, created=T0 - HOUR / 4, organisation=2, subject="Printer offline")
+    feed.add(
+        "comment",
+        900,
+        {
+            "id": 900,
+            "ticket_id": 1,
+            "author_id": 1,
+            "body": "We are looking into it.",
+            "public": True,
+            "created_at": (T0 - HOUR / 2).isoformat(),
+        },
+    )
+    feed.add(
+        "comment",
+        901,
+        {
+            "id": 901,
+            "ticket_id": 1,
+            "author_id": 2,
+            "body": "Same as last week, check the firewall.",
+            "public": False,
+            "created_at": (T0 - HOUR / 3).isoformat(),
+        },
+    )
+    loaded = load(cache, feed)
+    cache.put_articles(ARTICLES)
+    return loaded
+
+
+def history_events(priority: Priority = Priority.P3) -> list[Event]:
+    return [
+        Created(T0 - HOUR, priority, Severity.MAJOR, "enterprise"),
+        Responded(T0 - HOUR / 2),
+        StatusChanged(T0 - HOUR / 2, Status.OPEN),
+    ]
+
+
+@pytest.fixture
+def workspace(qtbot: QtBot, store: Store, clock: FakeClock) -> TicketWorkspace:
+    widget = TicketWorkspace(store, now=clock)
+    qtbot.addWidget(widget)
+    widget.resize(700, 800)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.show_ticket(1)
+    return widget
+
+
+@pytest.fixture
+def window(qtbot: QtBot, store: Store, cache: Cache, clock: FakeClock) -> MainWindow:
+    main = MainWindow(cache, me=1, clock=clock)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    main.activateWindow()
+    return main
+
+
+def select(window: MainWindow, ticket_id: int) -> None:
+    from desktop.models.queue import QueueView
+
+    window.show_view(QueueView.ALL)
+    position = window.model.position_of(ticket_id)
+    assert position is not None
+    window.table.setCurrentIndex(window.model.index(position, Column.TRACKING))
+
+
+def test_selecting_a_ticket_shows_its_header_and_live_clocks(
+    window: MainWindow, clock: FakeClock
+) -> None:
+    select(window, 1)
+    workspace = window.workspace
+    assert workspace.isVisible()
+    assert workspace.tracking_label.text() == "INC-2026-000001"
+    assert workspace.subject_label.text() == "VPN drops every hour"
+    meta = workspace.meta_label.text()
+    assert "Banque Mirabeau" in meta and "Enterprise" in meta and "Alice Martin" in meta
+    assert not workspace.provisional_label.isVisible()
+
+    sla = evaluate(history_events(), default_policy(), default_calendar(), T0)
+    response = workspace.clocks[sla.response.kind]
+    resolution = workspace.clocks[sla.resolution.kind]
+    assert response.value.text() == "Met"
+    assert resolution.detail.text() == f"Due: {short(sla.resolution.due)}"  # type: ignore[arg-type]
+    before = resolution.value.text()
+    clock.advance(seconds=5)
+    workspace.tick()
+    assert resolution.value.text() != before  # the countdown moved
+    timeline = workspace.timeline_label.text()
+    assert "Started" in timeline and "Met" in timeline
+
+    select(window, 2)
+    assert workspace.tracking_label.text() == "INC-2026-000002"
+    assert "Atelier Lumen" in workspace.meta_label.text()
+
+
+def test_preview_shows_the_new_due_time_and_nothing_changes_until_confirmed(
+    workspace: TicketWorkspace, store: Store, cache: Cache
+) -> None:
+    workspace.priority_combo.setCurrentIndex(workspace.priority_combo.findData("P1"))
+    assert workspace.preview.isVisible()
+
+    policy, calendar = default_policy(), default_calendar()
+    now_sla = evaluate(history_events(), policy, calendar, T0)
+    raised = evaluate([*history_events(), PriorityChanged(T0, Priority.P1)], policy, calendar, T0)
+    assert raised.resolution.due != now_sla.resolution.due
+    expected = (
+        f"Resolution due: {short(now_sla.resolution.due)}"  # type: ignore[arg-type]
+        f" → {short(raised.resolution.due)}"  # type: ignore[arg-type]
+    )
+    assert expected in workspace.preview_lines.text()
+    # nothing is applied yet
+    assert store.pending_count() == 0
+    assert cache.ticket(1).priority == "P3"  # type: ignore[union-attr]
+
+    QTest.keyClick(workspace.priority_combo, Qt.Key.Key_Escape)
+    assert not workspace.preview.isVisible()
+    assert workspace.priority_combo.currentData() == "P3"
+    assert store.pending_count() == 0
+
+
+def test_applying_a_status_change_queues_a_command_and_marks_the_ticket_provisional(
+    window: MainWindow, store: Store, cache: Cache
+) -> None:
+    select(window, 1)
+    workspace = window.workspace
+    combo = workspace.status_combo
+    combo.setCurrentIndex(combo.findData("pending"))
+    assert "Resolution due:" in workspace.preview_lines.text()
+    assert "Pending customer" in workspace.preview_lines.text()
+    assert store.pending_count() == 0
+
+    QTest.keyClick(combo, Qt.Key.Key_Return)  # Enter confirms
+
+    queued = store.queued()
+    assert [command.type for command in queued] == ["set_status"]
+    assert cache.ticket(1).status == "pending"  # type: ignore[union-attr]
+    assert workspace.provisional_label.isVisible()
+    resolution = workspace.clocks[ClockKind.RESOLUTION]
+    assert resolution.value.text() == "~ Pending customer"
+    assert not workspace.preview.isVisible()
+    assert "1 pending change" in window.pending_label.text()
+    row = window.model.position_of(1)
+    assert row is not None
+    assert window.model.index(row, Column.STATUS).data() == "Pending"
+
+
+def test_replying_offline_shows_the_reply_as_sending(
+    workspace: TicketWorkspace, store: Store
+) -> None:
+    workspace.start_reply(public=True)
+    QTest.keyClicks(workspace.editor, "Please restart the client.")
+    QTest.keyClick(workspace.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+    assert [command.type for command in store.queued()] == ["add_comment"]
+    assert workspace.editor.toPlainText() == ""
+    last = workspace.cards[-1]
+    assert last.body.text() == "Please restart the client."
+    assert "sending…" in last.header_text and not last.internal
+    assert all("sending…" not in card.header_text for card in workspace.cards[:-1])
+    assert workspace.provisional_label.isVisible()
+
+
+def test_internal_notes_are_styled_apart(workspace: TicketWorkspace, store: Store) -> None:
+    public, internal = workspace.cards
+    assert not public.internal and internal.internal
+    assert "Internal note" in internal.header_text and "Internal note" not in public.header_text
+    window_role = QPalette.ColorRole.Window
+    assert internal.palette().color(window_role) != public.palette().color(window_role)
+    assert internal.palette().color(window_role).name() == "#fff6d5"
+
+    workspace.start_reply(public=False)
+    assert workspace.note_mode_button.isChecked()
+    QTest.keyClicks(workspace.editor, "Escalate if it happens again")
+    workspace.send_button.click()
+    note = workspace.cards[-1]
+    assert note.internal and "sending…" in note.header_text
+    command = store.queued()[-1]
+    assert isinstance(command, AddCommentCommand) and command.public is False
+
+
+def test_a_knowledge_base_article_is_inserted_into_the_reply_as_a_link(
+    workspace: TicketWorkspace,
+) -> None:
+    QTest.keyClicks(workspace.editor, "See:")
+    workspace.focus_knowledge_base()
+    QTest.keyClicks(workspace.kb_search, "VPN")
+    # title and body both match: the title match comes first
+    assert [workspace.kb_results.item(i).text() for i in range(workspace.kb_results.count())] == [
+        "Reset your VPN token",
+        "Password policy",
+    ]
+    QTest.keyClick(workspace.kb_search, Qt.Key.Key_Return)
+    assert (
+        workspace.editor.toPlainText()
+        == "See: https://offimizer/support/kb/7 — Reset your VPN token"
+    )
+    assert workspace.editor.hasFocus()
+
+
+def test_knowledge_base_search_matches_title_tags_and_body_case_insensitively() -> None:
+    assert [a.id for a in search_articles(ARTICLES, "sso")] == [9]
+    assert [a.id for a in search_articles(ARTICLES, "SPOOLER")] == [8]
+    assert [a.id for a in search_articles(ARTICLES, "vpn portal")] == [7]
+    assert search_articles(ARTICLES, "nothing like this") == []
+    assert len(search_articles([*ARTICLES, {"title": "no id"}], "")) == 3
+
+
+# the completer's popup: the offscreen platform cannot grab the keyboard nor raise windows
+@pytest.mark.qt_log_ignore("propagateSizeHints", "grabbing the keyboard", r"raise\(\)")
+def test_the_assignee_picker_filters_the_team_and_assigns_on_enter(
+    workspace: TicketWorkspace, store: Store, cache: Cache
+) -> None:
+    combo = workspace.assignee_combo
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert names == ["Unassigned", "Bob Lefèvre", "Camille Durand"]
+    line = combo.lineEdit()
+    assert line is not None
+    line.selectAll()
+    QTest.keyClicks(line, "lef")
+    completer = combo.completer()
+    assert completer is not None and completer.completionCount() == 1
+    assert completer.currentCompletion() == "Bob Lefèvre"
+    QTest.keyClick(line, Qt.Key.Key_Return)  # picks Bob, shows the preview
+    assert combo.currentData() == 2
+    assert "Assignee: Bob Lefèvre" in workspace.preview_lines.text()
+    assert "(unchanged)" in workspace.preview_lines.text()
+    assert store.pending_count() == 0
+    QTest.keyClick(line, Qt.Key.Key_Return)  # applies
+    assert [command.type for command in store.queued()] == ["assign"]
+    assert cache.ticket(1).assignee_id == 2  # type: ignore[union-attr]
+
+
+def test_shortcuts_work_and_are_in_the_ticket_menu(
+    qtbot: QtBot, window: MainWindow, store: Store, cache: Cache
+) -> None:
+    select(window, 2)
+    workspace = window.workspace
+    window.table.setFocus()
+    QTest.keyClick(
+        window.table,
+        Qt.Key.Key_A,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert cache.ticket(2).assignee_id == 1  # type: ignore[union-attr]
+    assert [command.type for command in store.queued()] == ["assign"]
+
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_N)
+    assert workspace.editor.hasFocus() and workspace.note_mode_button.isChecked()
+    QTest.keyClicks(workspace.editor, "rns")  # typing, not shortcuts
+    assert workspace.editor.toPlainText() == "rns"
+    assert workspace.note_mode_button.isChecked()
+
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_R)
+    assert workspace.editor.hasFocus() and workspace.reply_mode_button.isChecked()
+
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_S)
+    assert workspace.status_combo.hasFocus()
+    QTest.keyClick(workspace.status_combo, Qt.Key.Key_Down)  # new → open: staged
+    assert workspace.preview.isVisible() and len(store.queued()) == 1
+    QTest.keyClick(workspace.status_combo, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert [command.type for command in store.queued()] == ["assign", "set_status"]
+
+    menu = [action.text() for action in window.ticket_menu.actions()]
+    for text in ("Assign to &me", "&Reply", "&Internal note", "Change &status", "&Apply changes"):
+        assert text in menu
+    shortcuts = {a.text(): a.shortcut().toString() for a in window.ticket_menu.actions()}
+    assert shortcuts["Assign to &me"] == "Ctrl+Shift+A"
+    assert shortcuts["&Apply changes"] == "Ctrl+Return"
+    assert (shortcuts["&Reply"], shortcuts["&Internal note"], shortcuts["Change &status"]) == (
+        "R",
+        "N",
+        "S",
+    )
+
+
+def test_enter_in_the_queue_opens_the_ticket_and_every_control_has_a_name(
+    window: MainWindow,
+) -> None:
+    select(window, 1)
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_Return)
+    workspace = window.workspace
+    assert workspace.conversation.hasFocus()
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QTabBar,
+    )
+
+    controls = [
+        widget
+        for kind in (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit, QAbstractItemView)
+        for widget in workspace.findChildren(kind)
+        # not a combo's own line edit, nor Qt's inner buttons (tab scrollers, clear buttons)
+        if not isinstance(widget.parent(), QComboBox)
+        and widget.focusPolicy() != Qt.FocusPolicy.NoFocus
+        and not widget.objectName().startswith("qt_")
+        and not widget.isWindow()
+        and widget.window() is window  # not a popup's list
+        and not isinstance(widget.parent(), QTabBar)  # its scroll arrows
+    ]
+    unnamed = [f"{type(w).__name__}:{w.objectName()}" for w in controls if not w.accessibleName()]
+    assert len(controls) > 10 and unnamed == []
+
+
+def test_history_shows_who_changed_what_and_passes_the_model_tester(
+    qtmodeltester: ModelTester, workspace: TicketWorkspace, store: Store
+) -> None:
+    store.set_priority(1, Priority.P1)
+    workspace.refresh()
+    model = workspace.history_model
+    first = [model.index(0, c).data() for c in range(model.columnCount())]
+    assert first[1:] == ["Camille Durand", "Priority", "P3 Normal → P1 Critical"]
+    assert "sending…" in first[0]
+    empty = HistoryModel(lambda: PARIS)
+    qtmodeltester.check(empty, force_py=True)  # type: ignore[no-untyped-call]
+    qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
+    assert workspace.tabs.tabText(1) == f"History ({model.rowCount()})"
+
+
+def test_french_labels_after_switching_language(window: MainWindow) -> None:
+    select(window, 1)
+    workspace = window.workspace
+    i18n.set_language("fr")
+    window.retranslate()
+    assert workspace.status_combo.accessibleName() == "Statut"
+    assert workspace.priority_combo.accessibleName() == "Priorité"
+    assert workspace.severity_combo.accessibleName() == "Gravité"
+    assert workspace.assignee_combo.accessibleName() == "Assigné à"
+    assert workspace.status_combo.currentText() == "Ouvert"
+    assert workspace.clocks[ClockKind.RESPONSE].value.text() == "Respecté"
+    assert workspace.assign_to_me_button.text() == "&M’assigner"
+    assert workspace.status_caption.text() == "&Statut"
+    assert workspace.tabs.tabText(0) == "Conversation (2)"
+    assert workspace.tabs.tabText(1).startswith("Historique (")
+    assert workspace.tabs.tabText(2) == "Base de connaissances"
+    assert workspace.reply_mode_button.text() == "Réponse"
+    assert workspace.note_mode_button.text() == "Note interne"
+    assert "Note interne" in workspace.cards[1].header_text
+
+
+def test_load_detail_of_a_ticket_not_cached_is_none(cache: Cache, store: Store) -> None:
+    assert load_detail(cache, 404) is None
+    detail = load_detail(cache, 1)
+    assert detail is not None and [c.public for c in detail.comments] == [True, False]
+    assert [m.display_name for m in detail.team_members] == ["Bob Lefèvre", "Camille Durand"]
