@@ -1,7 +1,8 @@
 """``offimizer-console``: the agent console.
 
-``--demo`` opens the Qt console over a temporary cache seeded with a realistic
-demo queue (until the embedded demo server exists); ``--screenshot FILE.png``
+``--demo`` starts the reference server in-process with demo data and signs in as
+the demo agent (a cache-seeded demo when the server has no demo data); without
+it, the last account opens, or the sign-in dialog; ``--screenshot FILE.png``
 saves the main window after load and exits; ``--text-demo`` prints the SLA
 engine at work on a small queue in the terminal.
 """
@@ -130,15 +131,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=_("save a screenshot of the main window once loaded, and exit"),
     )
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES), help=_("interface language"))
+    parser.add_argument(
+        "--settings",
+        metavar="FILE.ini",
+        type=Path,
+        help=_("read and write the settings in this file instead of the usual place"),
+    )
     args = parser.parse_args(argv)
     i18n.set_language(args.language)
     if args.text_demo:
         return run_sla_demo()
-    if not args.demo:
-        parser.error(_("signing in to a server is not available yet: use --demo"))
     from desktop.app import run  # Qt loads only for the console itself
 
-    return run(demo=args.demo, screenshot=args.screenshot)
+    return run(
+        demo=args.demo,
+        screenshot=args.screenshot,
+        language=args.language,
+        settings_path=None if args.settings is None else str(args.settings),
+    )
 
 
 if __name__ == "__main__":

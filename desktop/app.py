@@ -1,4 +1,15 @@
-"""Starting the Qt console: QApplication on the asyncio loop (qasync), demo cache, screenshot."""
+"""Starting the Qt console: QApplication on the asyncio loop (qasync), sign-in, sync, demo.
+
+:class:`Console` owns the session (cache, API client, sync engine, main window):
+
+- without ``--demo`` it opens the last account's cache at once (offline or not)
+  and starts the :class:`~sync.engine.SyncEngine` on the loop; the sign-in
+  dialog comes up when there is no account yet or when the engine needs a
+  sign-in (no remembered token, or the server refused it);
+- with ``--demo`` it starts the reference server in-process with demo data
+  (:mod:`desktop.embedded_server`) and signs in as the demo agent over a
+  temporary cache; without demo seeding in the server, a cache-seeded demo.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +18,46 @@ import contextlib
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import qasync  # type: ignore[import-untyped]
-from PySide6.QtWidgets import QApplication, QWidget
+from keyring.backend import KeyringBackend
+from keyring.backends import null
+from PySide6.QtCore import QObject, QSettings
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
+import i18n
 from desktop.demo_data import seed_demo
-from desktop.views.main_window import MainWindow
+from desktop.embedded_server import EmbeddedServer, demo_available
+from desktop.models import sla_cells
+from desktop.views.errors import ErrorReporter
+from desktop.views.main_window import ConnectionState, MainWindow
+from desktop.views.notifications import SlaNotifier
+from desktop.views.settings import (
+    APPLICATION,
+    ORGANISATION,
+    Preferences,
+    SettingsDialog,
+    open_settings,
+    restore_layout,
+    save_layout,
+)
+from desktop.views.sign_in import SignInDialog, SignInRequest
 from i18n import _
-from sync.cache import Cache
+from sync.cache import Cache, cache_path
+from sync.client import ApiClient, ApiError, InsecureServerError
+from sync.credentials import Credentials
+from sync.engine import SyncEngine, SyncState, SyncStatus
 
-__all__ = ["application", "open_demo", "run", "save_screenshot"]
+__all__ = ["Console", "Session", "application", "open_demo", "run", "save_screenshot"]
 
 log = logging.getLogger(__name__)
+
+#: How long ``--screenshot`` waits for the first sync before taking the picture.
+_FIRST_SYNC_WAIT_S = 60.0
 
 
 def application() -> QApplication:
@@ -28,9 +66,9 @@ def application() -> QApplication:
     if isinstance(existing, QApplication):
         return existing
     app = QApplication(sys.argv[:1])
-    app.setApplicationName("offimizer-console")
+    app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(_("Offimizer Console"))
-    app.setOrganizationName("OFFIMIZER")
+    app.setOrganizationName(ORGANISATION)
     return app
 
 
@@ -52,33 +90,400 @@ def save_screenshot(widget: QWidget, path: Path) -> None:
         raise OSError(_("Could not write the screenshot to {path}").format(path=path))
 
 
-async def _main(window: MainWindow, screenshot: Path | None) -> int:
-    window.show()
-    if screenshot is not None:
-        await asyncio.sleep(0)  # let the loop run once: the queue is painted after load
-        save_screenshot(window, screenshot)
-        window.close()
+@dataclass
+class Session:
+    """One signed-in (or signing-in) account: its cache, client, engine and window."""
+
+    server_url: str
+    username: str
+    cache: Cache
+    client: ApiClient
+    engine: SyncEngine
+    window: MainWindow
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        await self.client.aclose()
+        self.window.detach_engine()
+        self.cache.close()
+
+
+class Console(QObject):
+    """The running console: account, session, settings, sign-in and sign-out."""
+
+    def __init__(
+        self,
+        settings: QSettings,
+        *,
+        keyring_backend: KeyringBackend | None = None,
+        data_dir: Path | None = None,
+        client_factory: Callable[[str], ApiClient] | None = None,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine_options = engine_options or {}
+        self.settings = settings
+        self.preferences = Preferences.load(settings)
+        self.keyring_backend = keyring_backend
+        self.data_dir = data_dir
+        self.client_factory = client_factory or (lambda url: ApiClient(url))
+        self.session: Session | None = None
+        self.window: MainWindow | None = None
+        self.notifier: SlaNotifier | None = None
+        self.sign_in_dialog: SignInDialog | None = None
+        self.errors = ErrorReporter(lambda: self.window)
+        self._prompted = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.apply_preferences(self.preferences)
+
+    # -- preferences -------------------------------------------------------------------
+
+    def apply_preferences(self, preferences: Preferences) -> None:
+        self.preferences = preferences
+        preferences.apply_language()
+        sla_cells.set_show_seconds(preferences.sla_seconds)
+        if self.notifier is not None:
+            self.notifier.enabled = preferences.notifications
+        if self.window is not None:
+            self.window.retranslate()
+
+    def open_settings_dialog(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.preferences, self.window)
+        dialog.accepted.connect(lambda: self._settings_accepted(dialog))
+        dialog.open()
+        return dialog
+
+    def _settings_accepted(self, dialog: SettingsDialog) -> None:
+        preferences = dialog.preferences()
+        preferences.save(self.settings)
+        self.apply_preferences(preferences)
+
+    # -- credentials -------------------------------------------------------------------
+
+    def credentials(self, server_url: str, *, remember: bool) -> Credentials:
+        """The keyring's credentials, or memory-only ones when the user would not be
+        remembered."""
+        if not remember:
+            return Credentials(server_url, backend=null.Keyring())  # type: ignore[no-untyped-call]
+        return Credentials(server_url, backend=self.keyring_backend)
+
+    def saved_account(self) -> tuple[str, str, int | None, bool] | None:
+        url = str(self.settings.value("account/server_url", "") or "")
+        username = str(self.settings.value("account/username", "") or "")
+        if not url or not username:
+            return None
+        raw_id = self.settings.value("account/user_id")
+        try:
+            user_id = int(str(raw_id)) if raw_id not in (None, "") else None
+        except ValueError:
+            user_id = None
+        remember = str(self.settings.value("account/remember", "true")).lower() == "true"
+        return url, username, user_id, remember
+
+    def save_account(self, url: str, username: str, user_id: int | None, remember: bool) -> None:
+        self.settings.setValue("account/server_url", url)
+        self.settings.setValue("account/username", username)
+        self.settings.setValue("account/user_id", "" if user_id is None else user_id)
+        self.settings.setValue("account/remember", "true" if remember else "false")
+        self.settings.sync()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def _window(self, cache: Cache, me: int | None) -> MainWindow:
+        if self.window is not None:
+            save_layout(self.window, self.settings)
+            self.window.close()
+            self.window.deleteLater()
+        window = MainWindow(cache, me=me)
+        window.signInRequested.connect(lambda: self.show_sign_in())
+        window.signOutRequested.connect(self.sign_out_soon)
+        window.settingsRequested.connect(self.open_settings_dialog)
+        restore_layout(window, self.settings)
+        self.window = window
+        self.notifier = SlaNotifier(
+            window.model, me, enabled=self.preferences.notifications, parent=window
+        )
+        return window
+
+    async def open_session(
+        self,
+        server_url: str,
+        username: str,
+        *,
+        user_id: int | None,
+        credentials: Credentials,
+        client: ApiClient | None = None,
+        cache: Cache | None = None,
+    ) -> Session:
+        """Open the account's cache and window at once, and start syncing in the background."""
+        if self.session is not None:
+            old, self.session = self.session, None
+            await old.close()
+        if cache is None:
+            cache = Cache.open(cache_path(server_url, username, data_dir=self.data_dir))
+        client = client or self.client_factory(server_url)
+        store_user = user_id
+        window = self._window(cache, user_id)
+        engine = SyncEngine(
+            window.store,
+            client,
+            credentials=credentials,
+            username=username,
+            **self.engine_options,
+        )
+        window.store.user_id = store_user
+        session = Session(server_url, username, cache, client, engine, window)
+        self.session = session
+        window.attach_engine(engine)
+        engine.subscribe(self._status_changed)
+        window.show()
+        await engine.start()
+        return session
+
+    def _status_changed(self, status: SyncStatus) -> None:
+        if status.state is SyncState.AUTH_REQUIRED and not self._prompted:
+            self._prompted = True  # once by itself; then from the status bar or the menu
+            asyncio.get_running_loop().call_soon(self.show_sign_in, status.error)
+
+    # -- signing in and out --------------------------------------------------------------
+
+    def show_sign_in(self, message: str | None = None) -> SignInDialog:
+        if self.sign_in_dialog is not None:
+            self.sign_in_dialog.raise_()
+            return self.sign_in_dialog
+        saved = self.saved_account()
+        dialog = SignInDialog(
+            server_url=saved[0] if saved else "",
+            username=saved[1] if saved else "",
+            remember=saved[3] if saved else True,
+            message=message,
+            parent=self.window,
+        )
+        dialog.submitted.connect(lambda request: self._submit(dialog, request))
+        dialog.finished.connect(lambda _code: self._sign_in_closed(dialog))
+        self.sign_in_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _sign_in_closed(self, dialog: SignInDialog) -> None:
+        if self.sign_in_dialog is dialog:
+            self.sign_in_dialog = None
+
+    def _submit(self, dialog: SignInDialog, request: SignInRequest) -> None:
+        task = asyncio.ensure_future(self.sign_in(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+        def done(finished: asyncio.Future[str | None]) -> None:
+            problem = finished.result() if not finished.cancelled() else _("Cancelled.")
+            if problem is None:
+                dialog.accept()
+            else:
+                dialog.fail(problem)
+
+        task.add_done_callback(done)
+
+    async def sign_in(self, request: SignInRequest) -> str | None:
+        """Sign in; None when it worked, else what to tell the user."""
+        credentials = self.credentials(request.server_url, remember=request.remember)
+        if not request.remember:  # "do not remember me": forget any earlier token
+            self.credentials(request.server_url, remember=True).delete(request.username)
+        session = self.session
+        same = (
+            session is not None
+            and session.server_url == request.server_url
+            and session.username == request.username
+        )
+        try:
+            if same and session is not None:
+                session.engine.credentials = credentials
+                await session.engine.login(request.password)
+                user_id = session.engine.store.user_id
+            else:
+                client = self.client_factory(request.server_url)
+                try:
+                    token = await client.login(request.username, request.password)
+                    me = await client.me()
+                except BaseException:
+                    await client.aclose()
+                    raise
+                credentials.save(request.username, token.access_token)
+                user_id = me.id
+                await self.open_session(
+                    request.server_url,
+                    request.username,
+                    user_id=user_id,
+                    credentials=credentials,
+                    client=client,
+                )
+        except InsecureServerError as error:
+            return error.message
+        except ApiError as error:
+            return error.message
+        except ValueError as error:
+            return str(error)
+        self.save_account(request.server_url, request.username, user_id, request.remember)
+        self._prompted = False
+        return None
+
+    def sign_out_soon(self) -> None:
+        self._tasks.add(task := asyncio.ensure_future(self.sign_out()))
+        task.add_done_callback(self._tasks.discard)
+
+    async def sign_out(self) -> None:
+        """Revoke the token (if the server can be reached) and forget it; the cache and its
+        outbox stay, and are sent after the next sign-in."""
+        if self.session is None:
+            return
+        self._prompted = True  # signing out on purpose: no dialog by itself
+        outcome = await self.session.engine.logout()
+        if self.window is not None:
+            self.window.statusBar().showMessage(
+                outcome.notice or _("Signed out. Your queued changes are kept."), 8000
+            )
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    async def start(self) -> bool:
+        """Open the last account (or ask for one); False when the user gave up."""
+        saved = self.saved_account()
+        if saved is None:
+            dialog = self.show_sign_in()
+            code = await ask_existing(dialog)
+            return code == QDialog.DialogCode.Accepted and self.session is not None
+        url, username, user_id, remember = saved
+        await self.open_session(
+            url,
+            username,
+            user_id=user_id,
+            credentials=self.credentials(url, remember=remember),
+        )
+        return True
+
+    async def start_demo(self, stack: contextlib.ExitStack) -> None:
+        """The embedded demo server, signed in as its agent over a temporary cache."""
+        server = await asyncio.to_thread(EmbeddedServer.start_demo, stack)
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="offimizer-demo-")))
+        cache = Cache.open(folder / "cache.sqlite3")
+        self._prompted = True
+        client = self.client_factory(server.url)
+        token = await client.login(server.username, server.password)
+        me = await client.me()
+        credentials = self.credentials(server.url, remember=False)
+        credentials.save(server.username, token.access_token)
+        await self.open_session(
+            server.url,
+            server.username,
+            user_id=me.id,
+            credentials=credentials,
+            client=client,
+            cache=cache,
+        )
+
+    def start_offline_demo(self, stack: contextlib.ExitStack) -> MainWindow:
+        """The demo without a server: a cache seeded with a demo queue."""
+        cache, me = open_demo(stack)
+        window = self._window(cache, me)
+        window.set_connection_state(ConnectionState.OFFLINE)
+        window.show()
+        return window
+
+    async def wait_first_sync(self, timeout: float = _FIRST_SYNC_WAIT_S) -> None:
+        """Until the engine's first pass is over (for ``--screenshot``)."""
+        session = self.session
+        if session is None:
+            return
+        engine = session.engine
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                async for status in engine.statuses():
+                    if status.last_sync_at is not None and status.state is SyncState.ONLINE:
+                        break
+                    if status.state in (SyncState.AUTH_REQUIRED, SyncState.ERROR):
+                        break
+                await engine.wait_idle()
+        session.window.reload()
+
+    async def close(self) -> None:
+        if self.window is not None:
+            save_layout(self.window, self.settings)
+        if self.session is not None:
+            session, self.session = self.session, None
+            await session.close()
+
+
+async def ask_existing(dialog: QDialog) -> int:
+    """Wait for an already open dialog to close."""
+    if not dialog.isVisible():
+        return int(dialog.result())
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def finished(code: int) -> None:
+        if not done.done():
+            done.set_result(code)
+
+    dialog.finished.connect(finished)
+    return await done
+
+
+async def _main(
+    console: Console, stack: contextlib.ExitStack, *, demo: bool, screenshot: Path | None
+) -> int:
+    app = application()
+    app.setQuitOnLastWindowClosed(False)  # the loop ends when _main returns, after clean-up
+    console.errors.install(asyncio.get_running_loop())
+    try:
+        if demo:
+            if demo_available():
+                await console.start_demo(stack)
+                if screenshot is not None:
+                    await console.wait_first_sync()
+            else:
+                console.start_offline_demo(stack)
+        elif not await console.start():
+            return 0
+        window = console.window
+        assert window is not None
+        if screenshot is not None:
+            await asyncio.sleep(0)  # let the loop run once: the queue is painted after load
+            save_screenshot(window, screenshot)
+            window.close()
+            return 0
+        closed = asyncio.Event()
+        app.lastWindowClosed.connect(closed.set)
+        await closed.wait()
         return 0
-    closed = asyncio.Event()
-    application().lastWindowClosed.connect(closed.set)
-    await closed.wait()
-    return 0
+    finally:
+        await console.close()
+        console.errors.uninstall()
 
 
-def run(*, demo: bool, screenshot: Path | None) -> int:
+def run(
+    *,
+    demo: bool,
+    screenshot: Path | None,
+    language: str | None = None,
+    settings_path: str | None = None,
+) -> int:
     """Open the console; with ``screenshot``, save the main window and exit."""
     app = application()
     with contextlib.ExitStack() as stack:
-        if not demo:
-            print(_("Signing in to a server is not available yet: use --demo."), file=sys.stderr)
-            return 2
-        cache, me = open_demo(stack)
-        window = MainWindow(cache, me=me)
+        if settings_path is None and screenshot is not None:
+            # pictures from the default layout, and the user's settings left alone
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="offimizer-shot-"))
+            settings_path = str(Path(folder) / "settings.ini")
+        settings = open_settings(settings_path)
+        console = Console(settings)
+        if language is not None:  # the command line wins over the saved preference
+            i18n.set_language(language)
+            app.setApplicationDisplayName(_("Offimizer Console"))
         loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(loop)
         try:
             with loop:
-                code = loop.run_until_complete(_main(window, screenshot))
+                code = loop.run_until_complete(
+                    _main(console, stack, demo=demo, screenshot=screenshot)
+                )
         except OSError as error:
             print(str(error), file=sys.stderr)
             return 1

@@ -529,6 +529,10 @@ class QueueModel(QAbstractTableModel):
     def row_at(self, position: int) -> QueueRow:
         return self._fresh(self._rows[position])
 
+    def all_rows(self) -> list[QueueRow]:
+        """Every cached ticket's row (whatever the view), clocks as of the last tick."""
+        return self._all
+
     def ticket_ids(self) -> list[int]:
         return [row.ticket.id for row in self._rows]
 

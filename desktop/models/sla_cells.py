@@ -259,6 +259,14 @@ def _wall(when: dt.datetime, now: dt.datetime) -> str:
     return i18n.format_datetime(when, "d MMM HH:mm")
 
 
+_DISPLAY = {"seconds": True}
+
+
+def set_show_seconds(show: bool) -> None:
+    """Whether running countdowns show seconds ("1 h 42 min 09 s") or not ("1 h 42 min")."""
+    _DISPLAY["seconds"] = show
+
+
 def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool = False) -> str:
     """ "1 h 42 min 09 s", "Overdue 1 h 05 min", "Resumes Mon 09:00", "Pending customer"…"""
     if clock is None:
@@ -275,7 +283,7 @@ def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool 
     elif state is ClockStatus.OUTSIDE_HOURS and clock.resumes_at is not None:
         text = gettext(_RESUMES).format(when=_wall(clock.resumes_at, now))
     else:
-        text = i18n.format_business_duration(clock.remaining)
+        text = i18n.format_business_duration(clock.remaining, seconds=_DISPLAY["seconds"])
     return gettext(_PROVISIONAL).format(text=text) if provisional else text
 
 

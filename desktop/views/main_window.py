@@ -7,7 +7,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Final
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -34,14 +34,26 @@ from PySide6.QtWidgets import (
 
 import i18n
 from desktop.models.queue import SLA_COLUMNS, Column, QueueModel, QueueView
+from desktop.views.banner import AnnouncementBanner
 from desktop.views.delegates import PlanBadgeDelegate
+from desktop.views.sync_panel import (
+    ConflictsPanel,
+    PendingDialog,
+    RejectedDialog,
+    SyncStatusWidgets,
+)
+from desktop.views.ticket_workspace import TicketWorkspace
 from i18n import N_, _, ngettext
 from sync.cache import Cache, search_query, utc_now
+from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
 
 __all__ = ["ConnectionState", "MainWindow"]
 
 _SEARCH_DELAY_MS: Final = 150
+#: After a page of the feed is stored, the queue reloads once things settle this long.
+_RELOAD_DELAY_MS: Final = 250
+_BANNER_CHECK_MS: Final = 30_000
 _MAX_TICK_MS: Final = 60_000
 _MIN_TICK_MS: Final = 20
 _NAV_ORDER: Final = (
@@ -66,6 +78,21 @@ _COLUMN_SAMPLES: Final = {
     Column.RESOLUTION_SLA: "Overdue 9 h 21 min",
     Column.UPDATED: "Wed 14:05",
 }
+#: Columns that give up width (down to these minimums) so the subject keeps its share.
+_SHRINKABLE: Final = {
+    Column.ORGANISATION: 150,
+    Column.ASSIGNEE: 100,
+}
+#: Columns hidden, in this order, while the table is too narrow for them all.
+_DROP_ORDER: Final = (
+    Column.UPDATED,
+    Column.SEVERITY,
+    Column.ASSIGNEE,
+    Column.ORGANISATION,
+    Column.STATUS,
+)
+#: The subject (the stretching column) gets at least this share of the table's width.
+_SUBJECT_SHARE: Final = 0.2
 _SUBJECT_MIN_WIDTH: Final = 150
 
 
@@ -79,6 +106,13 @@ class ConnectionState(StrEnum):
     def label(self) -> str:
         return _(_CONNECTION_LABELS[self])
 
+
+_SYNC_STATES: Final = {
+    ConnectionState.ONLINE: SyncState.ONLINE,
+    ConnectionState.OFFLINE: SyncState.OFFLINE,
+    ConnectionState.SYNCING: SyncState.SYNCING,
+    ConnectionState.AUTH_REQUIRED: SyncState.AUTH_REQUIRED,
+}
 
 _CONNECTION_LABELS: Final = {
     ConnectionState.ONLINE: N_("Online"),
@@ -114,6 +148,14 @@ class QueueTable(QTableView):
         horizontal.setStretchLastSection(False)
         horizontal.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         horizontal.setMinimumSectionSize(48)
+        horizontal.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        #: the user (or a restored layout) set the widths: resizing no longer refits
+        self.user_sized = False
+        self._fitting = False
+        #: columns hidden for lack of room (they come back when the table widens)
+        self.hidden_columns: set[Column] = set()
+        horizontal.sectionResized.connect(self._section_resized)
         self.fit_columns()
         self.setItemDelegateForColumn(Column.ORGANISATION, PlanBadgeDelegate(self))
         # the default order is the next SLA due, which no single column shows
@@ -125,25 +167,57 @@ class QueueTable(QTableView):
         model.modelReset.connect(self.update_visible_rows)
         model.layoutChanged.connect(self.update_visible_rows)
 
-    def fit_columns(self) -> None:
-        """Widths that show each column's typical content whole, in the current font."""
+    def natural_widths(self) -> dict[Column, int]:
+        """Each column's width to show its typical content whole, in the current font."""
         bold = self.font()
         bold.setBold(True)
         metrics = QFontMetrics(bold)
-        overdue = _("Overdue {duration}").format(duration="59 h 21 min")
+        widths: dict[Column, int] = {}
         for column, sample in _COLUMN_SAMPLES.items():
             header = str(self.model().headerData(column, Qt.Orientation.Horizontal) or "")
-            texts = [sample, header, overdue] if column in SLA_COLUMNS else [sample, header]
-            width = max(metrics.horizontalAdvance(text) for text in texts)
-            self.setColumnWidth(column, width + 14)
-        self.fit_subject()
+            texts = [sample, header]
+            if column in SLA_COLUMNS:
+                texts.append(_("Overdue {duration}").format(duration="9 h 21 min"))
+                texts.append(_("Resumes {when}").format(when="Mon 09:00"))
+            widths[column] = max(metrics.horizontalAdvance(text) for text in texts) + 16
+        return widths
 
-    def fit_subject(self) -> None:
-        """The subject takes the room the other columns leave, but never less than a minimum."""
+    def fit_columns(self) -> None:
+        """Fit the columns to their content and the table: the subject stretches and keeps
+        its share; the organisation, assignee and SLA columns give up width first, then
+        the least needed columns are hidden while the table is narrow (the ticket
+        workspace open beside it), so there is no horizontal scroll bar."""
+        widths = self.natural_widths()
+        room = self.viewport().width() - 2
+        subject = max(_SUBJECT_MIN_WIDTH, int(room * _SUBJECT_SHARE))
+        excess = sum(widths.values()) + subject - room
+        if excess > 0:
+            slack = {c: max(0, widths[c] - low) for c, low in _SHRINKABLE.items()}
+            total = sum(slack.values())
+            if total:
+                ratio = min(1.0, excess / total)
+                for column, give in slack.items():
+                    widths[column] -= int(give * ratio + 0.999)
+                excess -= sum(int(g * ratio + 0.999) for g in slack.values())
+        hidden: set[Column] = set()
+        for column in _DROP_ORDER:
+            if excess <= 0:
+                break
+            hidden.add(column)
+            excess -= widths[column]
         header = self.horizontalHeader()
-        others = sum(header.sectionSize(c) for c in Column if c != Column.SUBJECT)
-        room = self.viewport().width() - others
-        header.resizeSection(Column.SUBJECT, max(_SUBJECT_MIN_WIDTH, room))
+        self._fitting = True
+        try:
+            for column, width in widths.items():
+                header.setSectionHidden(column, column in hidden)
+                header.resizeSection(column, width)
+        finally:
+            self._fitting = False
+        self.hidden_columns = hidden
+
+    def _section_resized(self, _index: int, _old: int, _new: int) -> None:
+        if not self._fitting and self.horizontalHeader().underMouse():
+            self.user_sized = True  # the user's widths are kept from now on
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
         self.horizontalHeader().setSortIndicatorShown(column >= 0)
@@ -164,12 +238,18 @@ class QueueTable(QTableView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self.fit_subject()
+        if not self.user_sized:
+            self.fit_columns()
         self.update_visible_rows()
 
 
 class MainWindow(QMainWindow):
     """Views with live counts, the queue with live SLA cells, search and status."""
+
+    #: the user asked to sign in (status bar, menu) / to sign out / for the settings
+    signInRequested = Signal()
+    signOutRequested = Signal()
+    settingsRequested = Signal()
 
     def __init__(
         self,
@@ -185,6 +265,8 @@ class MainWindow(QMainWindow):
         self.store = Store(cache, user_id=me)
         self.model = QueueModel(cache, me=me, clock=clock, parent=self)
         self._connection = ConnectionState.OFFLINE
+        self.engine: SyncEngine | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
         # -- left: views with counts
         self.nav = QTreeWidget()
@@ -227,10 +309,15 @@ class MainWindow(QMainWindow):
         font.setBold(True)
         self.view_title.setFont(font)
 
+        self.banner = AnnouncementBanner(
+            cache, self.model.now, lambda: self.model.rules.calendar.zone
+        )
+
         centre = QWidget()
         layout = QVBoxLayout(centre)
         layout.setContentsMargins(8, 8, 8, 0)
         layout.setSpacing(6)
+        layout.addWidget(self.banner)
         header = QWidget()
         header_layout = QVBoxLayout(header)
         header_layout.setContentsMargins(0, 0, 0, 0)
@@ -240,6 +327,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.table, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("main-splitter")
         splitter.addWidget(self.nav)
         splitter.addWidget(centre)
         splitter.setStretchFactor(0, 0)
@@ -250,20 +338,33 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
         # -- status bar
-        self.connection_label = QLabel()
-        self.connection_label.setObjectName("connection")
-        self.last_sync_label = QLabel()
-        self.pending_label = QLabel()
-        self.pending_label.setObjectName("pending")
         self.count_label = QLabel()
+        self.count_label.setObjectName("cached-count")
         status = self.statusBar()
-        status.addWidget(self.connection_label)
-        status.addWidget(self.last_sync_label)
         status.addPermanentWidget(self.count_label)
-        status.addPermanentWidget(self.pending_label)
+        self.sync_status = SyncStatusWidgets(status, lambda: self.model.rules.calendar.zone)
+        self.connection_label = self.sync_status.state_label
+        self.last_sync_label = self.sync_status.last_sync_label
+        self.pending_label = self.sync_status.pending_button
+        self.sync_status.signInRequested.connect(self.signInRequested)
+        self.sync_status.syncNowRequested.connect(self.sync_now)
+        self.sync_status.pendingRequested.connect(self.show_pending)
+        self.sync_status.conflictsRequested.connect(self.show_conflicts)
+        self.sync_status.rejectedRequested.connect(self.show_rejected)
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(_RELOAD_DELAY_MS)
+        self._reload_timer.timeout.connect(self.reload)
+        self._banner_timer = QTimer(self)
+        self._banner_timer.setInterval(_BANNER_CHECK_MS)
+        self._banner_timer.timeout.connect(self.banner.refresh)
+        self._banner_timer.start()
+        self.dialogs: list[QWidget] = []
 
         # -- menus and shortcuts
         self._build_actions()
+        self._build_workspace()
+        self.workspace.ticketChanged.connect(lambda _ticket_id: self.commands_queued())
 
         # -- the ticker: follows the clocks' next change, not a fixed period
         self.ticker = QTimer(self)
@@ -301,9 +402,17 @@ class MainWindow(QMainWindow):
         self.view_menu = bar.addMenu("")
         self.ticket_menu = bar.addMenu("")
         self.help_menu = bar.addMenu("")
-        self.reload_action = self._action(
-            self.file_menu, self.reload, QKeySequence.StandardKey.Refresh
-        )
+        self.sync_action = self._action(self.file_menu, self.sync_now, "F5")
+        self.reload_action = self._action(self.file_menu, self.reload, "Ctrl+Shift+R")
+        self.file_menu.addSeparator()
+        self.pending_action = self._action(self.file_menu, self.show_pending)
+        self.conflicts_action = self._action(self.file_menu, self.show_conflicts)
+        self.rejected_action = self._action(self.file_menu, self.show_rejected)
+        self.file_menu.addSeparator()
+        self.settings_action = self._action(self.file_menu, self.settingsRequested.emit, "Ctrl+,")
+        self.file_menu.addSeparator()
+        self.sign_in_action = self._action(self.file_menu, self.signInRequested.emit)
+        self.sign_out_action = self._action(self.file_menu, self.signOutRequested.emit)
         self.file_menu.addSeparator()
         self.quit_action = self._action(self.file_menu, self.close, "Ctrl+Q")
 
@@ -336,7 +445,14 @@ class MainWindow(QMainWindow):
         self.view_menu.setTitle(_("&View"))
         self.ticket_menu.setTitle(_("&Ticket"))
         self.help_menu.setTitle(_("&Help"))
+        self.sync_action.setText(_("S&ync now"))
         self.reload_action.setText(_("&Reload from cache"))
+        self.pending_action.setText(_("&Pending changes…"))
+        self.conflicts_action.setText(_("&Conflicts…"))
+        self.rejected_action.setText(_("Re&fused changes…"))
+        self.settings_action.setText(_("S&ettings…"))
+        self.sign_in_action.setText(_("Sign &in…"))
+        self.sign_out_action.setText(_("Sign &out"))
         self.quit_action.setText(_("&Quit"))
         for view, action in self.view_actions.items():
             action.setText(view.label)
@@ -351,7 +467,10 @@ class MainWindow(QMainWindow):
         self.table.setAccessibleName(_("Ticket queue"))
         self.nav.setAccessibleName(_("Views"))
         self.model.retranslate()
-        self.table.fit_columns()
+        self.workspace.retranslate()
+        if not self.table.user_sized:
+            self.table.fit_columns()
+        self.banner.refresh()
         self.update_counts()
         metrics = self.nav.fontMetrics()
         widest = max(metrics.horizontalAdvance(view.label) for view in _NAV_ORDER)
@@ -441,13 +560,32 @@ class MainWindow(QMainWindow):
 
     def _open_current(self) -> None:
         ticket_id = self.current_ticket_id()
-        if ticket_id is not None:  # the ticket workspace comes with the next slice
-            self.statusBar().showMessage(
-                _("The ticket workspace is not available yet ({ticket}).").format(
-                    ticket=self.model.row_at(self.table.currentIndex().row()).ticket.tracking_number
-                ),
-                5000,
-            )
+        if ticket_id is not None:
+            self.workspace.show_ticket(ticket_id)
+            self.workspace.conversation.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # -- the ticket workspace, right of the queue (desktop/views/ticket_workspace.py) -----
+
+    def _build_workspace(self) -> None:
+        self.workspace = TicketWorkspace(
+            self.store, now=self.model.now, rules=lambda: self.model.rules
+        )
+        splitter = self.centralWidget()
+        assert isinstance(splitter, QSplitter)
+        splitter.addWidget(self.workspace)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([165, 700, 535])
+        self.ticket_menu.addSeparator()
+        for action in self.workspace.menu_actions():
+            self.ticket_menu.addAction(action)
+            self.addAction(action)
+        self.table.selectionModel().currentRowChanged.connect(self._show_current_ticket)
+        self.workspace.ticketChanged.connect(lambda _ticket_id: self.reload())
+
+    def _show_current_ticket(self) -> None:
+        ticket_id = self.current_ticket_id()
+        if ticket_id is not None:  # a ticket leaving the queue stays open
+            self.workspace.show_ticket(ticket_id)
 
     # -- time -------------------------------------------------------------------------------
 
@@ -475,30 +613,110 @@ class MainWindow(QMainWindow):
         self._connection = state
         self.refresh_status()
 
-    def refresh_status(self) -> None:
-        self.connection_label.setText(self._connection.label)
-        last = self.cache.last_sync_at()
-        if last is None:
-            self.last_sync_label.setText(_("Never synced"))
-        else:
-            zone = self.model.rules.calendar.zone
-            self.last_sync_label.setText(
-                _("Last sync: {when}").format(
-                    when=i18n.format_datetime(last.astimezone(zone), "short")
-                )
-            )
-        pending = self.store.pending_count()
-        self.pending_label.setText(
-            ngettext("{count} pending change", "{count} pending changes", pending).format(
-                count=pending
-            )
+    def attach_engine(self, engine: SyncEngine) -> None:
+        """Show ``engine``'s status, and reload the queue after each page it stores."""
+        self.detach_engine()
+        self.engine = engine
+        self._unsubscribe = engine.subscribe(self.show_sync_status)
+
+    def detach_engine(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = None
+        self.engine = None
+
+    def show_sync_status(self, status: SyncStatus) -> None:
+        """A new engine status: the status bar follows; the queue reloads after a pass."""
+        before = self.sync_status.status
+        self.sync_status.show_status(status)
+        self.sign_in_action.setEnabled(status.state is SyncState.AUTH_REQUIRED)
+        self.sign_out_action.setEnabled(status.state is not SyncState.AUTH_REQUIRED)
+        progressed = status.progress is not None and status.progress != before.progress
+        finished = status.last_sync_at != before.last_sync_at
+        counts = (status.pending, status.conflicts, status.rejected) != (
+            before.pending,
+            before.conflicts,
+            before.rejected,
         )
+        if progressed or finished or counts:
+            self.schedule_reload()
+
+    def schedule_reload(self) -> None:
+        """Reload the queue from the cache soon (pages in a row coalesce into one reload)."""
+        self._reload_timer.start()
+
+    def local_status(self) -> SyncStatus:
+        """The status to show without a sync engine: what the cache says."""
+        return SyncStatus(
+            _SYNC_STATES[self._connection],
+            last_sync_at=self.cache.last_sync_at(),
+            pending=self.store.pending_count(),
+            conflicts=self.store.conflict_count(),
+            rejected=len(self.store.rejected()),
+        )
+
+    def refresh_status(self) -> None:
+        if self.engine is None:
+            self.sync_status.show_status(self.local_status())
+        else:
+            self.sync_status.show_status(self.engine.status)
         total = self.cache.ticket_count()
         self.count_label.setText(
             ngettext("{count} ticket cached", "{count} tickets cached", total).format(
                 count=i18n.format_decimal(total)
             )
         )
+
+    def commands_queued(self) -> None:
+        """The console queued commands: counts now, a push soon."""
+        if self.engine is not None:
+            self.engine.commands_queued()
+        else:
+            self.refresh_status()
+
+    def sync_now(self) -> None:
+        if self.engine is None:
+            self.statusBar().showMessage(
+                _("Not connected to a server: working from the cache."), 5000
+            )
+            return
+        self.engine.sync_now()
+
+    def _keep(self, dialog: QWidget) -> None:
+        self.dialogs.append(dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _obj=None, d=dialog: self._forget(d))
+        dialog.show()
+
+    def _forget(self, dialog: QWidget) -> None:
+        if dialog in self.dialogs:
+            self.dialogs.remove(dialog)
+
+    def show_pending(self) -> PendingDialog:
+        dialog = PendingDialog(self.store, self)
+        self._keep(dialog)
+        return dialog
+
+    def show_conflicts(self) -> ConflictsPanel:
+        panel = ConflictsPanel(self.store, self)
+        panel.resolved.connect(self._conflict_resolved)
+        self._keep(panel)
+        return panel
+
+    def _conflict_resolved(self) -> None:
+        self.commands_queued()
+        self.reload()
+
+    def show_rejected(self) -> RejectedDialog:
+        dialog = RejectedDialog(self.store, self)
+        dialog.dismissed.connect(self._rejected_dismissed)
+        self._keep(dialog)
+        return dialog
+
+    def _rejected_dismissed(self) -> None:
+        if self.engine is not None:
+            self.engine.refresh_counts()
+        self.refresh_status()
 
     def reload(self) -> None:
         current = self.current_ticket_id()
@@ -509,6 +727,9 @@ class MainWindow(QMainWindow):
             position = self.model.position_of(current)
             if position is not None:
                 self.table.setCurrentIndex(self.model.index(position, Column.TRACKING))
+        self._select_first_if_none()
+        self.workspace.refresh()
+        self.banner.refresh()
         self.refresh_status()
 
     def about(self) -> None:
@@ -527,4 +748,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.ticker.stop()
+        self._reload_timer.stop()
+        self._banner_timer.stop()
+        self.detach_engine()
         super().closeEvent(event)

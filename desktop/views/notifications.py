@@ -1,0 +1,156 @@
+"""Desktop notifications: a ticket assigned to me became at risk or breached.
+
+:func:`decide` is the whole policy, pure and testable: it compares each of my
+tickets' worst SLA state with the one seen last time and returns the alerts to
+show — only for worsening states, only while the business calendar is open, only
+when notifications are on, never for the first look at a ticket (no storm of
+old news at start-up).  :class:`SlaNotifier` feeds it from the queue model and
+shows the alerts in the system tray when there is one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
+
+from desktop.models.queue import QueueModel
+from i18n import _, ngettext
+from sla.clock import ClockStatus
+
+__all__ = ["Alert", "Level", "SlaNotifier", "decide", "level_of"]
+
+
+class Level(IntEnum):
+    FINE = 0
+    AT_RISK = 1
+    BREACHED = 2
+
+
+def level_of(states: tuple[ClockStatus | None, ...]) -> Level:
+    if ClockStatus.BREACHED in states:
+        return Level.BREACHED
+    if ClockStatus.AT_RISK in states:
+        return Level.AT_RISK
+    return Level.FINE
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    ticket_id: int
+    tracking_number: str
+    subject: str
+    level: Level
+
+    @property
+    def title(self) -> str:
+        if self.level is Level.BREACHED:
+            return _("SLA breached: {ticket}").format(ticket=self.tracking_number)
+        return _("SLA at risk: {ticket}").format(ticket=self.tracking_number)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    tracking_number: str
+    subject: str
+    level: Level
+
+
+def decide(
+    previous: Mapping[int, Level],
+    current: Mapping[int, Seen],
+    *,
+    enabled: bool,
+    calendar_open: bool,
+) -> list[Alert]:
+    """The alerts for my tickets whose state got worse since ``previous``."""
+    if not enabled or not calendar_open:
+        return []
+    alerts = []
+    for ticket_id, seen in current.items():
+        before = previous.get(ticket_id)
+        if before is None or seen.level <= before or seen.level is Level.FINE:
+            continue
+        alerts.append(Alert(ticket_id, seen.tracking_number, seen.subject, seen.level))
+    return sorted(alerts, key=lambda alert: (-alert.level, alert.tracking_number))
+
+
+class SlaNotifier(QObject):
+    """Watches my tickets in the queue model; shows alerts in the tray."""
+
+    def __init__(
+        self,
+        model: QueueModel,
+        me: int | None,
+        *,
+        enabled: bool = True,
+        show: Callable[[list[Alert]], None] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.me = me
+        self.enabled = enabled
+        self.tray: QSystemTrayIcon | None = None
+        self._show = show if show is not None else self._tray_message
+        self._levels: dict[int, Level] = {}
+        self.sent: list[Alert] = []
+        model.countsChanged.connect(self.check)
+        self.check()
+
+    def _mine(self) -> dict[int, Seen]:
+        if self.me is None:
+            return {}
+        return {
+            row.ticket.id: Seen(
+                row.ticket.tracking_number, row.ticket.subject, level_of(row.states)
+            )
+            for row in self.model.all_rows()
+            if row.ticket.assignee_id == self.me and not row.done
+        }
+
+    def calendar_open(self, now: dt.datetime | None = None) -> bool:
+        return self.model.rules.calendar.is_open(now or self.model.evaluated_at)
+
+    def check(self) -> list[Alert]:
+        current = self._mine()
+        alerts = decide(
+            self._levels, current, enabled=self.enabled, calendar_open=self.calendar_open()
+        )
+        self._levels = {ticket_id: seen.level for ticket_id, seen in current.items()}
+        if alerts:
+            self.sent.extend(alerts)
+            self._show(alerts)
+        return alerts
+
+    def _tray_message(self, alerts: list[Alert]) -> None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        if self.tray is None:
+            app = QApplication.instance()
+            icon = QIcon()
+            if isinstance(app, QApplication):
+                icon = app.windowIcon()
+                if icon.isNull():
+                    icon = app.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            self.tray = QSystemTrayIcon(icon, self)
+            self.tray.setToolTip(_("Offimizer Console"))
+            self.tray.show()
+        if len(alerts) == 1:
+            title, body = alerts[0].title, alerts[0].subject
+        else:
+            title = ngettext(
+                "{count} ticket needs attention", "{count} tickets need attention", len(alerts)
+            ).format(count=len(alerts))
+            body = "\n".join(f"{alert.title} — {alert.subject}" for alert in alerts[:5])
+        icon_kind = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if any(alert.level is Level.BREACHED for alert in alerts)
+            else QSystemTrayIcon.MessageIcon.Warning
+        )
+        self.tray.showMessage(title, body, icon_kind, 10_000)

@@ -1,0 +1,460 @@
+"""The console around the queue: sign-in, sync status, conflicts, settings, errors, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import qasync  # type: ignore[import-untyped]
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+from pytestqt.qtbot import QtBot
+
+import i18n
+from desktop.app import Console
+from desktop.demo_data import seed_demo
+from desktop.models.queue import Column, QueueView
+from desktop.views.errors import ErrorReporter
+from desktop.views.main_window import MainWindow
+from desktop.views.notifications import Level, Seen, decide
+from desktop.views.settings import Preferences, open_settings, restore_layout, save_layout
+from desktop.views.sign_in import SignInDialog, SignInRequest
+from desktop.views.sync_panel import ConflictsPanel
+from sync.cache import Cache
+from sync.client import ApiClient, RetryPolicy
+from sync.engine import InitialSyncProgress, SyncEngine, SyncState, SyncStatus
+from sync.protocol import ConflictResult, Status
+from sync.store import Store
+from tests.desktop.conftest import T0, FakeClock, Feed, load
+from tests.sync.live_server import PASSWORD, LiveServer
+from tests.sync.test_credentials import MemoryKeyring
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
+# -- sign-in dialog -----------------------------------------------------------------------
+
+
+def test_sign_in_dialog_checks_what_was_typed(qtbot: QtBot) -> None:
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    sent: list[SignInRequest] = []
+    dialog.submitted.connect(sent.append)
+
+    dialog.submit()
+    assert not sent and "address" in dialog.error_label.text()
+    dialog.server_edit.setText("http://helpdesk.example.com")
+    dialog.submit()
+    assert not sent and "https://" in dialog.error_label.text()
+    dialog.server_edit.setText("https://helpdesk.example.com/")
+    dialog.submit()
+    assert not sent and dialog.error_label.text() == "Enter your user name."
+    QTest.keyClicks(dialog.username_edit, "alice")
+    dialog.submit()
+    assert not sent and dialog.error_label.text() == "Enter your password."
+    QTest.keyClicks(dialog.password_edit, "secret")
+    dialog.remember_box.setChecked(False)
+    dialog.submit()
+    assert sent == [SignInRequest("https://helpdesk.example.com", "alice", "secret", False)]
+    assert not dialog.buttons.isEnabled()  # busy until told how it went
+    dialog.fail("Wrong user name or password.")
+    assert dialog.buttons.isEnabled() and dialog.error_label.text().startswith("Wrong")
+
+
+# -- status bar ------------------------------------------------------------------------------
+
+
+class FakeEngine:
+    """What the window needs of a sync engine: a status to subscribe to, sync_now."""
+
+    def __init__(self) -> None:
+        self.status = SyncStatus(SyncState.OFFLINE)
+        self.callbacks: list[Callable[[SyncStatus], None]] = []
+        self.sync_requests = 0
+
+    def subscribe(self, callback: Callable[[SyncStatus], None]) -> Callable[[], None]:
+        self.callbacks.append(callback)
+        callback(self.status)
+        return lambda: self.callbacks.remove(callback)
+
+    def publish(self, **changes: Any) -> None:
+        self.status = SyncStatus(**{**_fields(self.status), **changes})
+        for callback in list(self.callbacks):
+            callback(self.status)
+
+    def sync_now(self) -> None:
+        self.sync_requests += 1
+
+    def commands_queued(self) -> None:
+        pass
+
+    def refresh_counts(self) -> None:
+        pass
+
+
+def _fields(status: SyncStatus) -> dict[str, Any]:
+    return {name: getattr(status, name) for name in SyncStatus.__slots__}
+
+
+@pytest.fixture
+def window(qtbot: QtBot, cache: Cache, clock: FakeClock) -> MainWindow:
+    seed_demo(cache, now=T0, count=60)
+    main = MainWindow(cache, me=1, clock=clock)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    return main
+
+
+def test_status_bar_follows_the_engine(qtbot: QtBot, window: MainWindow) -> None:
+    engine = FakeEngine()
+    window.attach_engine(cast(SyncEngine, engine))
+    widgets = window.sync_status
+    assert widgets.state_label.text() == "Offline"
+
+    engine.publish(
+        state=SyncState.SYNCING,
+        progress=InitialSyncProgress(pages=2, changes=1000, tickets=400, estimate=4000),
+    )
+    assert widgets.state_label.text() == "Syncing…"
+    assert widgets.progress.isVisible() and widgets.progress.value() == 250
+    assert widgets.progress.format() == "400 of about 4,000 tickets"
+    assert widgets.progress.toolTip() == "Initial synchronization: 2 pages read"
+
+    synced = dt.datetime(2026, 3, 4, 9, 30, tzinfo=dt.UTC)
+    engine.publish(state=SyncState.ONLINE, progress=None, last_sync_at=synced, pending=3)
+    assert widgets.state_label.text() == "Online" and not widgets.progress.isVisible()
+    assert widgets.last_sync_label.text() == "Last sync: 3/4/26, 10:30\u202fAM"
+    assert window.pending_label.text() == "3 pending changes"
+    assert not widgets.conflicts_button.isVisible()
+
+    engine.publish(conflicts=1, rejected=2)
+    assert widgets.conflicts_button.isVisible() and widgets.conflicts_button.text() == "1 conflict"
+    assert widgets.rejected_button.text() == "2 refused changes"
+
+    window.sync_action.trigger()  # F5
+    widgets.sync_button.click()
+    assert engine.sync_requests == 2
+
+    engine.publish(state=SyncState.AUTH_REQUIRED, error="Your session has expired.")
+    assert widgets.state_label.text() == "Sign-in required"
+    assert "expired" in widgets.state_label.toolTip()
+    assert window.sign_in_action.isEnabled() and not window.sign_out_action.isEnabled()
+    with qtbot.waitSignal(window.signInRequested, timeout=1000):
+        QTest.mouseClick(widgets.state_label, Qt.MouseButton.LeftButton)
+
+    with qtbot.waitSignal(window.model.modelReset, timeout=2000):
+        engine.publish(pending=0)  # counts moved: the queue reloads once things settle
+
+
+def test_pending_dialog_lists_the_queued_commands(window: MainWindow) -> None:
+    ticket = window.model.row_at(0).ticket
+    before = window.store.pending_count()  # the demo queues a few changes of its own
+    window.store.set_status(ticket.id, Status.PENDING)
+    window.store.add_comment(ticket.id, "We are on it", public=True)
+    window.commands_queued()
+    assert window.pending_label.text() == f"{before + 2} pending changes"
+    dialog = window.show_pending()
+    lines = [dialog.list.item(i).text() for i in range(dialog.list.count())]
+    assert len(lines) == before + 2
+    assert lines[-2:] == [
+        f"{ticket.tracking_number}: status to Pending",
+        f"{ticket.tracking_number}: reply “We are on it”",
+    ]
+    dialog.close()
+
+
+# -- conflicts ------------------------------------------------------------------------------
+
+
+def button(parent: QWidget, name: str) -> QPushButton:
+    found = parent.findChild(QPushButton, name)
+    assert found is not None
+    return found
+
+
+def _conflict(cache: Cache, clock: FakeClock) -> tuple[Store, int]:
+    """Alice (user 1) set a status offline while Bob (user 2) took the ticket."""
+    feed = Feed()
+    feed.ticket(7, created=T0 - dt.timedelta(hours=1), assignee=1, subject="Printer on fire")
+    store = load(cache, feed)
+    mutation = store.set_status(7, Status.PENDING)
+    server = cache.server_ticket(7)
+    assert server is not None
+    moved = server.model_copy(update={"assignee_id": 2, "version": server.version + 1})
+    store.record_results(
+        [ConflictResult(mutation_id=mutation, ticket_id=7, fields=["assignee_id"], ticket=moved)]
+    )
+    return store, 7
+
+
+def test_conflicts_panel_shows_both_sides_and_resolves(
+    qtbot: QtBot, cache: Cache, clock: FakeClock
+) -> None:
+    store, ticket_id = _conflict(cache, clock)
+    panel = ConflictsPanel(store)
+    qtbot.addWidget(panel)
+    rows = panel.conflict_rows()
+    assert len(rows) == 1
+    text = panel.findChildren(type(panel.empty), "conflict-text")[0].text()
+    assert text == (
+        "Reassigned to Bob Lefèvre while you were offline: your status change was not applied"
+    )
+    with qtbot.waitSignal(panel.resolved):
+        button(rows[0], "reapply").click()
+    assert store.conflict_count() == 0 and panel.conflict_rows() == []
+    assert panel.empty.isVisible() or not panel.isVisible()
+    again = store.pending_batch()
+    assert [c.type for c in again] == ["set_status"]
+    server = cache.server_ticket(ticket_id)
+    assert server is not None and server.assignee_id == 2
+    assert again[0].base_version == server.version  # on top of the server's new version
+
+
+def test_discarding_a_conflict_keeps_the_server_version(
+    qtbot: QtBot, cache: Cache, clock: FakeClock
+) -> None:
+    store, ticket_id = _conflict(cache, clock)
+    panel = ConflictsPanel(store)
+    qtbot.addWidget(panel)
+    button(panel.conflict_rows()[0], "discard").click()
+    assert store.conflict_count() == 0 and store.pending_batch() == []
+    shown = cache.ticket(ticket_id)
+    assert shown is not None and shown.assignee_id == 2 and shown.status == "new"
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+def test_settings_persist_and_french_relabels_the_window(
+    qtbot: QtBot, tmp_path: Path, window: MainWindow
+) -> None:
+    path = str(tmp_path / "settings.ini")
+    settings = open_settings(path)
+    assert Preferences.load(settings) == Preferences()
+    Preferences(language="fr", notifications=False, sla_seconds=False).save(settings)
+    loaded = Preferences.load(open_settings(path))
+    assert loaded == Preferences(language="fr", notifications=False, sla_seconds=False)
+
+    console = Console(open_settings(path))
+    console.window = window
+    console.apply_preferences(loaded)
+    assert window.file_menu.title() == "&Fichier"
+    assert window.sync_status.state_label.text() == "Hors ligne"
+    assert window.model.headerData(Column.STATUS, Qt.Orientation.Horizontal) == "Statut"
+    console.apply_preferences(Preferences(language="en"))
+    assert window.file_menu.title() == "&File"
+
+
+def test_window_layout_is_restored(qtbot: QtBot, tmp_path: Path, window: MainWindow) -> None:
+    settings = open_settings(str(tmp_path / "layout.ini"))
+    window.resize(760, 560)  # within the offscreen screen, which restoreGeometry respects
+    header = window.table.horizontalHeader()
+    header.resizeSection(Column.TRACKING, 211)
+    save_layout(window, settings)
+    other = MainWindow(window.cache, me=1)
+    qtbot.addWidget(other)
+    assert restore_layout(other, open_settings(str(tmp_path / "layout.ini")))
+    assert other.size().height() == 560
+    assert other.table.horizontalHeader().sectionSize(Column.TRACKING) == 211
+    assert other.table.user_sized
+
+
+def test_no_horizontal_scroll_bar_at_1400_wide(qtbot: QtBot, window: MainWindow) -> None:
+    for language in ("en", "fr"):
+        i18n.set_language(language)
+        window.resize(1400, 800)
+        window.retranslate()
+        window.show_view(QueueView.ALL)
+        QApplication.processEvents()
+        header = window.table.horizontalHeader()
+        assert header.length() <= window.table.viewport().width() + 1
+        assert not window.table.horizontalScrollBar().isVisible()
+        assert header.sectionSize(Column.SUBJECT) >= 120
+        assert Column.TRACKING not in window.table.hidden_columns
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.qt_no_exception_capture
+def test_an_exception_in_a_slot_shows_a_dialog_and_keeps_the_outbox(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    ticket = window.model.row_at(0).ticket
+    window.store.set_status(ticket.id, Status.PENDING)
+    before = window.store.queued()
+    reporter = ErrorReporter(lambda: window)
+    reporter.install()
+    try:
+        button = QPushButton("boom")
+        qtbot.addWidget(button)
+
+        def broken() -> None:
+            raise RuntimeError("the printer caught fire")
+
+        button.clicked.connect(broken)
+        with qtbot.waitSignal(reporter.reported, timeout=2000):
+            button.click()
+    finally:
+        reporter.uninstall()
+    assert len(reporter.dialogs) == 1
+    dialog = reporter.dialogs[0]
+    assert "the printer caught fire" in dialog.message_label.text()
+    dialog.copy_button.click()
+    assert "RuntimeError: the printer caught fire" in QGuiApplication.clipboard().text()
+    assert window.store.queued() == before
+    assert window.isVisible()
+    dialog.close()
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+def test_notify_only_worsening_states_of_my_tickets_during_business_hours() -> None:
+    seen = {
+        1: Seen("INC-1", "Printer", Level.AT_RISK),
+        2: Seen("INC-2", "VPN", Level.BREACHED),
+        3: Seen("INC-3", "Mail", Level.FINE),
+        4: Seen("INC-4", "New one", Level.BREACHED),
+    }
+    before = {1: Level.FINE, 2: Level.AT_RISK, 3: Level.AT_RISK}
+    alerts = decide(before, seen, enabled=True, calendar_open=True)
+    assert [(a.tracking_number, a.level) for a in alerts] == [
+        ("INC-2", Level.BREACHED),
+        ("INC-1", Level.AT_RISK),
+    ]  # not the improving INC-3, not INC-4 seen for the first time
+    assert alerts[0].title == "SLA breached: INC-2"
+    assert decide(before, seen, enabled=False, calendar_open=True) == []
+    assert decide(before, seen, enabled=True, calendar_open=False) == []
+    after = {ticket_id: s.level for ticket_id, s in seen.items()}
+    assert decide(after, seen, enabled=True, calendar_open=True) == []  # once only
+
+
+# -- end to end, with the real server ---------------------------------------------------------
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.run_until_complete(event_loop.shutdown_asyncgens())
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer.create(tmp_path)
+    server.start()
+    yield server
+    server.close()
+
+
+def _console(tmp_path: Path, backend: MemoryKeyring) -> Console:
+    return Console(
+        open_settings(str(tmp_path / "settings.ini")),
+        keyring_backend=backend,
+        data_dir=tmp_path / "data",
+        client_factory=lambda url: ApiClient(url, retry=RetryPolicy(attempts=1)),
+        engine_options={"live": False, "offload": False, "interval": 3600.0},
+    )
+
+
+async def _until(engine: SyncEngine, ready: Callable[[SyncStatus], bool]) -> SyncStatus:
+    async with asyncio.timeout(30):
+        async for status in engine.statuses():
+            if ready(status):
+                return status
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def test_remember_me_skips_the_sign_in_next_time(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
+) -> None:
+    backend = MemoryKeyring()
+    first = _console(tmp_path, backend)
+    request = SignInRequest(live.url, "alice", PASSWORD, True)
+    assert loop.run_until_complete(first.sign_in(request)) is None
+    assert backend.get_password(f"offimizer-console:{live.url}", "alice")
+    loop.run_until_complete(first.close())
+    assert first.window is not None
+    qtbot.addWidget(first.window)
+
+    second = _console(tmp_path, backend)
+    assert loop.run_until_complete(second.start())
+    assert second.sign_in_dialog is None and second.session is not None
+    assert second.session.engine.client.token is not None
+    loop.run_until_complete(second.close())
+    assert second.window is not None
+    qtbot.addWidget(second.window)
+
+    third = _console(tmp_path, backend)
+    wrong = SignInRequest(live.url, "alice", "not the password", False)
+    problem = loop.run_until_complete(third.sign_in(wrong))
+    assert problem and third.session is None
+    forget = SignInRequest(live.url, "alice", PASSWORD, False)
+    assert loop.run_until_complete(third.sign_in(forget)) is None
+    assert backend.get_password(f"offimizer-console:{live.url}", "alice") is None
+    loop.run_until_complete(third.close())
+    assert third.window is not None
+    qtbot.addWidget(third.window)
+
+
+def test_reply_offline_then_sync_when_the_server_is_back(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
+) -> None:
+    ticket = live.open_ticket("Printer on fire", assignee_id=live.ids["alice"])
+    console = _console(tmp_path, MemoryKeyring())
+    request = SignInRequest(live.url, "alice", PASSWORD, True)
+    assert loop.run_until_complete(console.sign_in(request)) is None
+    session = console.session
+    assert session is not None
+    window = session.window
+    qtbot.addWidget(window)
+    engine = session.engine
+    loop.run_until_complete(
+        _until(engine, lambda s: s.state is SyncState.ONLINE and s.last_sync_at is not None)
+    )
+    window.reload()
+    window.show_view(QueueView.MY_TICKETS)
+    position = window.model.position_of(ticket["id"])
+    assert position is not None
+    window.table.setCurrentIndex(window.model.index(position, Column.TRACKING))
+    assert window.workspace.ticket_id == ticket["id"]
+
+    live.stop()
+    window.workspace.start_reply(public=True)
+    window.workspace.editor.setPlainText("A technician is on the way")
+    assert window.workspace.send()
+    assert window.pending_label.text() == "1 pending change"
+    loop.run_until_complete(_until(engine, lambda s: s.state is SyncState.OFFLINE))
+    assert window.pending_label.text() == "1 pending change"
+    assert window.connection_label.text() == "Offline"
+    reply = session.cache.comments(ticket["id"])[-1]
+    assert reply.body == "A technician is on the way" and reply.pending
+
+    live.start()
+    window.sync_action.trigger()
+    loop.run_until_complete(
+        _until(engine, lambda s: s.state is SyncState.ONLINE and s.pending == 0)
+    )
+    assert window.pending_label.text() == "0 pending changes"
+    assert window.connection_label.text() == "Online"
+    synced = session.cache.comments(ticket["id"])[-1]
+    assert synced.body == "A technician is on the way" and synced.server_id is not None
+    server = live.call("GET", f"/tickets/{ticket['id']}", "alice")
+    assert [c["body"] for c in server["comments"]] == ["A technician is on the way"]
+    loop.run_until_complete(console.close())
