@@ -17,6 +17,7 @@ import pytest
 from sync.cache import Cache
 from sync.protocol import Change, ChangePage
 from sync.store import Store
+from tests.clock import FakeClock
 
 #: Wednesday 4 March 2026, 10:00 in Paris: the calendar is open.
 T0 = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)
@@ -28,20 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints"))
-
-
-class FakeClock:
-    """Time that only moves when a test says so."""
-
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> dt.datetime:
-        self.now += dt.timedelta(**delta)
-        return self.now
 
 
 _ids = itertools.count(1)
@@ -162,7 +149,7 @@ class Feed:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

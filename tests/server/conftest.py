@@ -24,27 +24,12 @@ from server.models import AuthToken
 from server.security import hash_password, new_token, token_digest
 from server.service import create_organisation, create_team, create_user
 from sync.protocol import Role
+from tests.clock import FakeClock
 
 PG_URL = os.environ.get("OFFIMIZER_TEST_PG_URL")
 PASSWORD = "correct horse battery"
-#: Monday 2 March 2026, 10:00 in Paris: inside business hours.
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
-
-
-class FakeClock:
-    """The injected clock: time moves only when a test says so."""
-
-    def __init__(self, now: dt.datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> dt.datetime:
-        self.now += dt.timedelta(**delta)
-        return self.now
 
 
 def _with_search_path(url: str, schema: str) -> str:

@@ -13,22 +13,7 @@ import pytest
 from sync.cache import Cache
 from sync.protocol import Change, ChangePage
 from sync.store import Store
-
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """Time that only moves when a test says so."""
-
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> dt.datetime:
-        self.now += dt.timedelta(**delta)
-        return self.now
+from tests.clock import T0, FakeClock
 
 
 def _clock(when: dt.datetime) -> dict[str, Any]:
