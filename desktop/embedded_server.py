@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import socket
 import tempfile
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
+from server.threaded import ServerThread
 
 __all__ = ["EmbeddedServer", "demo_available"]
 
@@ -31,16 +29,17 @@ def demo_available() -> bool:
 @dataclass
 class EmbeddedServer:
     folder: Path
-    port: int = 0
+    thread: ServerThread
     username: str = "agent"
     password: str = ""
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-    _disposers: list[object] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.thread.url
+
+    @property
+    def port(self) -> int:
+        return self.thread.port
 
     @classmethod
     def start_demo(
@@ -66,44 +65,10 @@ class EmbeddedServer:
                 seed_demo(session, now)
             else:
                 seed_demo(session, now, tickets=tickets)
-        server = cls(folder, password=DEMO_PASSWORD)
-        server.serve(create_app(engine))
-        stack.callback(server.stop)
-        return server
-
-    def serve(self, app: object) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,  # type: ignore[arg-type]
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                server.run(sockets=[sock])
-            finally:
-                sock.close()
-                done.set()
-
-        self._thread = threading.Thread(target=run, name="embedded-server", daemon=True)
-        self._thread.start()
-        while not server.started and self._thread.is_alive():
-            done.wait(0.01)
-        if not server.started:
-            raise OSError("the embedded server did not start")
+        thread = ServerThread(lambda: create_app(engine), name="embedded-server")
+        thread.start()
+        stack.callback(thread.stop)
+        return cls(folder, thread, password=DEMO_PASSWORD)
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._server, self._thread = None, None
+        self.thread.stop()

@@ -7,14 +7,11 @@ end-to-end tests make a console go offline and come back.
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import Engine
 
 from server import changes as feed
@@ -23,6 +20,7 @@ from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
 from server.security import hash_password
 from server.service import create_organisation, create_team, create_user
+from server.threaded import ServerThread
 from sync.protocol import Role
 
 PASSWORD = "correct horse battery"
@@ -37,12 +35,10 @@ USERS = {
 @dataclass
 class LiveServer:
     engine: Engine
-    port: int = 0
     ids: dict[str, int] = field(default_factory=dict)
     #: (certificate, key) PEM files: serve https instead of http
     tls: tuple[Path, Path] | None = None
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _thread: ServerThread | None = None
 
     @classmethod
     def create(cls, directory: Path) -> LiveServer:
@@ -70,52 +66,30 @@ class LiveServer:
         return live
 
     @property
+    def server(self) -> ServerThread:
+        if self._thread is None:
+            self._thread = ServerThread(
+                lambda: create_app(self.engine), tls=self.tls, name="live-server"
+            )
+        return self._thread
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
     def url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
+        return self.server.url
 
     def start(self) -> None:
-        assert self._thread is None
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(self.engine),
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            access_log=False,
-            ssl_certfile=str(self.tls[0]) if self.tls else None,
-            ssl_keyfile=str(self.tls[1]) if self.tls else None,
-        )
-        self._server = uvicorn.Server(config)
-        started = threading.Event()
-        server = self._server
-
-        def run() -> None:
-            try:
-                server.run(sockets=[sock])
-            finally:
-                sock.close()
-                started.set()
-
-        self._thread = threading.Thread(target=run, name="live-server", daemon=True)
-        self._thread.start()
-        while not server.started and self._thread.is_alive():
-            started.wait(0.01)
-        assert server.started, "the server did not start"
+        self.server.start()
 
     def stop(self) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(10)
-        assert not self._thread.is_alive()
-        self._server, self._thread = None, None
+        assert self.server.running
+        self.server.stop()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self.stop()
+        self.server.stop()
         self.engine.dispose()
 
     # -- what the tests ask the server directly ------------------------------------------
