@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import _
 from server import changes as feed
-from server.db import transaction
+from server.db import locked, transaction
 from server.events import announcement_out
 from server.models import Announcement, User
 from server.service import Clock, ServiceError, not_found
@@ -72,12 +72,7 @@ def create_announcement(
 
 
 def _locked(session: Session, announcement_id: int) -> Announcement:
-    row = session.scalars(
-        select(Announcement)
-        .where(Announcement.id == announcement_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    row = locked(session, Announcement, announcement_id)
     if row is None:
         raise not_found()
     return row

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server import changes as feed
 from server.announcements import MAX_ID, require_lead
-from server.db import transaction
+from server.db import locked, transaction
 from server.models import Article, User
 from server.service import Clock, not_found
 from sync.protocol import (
@@ -168,12 +168,7 @@ def create_article(
 
 
 def _locked(session: Session, article_id: int) -> Article:
-    row = session.scalars(
-        select(Article)
-        .where(Article.id == article_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    row = locked(session, Article, article_id)
     if row is None:
         raise not_found()
     return row
