@@ -209,7 +209,8 @@ def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     return context
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this computer (where plain http cannot be overheard)."""
     if host == "localhost":
         return True
     try:
@@ -379,7 +380,7 @@ class ApiClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"not an http(s) URL: {base_url!r}")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             raise InsecureServerError(url)
         self.base_url = url
         self.token = token

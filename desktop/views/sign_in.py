@@ -7,7 +7,6 @@ whoever signs in calls :meth:`SignInDialog.fail` with the reason, or accepts it.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from i18n import _
 from sync.cache import normalize_server_url
+from sync.client import is_loopback
 
 __all__ = ["SignInDialog", "SignInRequest", "check_server_url"]
 
@@ -35,15 +35,6 @@ class SignInRequest:
     username: str
     password: str
     remember: bool
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_server_url(text: str) -> tuple[str | None, str | None]:
@@ -57,7 +48,7 @@ def check_server_url(text: str) -> tuple[str | None, str | None]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return None, _("The server address must start with https://.")
-    if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         return None, _("Only https:// is allowed for a server on another computer.")
     return url, None
 
