@@ -17,7 +17,7 @@ import pytest
 from sync.cache import Cache
 from sync.protocol import Change, ChangePage
 from sync.store import Store
-from tests.clock import FakeClock
+from tests.clock import FakeClock as FakeClock
 
 #: Wednesday 4 March 2026, 10:00 in Paris: the calendar is open.
 T0 = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)

@@ -24,7 +24,7 @@ from server.models import AuthToken
 from server.security import hash_password, new_token, token_digest
 from server.service import create_organisation, create_team, create_user
 from sync.protocol import Role
-from tests.clock import FakeClock
+from tests.clock import FakeClock as FakeClock
 
 PG_URL = os.environ.get("OFFIMIZER_TEST_PG_URL")
 PASSWORD = "correct horse battery"

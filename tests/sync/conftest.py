@@ -13,7 +13,8 @@ import pytest
 from sync.cache import Cache
 from sync.protocol import Change, ChangePage
 from sync.store import Store
-from tests.clock import T0, FakeClock
+from tests.clock import T0 as T0
+from tests.clock import FakeClock as FakeClock
 
 
 def _clock(when: dt.datetime) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -179,3 +180,36 @@ async def test_tls_is_verified_against_the_configured_ca_only(tmp_path: Path) ->
             assert (await trusting.me()).username == "alice"
     finally:
         live.close()
+
+
+@pytest.mark.asyncio
+async def test_a_server_event_brings_a_new_ticket_without_waiting_for_the_timer(
+    live: LiveServer, store: Store
+) -> None:
+    """The engine follows the real server's /events stream: a change elsewhere is pulled at once."""
+    from .fakes import ManualTimer
+
+    timer = ManualTimer()  # the periodic pass never comes unless the test fires it
+    client = ApiClient(live.url, retry=RetryPolicy(attempts=2), sleep=RecordingSleep())
+    credentials = Credentials(live.url, backend=MemoryKeyring())
+    engine = SyncEngine(
+        store, client, credentials=credentials, username="alice", timer=timer, interval=3600
+    )
+    arrived = asyncio.Event()
+
+    def watch(_status: object) -> None:
+        if any(t.subject == "Mail server down" for t in store.cache.tickets()):
+            arrived.set()
+
+    engine.subscribe(watch)
+    try:
+        await engine.login(PASSWORD)
+        await engine.start()
+        await asyncio.wait_for(engine.wait_idle(), 10)
+        assert engine.status.state is SyncState.ONLINE
+        live.open_ticket("Mail server down")  # by the team lead, on the server
+        # the timer is never fired: only the live event can trigger this pull
+        await asyncio.wait_for(arrived.wait(), 10)
+    finally:
+        await engine.stop()
+        await client.aclose()
