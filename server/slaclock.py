@@ -9,8 +9,6 @@ Nothing about SLA is stored on a ticket: the ``created``, ``status``,
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,20 +18,9 @@ from sqlalchemy.orm import Session
 
 from server.models import SlaConfig, TicketHistory
 from sla.calendar import BusinessCalendar
-from sla.clock import (
-    ClockState,
-    Created,
-    Event,
-    PriorityChanged,
-    Responded,
-    SeverityChanged,
-    Status,
-    StatusChanged,
-    evaluate,
-)
+from sla.clock import ClockState, evaluate
+from sla.history import events_from_history
 from sla.policy import (
-    Priority,
-    Severity,
     SlaPolicy,
     calendar_from_json,
     calendar_to_json,
@@ -41,6 +28,15 @@ from sla.policy import (
     default_policy,
 )
 from sync.protocol import ClockOut, TicketSlaOut
+
+__all__ = [
+    "SlaSettings",
+    "ensure_default_config",
+    "events_from_history",
+    "history_by_ticket",
+    "load_settings",
+    "ticket_sla",
+]
 
 _SECOND_US = 1_000_000
 
@@ -81,31 +77,6 @@ def load_settings(session: Session) -> SlaSettings:
         raise RuntimeError("the SLA configuration is missing: run `offimizer-server migrate`")
     policy, calendar = _parse(config.policy_json, config.calendar_json)
     return SlaSettings(policy, calendar, config.updated_at)
-
-
-def events_from_history(entries: Iterable[TicketHistory]) -> list[Event]:
-    """The SLA events of a ticket, in history order."""
-    events: list[Event] = []
-    for entry in entries:
-        if entry.field == "created":
-            created = json.loads(entry.after or "{}")
-            events.append(
-                Created(
-                    entry.at,
-                    Priority(created["priority"]),
-                    Severity(created["severity"]),
-                    str(created["plan"]),
-                )
-            )
-        elif entry.field == "status" and entry.after:
-            events.append(StatusChanged(entry.at, Status(entry.after)))
-        elif entry.field == "priority" and entry.after:
-            events.append(PriorityChanged(entry.at, Priority(entry.after)))
-        elif entry.field == "severity" and entry.after:
-            events.append(SeverityChanged(entry.at, Severity(entry.after)))
-        elif entry.field == "responded":
-            events.append(Responded(entry.at))
-    return events
 
 
 def _clock_out(clock: ClockState) -> ClockOut:

@@ -16,28 +16,19 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Any, Final
 
 import i18n
 from i18n import N_, gettext
 from sla.calendar import BusinessCalendar, CalendarError
-from sla.clock import (
-    ClockState,
-    ClockStatus,
-    Created,
-    Event,
-    HistoryError,
-    PriorityChanged,
-    Responded,
-    SeverityChanged,
-    Status,
-    StatusChanged,
-    TicketSla,
-    evaluate,
+from sla.clock import ClockState, ClockStatus, Event, HistoryError, TicketSla, evaluate
+from sla.history import (
+    HistoryEntry,
+    HistoryEntryError,
+    HistoryRow,
+    events_from_cached_history,
 )
 from sla.policy import (
-    Priority,
-    Severity,
     SlaConfigError,
     SlaPolicy,
     calendar_from_dict,
@@ -65,14 +56,6 @@ log = logging.getLogger(__name__)
 UNKNOWN_GROUP: Final = 4
 
 
-class HistoryRow(NamedTuple):
-    """The columns of a cached history entry the SLA needs."""
-
-    at: dt.datetime
-    field: str
-    after: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class SlaRules:
     """The policy and calendar the console computes clocks with."""
@@ -84,7 +67,8 @@ class SlaRules:
 
     @classmethod
     def defaults(cls, problem: str | None = None) -> SlaRules:
-        return cls(default_policy(), default_calendar(), problem)
+        policy, calendar = _default_documents()
+        return cls(policy, calendar, problem)
 
     @classmethod
     def from_cache(cls, cache: Cache) -> SlaRules:
@@ -97,71 +81,60 @@ class SlaRules:
         if config is None:
             return cls.defaults()
         try:
-            return cls(SlaPolicy.from_dict(config.policy), calendar_from_dict(config.calendar))
+            return cls(*_documents(config.policy, config.calendar))
         except SlaConfigError as error:
             log.warning("the cached SLA configuration is invalid: %s", error)
             return cls.defaults(str(error))
 
 
+#: Rules built from the cache's documents, by their JSON text: a calendar indexes its
+#: business hours once (which takes a while), so a reload with the same documents
+#: (every reload but the one after an SLA change) reuses it.
+_RULES: dict[str, tuple[SlaPolicy, BusinessCalendar]] = {}
+_DEFAULT: list[tuple[SlaPolicy, BusinessCalendar]] = []
+
+
+def _default_documents() -> tuple[SlaPolicy, BusinessCalendar]:
+    if not _DEFAULT:
+        _DEFAULT.append((default_policy(), default_calendar()))
+    return _DEFAULT[0]
+
+
+def _documents(policy: Any, calendar: Any) -> tuple[SlaPolicy, BusinessCalendar]:
+    key = json.dumps([policy, calendar], sort_keys=True, default=str)
+    found = _RULES.get(key)
+    if found is None:
+        found = (SlaPolicy.from_dict(policy), calendar_from_dict(calendar))
+        if len(_RULES) >= 4:
+            _RULES.clear()
+        _RULES[key] = found
+    return found
+
+
 def events_from_history(
-    rows: Iterable[HistoryRow],
+    rows: Iterable[HistoryEntry],
     *,
     created_at: dt.datetime,
     priority: str,
     severity: str,
     plan: str,
 ) -> list[Event]:
-    """The SLA events of one ticket from its cached history (in history order).
+    """The SLA events of one cached ticket (see :func:`sla.history.events_from_cached_history`).
 
-    Server entries (``created``, ``status``, ``priority``, ``severity``,
-    ``responded``) and optimistic ones written by pending commands use the same
-    field names.  A history without its ``created`` entry (not synced yet, or
-    trimmed) starts from the ticket's creation with its current priority,
-    severity and organisation plan.  An entry with a value this console does not
-    know is skipped, never fatal.
+    An entry this console cannot read is skipped (and logged), never fatal.
     """
-    events: list[Event] = []
-    created: Created | None = None
-    for row in rows:
-        try:
-            if row.field == "created":
-                document = json.loads(row.after or "{}")
-                created = Created(
-                    row.at,
-                    Priority(document.get("priority", priority)),
-                    Severity(document.get("severity", severity)),
-                    str(document.get("plan", plan)),
-                )
-            elif row.field == "status" and row.after:
-                events.append(StatusChanged(row.at, Status(row.after)))
-            elif row.field == "priority" and row.after:
-                events.append(PriorityChanged(row.at, Priority(row.after)))
-            elif row.field == "severity" and row.after:
-                events.append(SeverityChanged(row.at, Severity(row.after)))
-            elif row.field == "responded":
-                events.append(Responded(row.at))
-        except (ValueError, TypeError, AttributeError) as error:
-            log.warning("history entry %s at %s skipped: %s", row.field, row.at, error)
-    if created is None:
-        try:
-            created = Created(created_at, Priority(priority), Severity(severity), plan)
-        except ValueError:
-            created = Created(created_at, Priority.P3, Severity.MINOR, plan)
-    # nothing can happen to a ticket before it exists (a skewed clock, a bad row)
-    return [
-        created,
-        *(event if event.at >= created.at else _at(event, created.at) for event in events),
-    ]
+    return events_from_cached_history(
+        rows,
+        created_at=created_at,
+        priority=priority,
+        severity=severity,
+        plan=plan,
+        on_skip=_skipped,
+    )
 
 
-def _at(event: Event, when: dt.datetime) -> Event:
-    if isinstance(event, StatusChanged):
-        return StatusChanged(when, event.status)
-    if isinstance(event, PriorityChanged):
-        return PriorityChanged(when, event.priority)
-    if isinstance(event, SeverityChanged):
-        return SeverityChanged(when, event.severity)
-    return Responded(when)
+def _skipped(entry: HistoryEntry, error: HistoryEntryError) -> None:
+    log.warning("history entry %s at %s skipped: %s", entry.field, entry.at, error)
 
 
 def evaluate_safely(
