@@ -295,6 +295,36 @@ def size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in files if f.exists()) / 1e6
 
 
+def size_breakdown(path: Path) -> list[tuple[str, float]]:
+    """Megabytes by part of the cache (tables with their indexes, the FTS5 index, JSON)."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        pages = dict(connection.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_schema")}
+        owner = dict(connection.execute("SELECT name, tbl_name FROM sqlite_schema"))
+        json_bytes = connection.execute("SELECT sum(length(server_row)) FROM tickets").fetchone()[0]
+        json_bytes = json_bytes or 0
+    except sqlite3.Error:  # no dbstat in this SQLite build
+        return []
+    finally:
+        connection.close()
+    parts: dict[str, float] = {}
+    for name, size in pages.items():
+        table = owner.get(name, name) if name in tables else name
+        if table.startswith("ticket_search"):
+            table = "ticket_search (FTS5: its copy of the text and its index)"
+        elif table.startswith("sqlite_autoindex_"):
+            table = table.removeprefix("sqlite_autoindex_").rsplit("_", 1)[0]
+        parts[table] = parts.get(table, 0.0) + size / 1e6
+    ranked = sorted(parts.items(), key=lambda item: -item[1])[:5]
+    return [
+        *ranked,
+        ("of which tickets.server_row (the server's row as JSON, for rebases)", json_bytes / 1e6),
+    ]
+
+
 async def measure(
     url: str, ids: dict[str, int], cache_file: Path, args: argparse.Namespace
 ) -> None:
@@ -375,7 +405,12 @@ async def measure(
             f"   (target <= {PUSH_TARGET_S * 1000:.0f} ms: {verdict(push_s <= PUSH_TARGET_S)})"
         )
     cache.close()
-    print(f"cache size:   {size_mb(cache_file):8.1f} MB on disk ({count:,} tickets, FTS included)")
+    print(
+        f"cache size:   {size_mb(cache_file):8.1f} MB on disk ({count:,} tickets, FTS included;"
+        " the issue sets no target)"
+    )
+    for name, megabytes in size_breakdown(cache_file):
+        print(f"              {megabytes:8.1f} MB  {name}")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 import email.utils
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NamedTuple
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -27,9 +27,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from i18n import _, ngettext
 from server import changes as feed
-from server import extras, openapi, ratelimit
-from server.db import make_read_sessionmaker, make_sessionmaker, transaction
-from server.models import AuthToken, Organisation, SlaConfig, Team, TeamMember, User
+from server import extras, openapi, presence, ratelimit
+from server.db import READ_ONLY, make_read_sessionmaker, make_sessionmaker, transaction
+from server.models import (
+    AuthToken,
+    Organisation,
+    Presence,
+    SlaConfig,
+    Team,
+    TeamMember,
+    User,
+)
 from server.security import burn_time, new_token, token_digest, verify_password
 from server.service import (
     Clock,
@@ -37,7 +45,7 @@ from server.service import (
     TicketFilter,
     create_ticket,
     created_before,
-    execute,
+    execute_batch,
     get_visible_ticket,
     list_tickets,
     organisation_out,
@@ -236,6 +244,15 @@ def _field_name(location: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+class _Reader(NamedTuple):
+    """Who polls the change feed, as :func:`create_app`'s ``authenticate_reader`` finds them."""
+
+    user_id: int
+    team_ids: list[int] | None  # None: every team (an administrator)
+    last_seen_at: dt.datetime | None
+    high: int  # the feed's highest committed sequence number
+
+
 def create_app(
     engine: Engine,
     *,
@@ -246,6 +263,7 @@ def create_app(
     """The API over an already migrated database (see :mod:`server.migrate`)."""
     factory: sessionmaker[Session] = make_sessionmaker(engine)
     reader = make_read_sessionmaker(engine)  # for transactions that only read
+    read_engine = engine.execution_options(**{READ_ONLY: True})  # the feed's polls
     with transaction(factory) as session:
         ensure_default_config(session, clock())
 
@@ -301,32 +319,41 @@ def create_app(
             raise ServiceError(401, "invalid_token", _("This account is disabled."))
         return user
 
-    def authenticate_reader(session: Session, token: str) -> list[int] | None:
+    def authenticate_reader(connection: Connection, token: str) -> _Reader:
         """:func:`authenticate` for the change feed, in one light query (it is polled).
 
-        Returns the teams whose changes the user sees (``None``: every team).
+        A plain connection (no ORM) and one statement: the token, the user, their
+        teams, their presence and the feed's high-water mark together.
         """
-        rows = session.execute(
+        rows = connection.execute(
             select(
                 AuthToken.revoked_at,
                 AuthToken.expires_at,
+                AuthToken.user_id,
                 User.role,
                 User.active,
                 TeamMember.team_id,
+                Presence.last_seen_at,
+                feed.high_water().label("high"),
             )
             .join(User, User.id == AuthToken.user_id)
             .outerjoin(TeamMember, TeamMember.user_id == User.id)
+            .outerjoin(Presence, Presence.user_id == User.id)
             .where(AuthToken.token_hash == token_digest(token))
         ).all()
         if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= clock():
             raise ServiceError(
                 401, "invalid_token", _("Your session has expired or was closed: sign in again.")
             )
-        if not rows[0].active:
+        first = rows[0]
+        if not first.active:
             raise ServiceError(401, "invalid_token", _("This account is disabled."))
-        if rows[0].role == Role.ADMIN:
-            return None
-        return sorted(row.team_id for row in rows if row.team_id is not None)
+        teams = (
+            None
+            if first.role == Role.ADMIN
+            else sorted({row.team_id for row in rows if row.team_id is not None})
+        )
+        return _Reader(int(first.user_id), teams, first.last_seen_at, first.high or 0)
 
     # -- auth -----------------------------------------------------------------
 
@@ -503,10 +530,12 @@ def create_app(
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
     ) -> Any:
-        with transaction(reader) as session:
-            team_ids = authenticate_reader(session, token)
+        with read_engine.connect() as connection, connection.begin():
+            caller = authenticate_reader(connection, token)
             try:
-                body = feed.read_page_json(session, feed.parse_cursor(cursor), limit, team_ids)
+                body = feed.read_page_json(
+                    connection, feed.parse_cursor(cursor), limit, caller.team_ids, high=caller.high
+                )
             except feed.CursorError:
                 raise ServiceError(
                     410,
@@ -514,6 +543,11 @@ def create_app(
                     _("This cursor is unknown to the server: synchronize from the start."),
                     "cursor",
                 ) from None
+        now = clock()
+        # a pull counts as "seen", written at most every few seconds (as presence.pull_seen)
+        if caller.last_seen_at is None or now - caller.last_seen_at >= presence.PULL_GRANULARITY:
+            with transaction(factory) as session:
+                presence.mark_seen(session, caller.user_id, now)
         # already the JSON of a ChangePage: not parsed and dumped again
         return Response(content=body, media_type="application/json")
 
@@ -521,7 +555,7 @@ def create_app(
     def commands(token: Token, batch: CommandBatch) -> Any:
         with transaction(reader) as session:
             user_id = authenticate(session, token).id
-        results = [execute(factory, user_id, command, clock) for command in batch.commands]
+        results = execute_batch(factory, user_id, batch.commands, clock)
         return CommandBatchResult(results=results)
 
     extras.install(app, engine, factory, clock, _bearer, authenticate)

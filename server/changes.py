@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Connection, ScalarSelect, Text, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,13 +61,17 @@ def take(session: Session, name: str, count: int = 1) -> int:
     return first
 
 
+#: A change's data, or how to compute it when the transaction publishes its changes.
+ChangeData = dict[str, Any] | Callable[[], dict[str, Any]] | None
+
+
 @dataclass
 class PendingChange:
     entity: ChangeEntity
     entity_id: int
     op: ChangeOp
     team_id: int | None
-    data: dict[str, Any] | None
+    data: ChangeData
 
 
 @dataclass
@@ -79,11 +84,17 @@ class ChangeSet:
         self,
         entity: ChangeEntity,
         entity_id: int,
-        data: dict[str, Any] | None,
+        data: ChangeData,
         *,
         team_id: int | None,
         op: ChangeOp = "upsert",
     ) -> None:
+        """Queue a change; ``data`` may be a function, called once at :meth:`publish`.
+
+        A function suits an entity that later writes of the same transaction may
+        change again (a ticket several commands of one push touch): only its last
+        state is published, so only that one is computed.
+        """
         self.pending.append(PendingChange(entity, entity_id, op, team_id, data))
 
     def publish(self, session: Session, now: dt.datetime) -> None:
@@ -99,6 +110,9 @@ class ChangeSet:
                 seen.add(key)
                 kept.append(change)
         self.pending = kept[::-1]
+        for change in self.pending:  # before the counter is locked: others wait on it
+            if callable(change.data):
+                change.data = change.data()
         session.flush()
         first = take(session, FEED_COUNTER, len(self.pending))
         session.add_all(
@@ -137,10 +151,24 @@ class _Page:
     estimate: int
 
 
-def _read_rows(session: Session, after: int, limit: int, team_ids: list[int] | None) -> _Page:
-    high = session.scalar(select(Counter.value).where(Counter.name == FEED_COUNTER)) or 0
+def high_water() -> ScalarSelect[int]:
+    """The highest committed sequence number, as a subquery (to read it with other things)."""
+    return select(Counter.value).where(Counter.name == FEED_COUNTER).scalar_subquery()
+
+
+def _read_rows(
+    session: Session | Connection,
+    after: int,
+    limit: int,
+    team_ids: list[int] | None,
+    high: int | None = None,
+) -> _Page:
+    if high is None:
+        high = session.scalar(select(Counter.value).where(Counter.name == FEED_COUNTER)) or 0
     if after > high:
         raise CursorError(str(after))
+    if after == high:  # nothing new (most polls): no query at all
+        return _Page([], high, False, 0)
     # ``data`` as the JSON text it is stored as: parsed by nobody, sent as it is
     query = select(
         ChangeLog.seq,
@@ -181,13 +209,22 @@ def read_page(session: Session, after: int, limit: int, team_ids: list[int] | No
     )
 
 
-def read_page_json(session: Session, after: int, limit: int, team_ids: list[int] | None) -> bytes:
+def read_page_json(
+    session: Session | Connection,
+    after: int,
+    limit: int,
+    team_ids: list[int] | None,
+    *,
+    high: int | None = None,
+) -> bytes:
     """:func:`read_page` as the JSON of a :class:`ChangePage`, built without parsing ``data``.
 
     The initial sync of a large queue is mostly this: the stored JSON of each
     change goes out as it is, instead of being parsed, validated and dumped again.
+    A plain :class:`~sqlalchemy.engine.Connection` spares the ORM's work a poll;
+    ``high``, when the caller already read it (:func:`high_water`), spares a query.
     """
-    page = _read_rows(session, after, limit, team_ids)
+    page = _read_rows(session, after, limit, team_ids, high)
     dumps = json.dumps
     changes = ",".join(
         f'{{"seq":{seq},"cursor":"{seq}","entity":{dumps(entity)},"id":{entity_id},'

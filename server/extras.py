@@ -1,4 +1,5 @@
-"""Routes beyond tickets and sync: live events, announcements, the knowledge base.
+"""Routes beyond tickets and sync: live events, announcements, the knowledge base,
+presence and reports.
 
 :func:`install` adds them to the application made by :func:`server.app.create_app`.
 """
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import announcements, events, knowledge
+from server import announcements, events, knowledge, presence, reports
 from server.models import User
 from server.service import Clock
 
@@ -31,3 +32,5 @@ def install(
     app.include_router(events.make_router(hub, bearer, authenticate))
     app.include_router(announcements.make_router(factory, clock, bearer, authenticate))
     app.include_router(knowledge.make_router(factory, clock, bearer, authenticate))
+    app.include_router(presence.make_router(factory, clock, bearer, authenticate))
+    app.include_router(reports.make_router(factory, clock, bearer, authenticate))

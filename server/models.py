@@ -288,3 +288,27 @@ class OutboundEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+PRESENCE_ACTIVITIES = ["viewing", "replying"]
+
+
+class Presence(Base):
+    """When a user was last seen (a presence report or a change-feed pull), and on what.
+
+    ``ticket_id``/``activity`` are what the user last reported, at ``activity_at``;
+    one row per user, shared by every server process on the database.
+    """
+
+    __tablename__ = "presence"
+    __table_args__ = (
+        CheckConstraint(
+            f"activity IS NULL OR {_check_in('activity', PRESENCE_ACTIVITIES)}", name="activity"
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    activity: Mapped[str | None] = mapped_column(String(16))
+    activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import TypeAdapter
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import N_, _
@@ -27,6 +28,7 @@ from server.models import (
     AppliedMutation,
     Comment,
     Organisation,
+    SlaConfig,
     Team,
     TeamMember,
     Ticket,
@@ -54,6 +56,7 @@ from sync.protocol import (
     SetPriorityCommand,
     SetSeverityCommand,
     SetStatusCommand,
+    SetTeamCommand,
     Status,
     TeamOut,
     TicketCreate,
@@ -67,6 +70,7 @@ Clock = Callable[[], dt.datetime]
 #: Fields an agent's command compares against the version it saw.
 CAS_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "assign": ("assignee", "team"),
+    "set_team": ("assignee", "team"),
     "set_status": ("status",),
 }
 
@@ -81,7 +85,15 @@ REJECT_MESSAGES: Final[dict[RejectReason, str]] = {
     ),
     RejectReason.TICKET_CLOSED: N_("The ticket is closed: only comments can still be added."),
     RejectReason.MUTATION_REUSED: N_("This mutation id was already used by another user."),
+    RejectReason.INVALID_TEAM: N_("There is no such team."),
 }
+
+_MOVE_FORBIDDEN: Final = N_(
+    "Only a team lead of the ticket's team or an administrator can move a ticket to another team."
+)
+_MOVE_ASSIGNEE: Final = N_(
+    "The ticket can only be given to an active member of the team it moves to."
+)
 
 
 class ServiceError(Exception):
@@ -405,8 +417,15 @@ class TicketWriter:
         if previous_team_id is not None and previous_team_id != team_id:
             # a tombstone for those who saw it in its former team
             self.changes.add("ticket", self.ticket.id, None, team_id=previous_team_id, op="delete")
-        data = ticket_out(self.session, self.ticket, self.now).model_dump(mode="json")
-        self.changes.add("ticket", self.ticket.id, data, team_id=team_id)
+        ticket, session, now = self.ticket, self.session, self.now
+        self.changes.add(  # computed once, as the ticket ends the transaction
+            "ticket",
+            ticket.id,
+            lambda: ticket_out(session, ticket, now).model_dump(mode="json"),
+            team_id=team_id,
+        )
+        if previous_team_id is not None and previous_team_id != team_id:
+            self._resend_all()
         for comment in self._comments:
             self.changes.add(
                 "comment", comment.id, comment_out(comment).model_dump(mode="json"), team_id=team_id
@@ -415,6 +434,27 @@ class TicketWriter:
             self.changes.add(
                 "history", entry.id, history_out(entry).model_dump(mode="json"), team_id=team_id
             )
+
+    def _resend_all(self) -> None:
+        """Publish every comment and history entry again, for the ticket's new team.
+
+        Its consoles never received them (they were published to the former
+        team), and a console seeing both teams may apply the tombstone, which
+        drops them from its cache, before the ticket comes back.
+        """
+        entries = {entry.id for entry in self._entries}
+        comments = {comment.id for comment in self._comments}
+        team_id = self.ticket.team_id
+        for comment in self.session.scalars(
+            select(Comment).where(Comment.ticket_id == self.ticket.id).order_by(Comment.id)
+        ):
+            if comment.id not in comments:
+                data = comment_out(comment).model_dump(mode="json")
+                self.changes.add("comment", comment.id, data, team_id=team_id)
+        for entry in history_by_ticket(self.session, [self.ticket.id])[self.ticket.id]:
+            if entry.id not in entries:
+                data = history_out(entry).model_dump(mode="json")
+                self.changes.add("history", entry.id, data, team_id=team_id)
 
 
 def _responded(session: Session, ticket_id: int) -> bool:
@@ -537,35 +577,96 @@ def created_before(
 # -- commands -----------------------------------------------------------------
 
 
-def _rejected(command: Command, reason: RejectReason) -> RejectedResult:
+def _rejected(command: Command, reason: RejectReason, msgid: str | None = None) -> RejectedResult:
     return RejectedResult(
         mutation_id=command.mutation_id,
         ticket_id=command.ticket_id,
         reason=reason,
-        message=_(REJECT_MESSAGES[reason]),
+        message=_(msgid or REJECT_MESSAGES[reason]),
     )
 
 
-def _clashes(session: Session, command: Command) -> list[str]:
+def may_move(user: User, ticket: Ticket) -> bool:
+    """Who may move a ticket to another team (``set_team``).
+
+    Admins move any ticket; a team lead moves the tickets of their own teams,
+    to any team (the source team decides to hand it over); agents never do.
+    """
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.TEAM_LEAD and ticket.team_id in user.team_ids
+
+
+def _move(
+    session: Session, writer: TicketWriter, user: User, command: SetTeamCommand
+) -> RejectedResult | None:
+    """Apply ``set_team``: the team, then the assignee (history for each that changes)."""
+    ticket = writer.ticket
+    if not may_move(user, ticket):
+        return _rejected(command, RejectReason.FORBIDDEN, _MOVE_FORBIDDEN)
+    if session.get(Team, command.team_id) is None:
+        return _rejected(command, RejectReason.INVALID_TEAM)
+    if command.assignee_id is not None and not _assignable(
+        session, command.team_id, command.assignee_id
+    ):
+        return _rejected(command, RejectReason.INVALID_ASSIGNEE, _MOVE_ASSIGNEE)
+    if command.team_id != ticket.team_id:
+        before_team = ticket.team_id
+        ticket.team_id = command.team_id
+        writer.record("team", str(before_team), str(command.team_id))
+    if command.assignee_id != ticket.assignee_id:
+        before = ticket.assignee_id
+        ticket.assignee_id = command.assignee_id
+        writer.record(
+            "assignee",
+            None if before is None else str(before),
+            None if command.assignee_id is None else str(command.assignee_id),
+        )
+    return None
+
+
+def _clashes(session: Session, command: Command, own_versions: Collection[int] = ()) -> list[str]:
+    """The compare-and-set fields of ``command`` changed since the version its author saw.
+
+    What counts is a change the author had *not seen*: one by someone else, or
+    by the same user from another console.  The author's own earlier commands
+    of the same push (``own_versions``: the ticket versions they produced) are
+    not clashes: a push carries one console's outbox in the order its commands
+    were made, each command made on top of the previous ones (an agent who sets
+    "pending" then "resolved" offline sends both against the same base
+    version, and means both).  A server cannot tell two consoles of one user
+    apart across pushes, so only the same batch proves "same outbox" (a command
+    of the batch already applied by an earlier delivery counts too); an outbox
+    longer than a batch may still see a later command of a ticket reported as a
+    conflict, which the console shows with the choice to re-apply it.
+    """
     fields = CAS_FIELDS.get(command.type)
     if not fields:
         return []
-    rows = session.scalars(
-        select(TicketHistory.field)
-        .where(
-            TicketHistory.ticket_id == command.ticket_id,
-            TicketHistory.version > command.base_version,
-            TicketHistory.field.in_(fields),
-        )
-        .distinct()
+    query = select(TicketHistory.field).where(
+        TicketHistory.ticket_id == command.ticket_id,
+        TicketHistory.version > command.base_version,
+        TicketHistory.field.in_(fields),
     )
-    return sorted(rows)
+    if own_versions:
+        query = query.where(TicketHistory.version.not_in(sorted(own_versions)))
+    return sorted(session.scalars(query.distinct()))
 
 
 def apply_command(
-    session: Session, changes: feed.ChangeSet, user: User, command: Command, now: dt.datetime
+    session: Session,
+    changes: feed.ChangeSet,
+    user: User,
+    command: Command,
+    now: dt.datetime,
+    *,
+    own_versions: Collection[int] = (),
 ) -> CommandResult:
-    """Apply one command (the caller has recorded its mutation id)."""
+    """Apply one command (the caller has recorded its mutation id).
+
+    ``own_versions``: versions of this ticket produced by the earlier commands of
+    the same push (see :func:`_clashes`).
+    """
     ticket = session.scalars(
         select(Ticket)
         .where(Ticket.id == command.ticket_id)
@@ -577,7 +678,7 @@ def apply_command(
     if command.base_version > ticket.version:
         return _rejected(command, RejectReason.INVALID_BASE_VERSION)
     # a clash first: the rights below depend on a state the agent had not seen
-    clashing = _clashes(session, command)
+    clashing = _clashes(session, command, own_versions)
     if clashing:
         return ConflictResult(
             mutation_id=command.mutation_id,
@@ -586,12 +687,19 @@ def apply_command(
             ticket=ticket_out(session, ticket, now),
         )
     is_comment = isinstance(command, AddCommentCommand)
+    if isinstance(command, SetTeamCommand) and not may_move(user, ticket):
+        return _rejected(command, RejectReason.FORBIDDEN, _MOVE_FORBIDDEN)
     if not is_comment and not can_edit(user, ticket):
         return _rejected(command, RejectReason.FORBIDDEN)
     if ticket.status == Status.CLOSED and not is_comment:
         return _rejected(command, RejectReason.TICKET_CLOSED)
     writer = TicketWriter(session, changes, ticket, user, now)
-    if isinstance(command, AssignCommand):
+    previous_team_id = ticket.team_id
+    if isinstance(command, SetTeamCommand):
+        refused = _move(session, writer, user, command)
+        if refused is not None:
+            return refused
+    elif isinstance(command, AssignCommand):
         if not may_assign(user, ticket, command.assignee_id):
             return _rejected(command, RejectReason.FORBIDDEN)
         if command.assignee_id is not None and not _assignable(
@@ -641,7 +749,7 @@ def apply_command(
     elif isinstance(command, RemoveTagCommand) and command.tag in ticket.tags:
         ticket.tags = [tag for tag in ticket.tags if tag != command.tag]
         writer.record("tag_removed", command.tag, None)
-    writer.finish()
+    writer.finish(previous_team_id)
     return AppliedResult(
         mutation_id=command.mutation_id, ticket_id=ticket.id, version=ticket.version
     )
@@ -655,7 +763,12 @@ def _stored(row: AppliedMutation) -> CommandResult:
 
 
 def execute(
-    factory: sessionmaker[Session], user_id: int, command: Command, clock: Clock
+    factory: sessionmaker[Session],
+    user_id: int,
+    command: Command,
+    clock: Clock,
+    *,
+    own_versions: Collection[int] = (),
 ) -> CommandResult:
     """Run one command in its own transaction, exactly once per mutation id.
 
@@ -684,10 +797,140 @@ def execute(
                 user = session.get(User, user_id)
                 assert user is not None
                 changes = feed.ChangeSet()
-                result = apply_command(session, changes, user, command, now)
+                result = apply_command(
+                    session, changes, user, command, now, own_versions=own_versions
+                )
                 record.result = result.model_dump(mode="json")
                 changes.publish(session, now)
             return result
         except IntegrityError:
             continue  # someone recorded this mutation first: read their answer
     raise RuntimeError(f"mutation {key} could not be recorded")  # pragma: no cover
+
+
+def _own_version(own: dict[int, set[int]], result: CommandResult) -> None:
+    """Note the ticket version an applied command of the batch produced."""
+    if isinstance(result, AppliedResult):
+        own.setdefault(result.ticket_id, set()).add(result.version)
+
+
+def _record_mutation(
+    session: Session, key: str, user_id: int, ticket_id: int, now: dt.datetime
+) -> bool:
+    """Insert the mutation id (empty answer); False when it is already recorded.
+
+    ``ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent re-send waits on the
+    unique key until the first transaction ends, then inserts nothing, with no
+    error to roll back (the batch's transaction goes on).
+    """
+    values = {
+        "mutation_id": key,
+        "user_id": user_id,
+        "ticket_id": ticket_id,
+        "result": {},
+        "created_at": now,
+    }
+    table: Table = AppliedMutation.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table).values(**values)
+    else:
+        statement = sqlite.insert(table).values(**values)
+    inserted = (
+        session.connection()
+        .execute(
+            statement.on_conflict_do_nothing(index_elements=["mutation_id"]).returning(
+                table.c.mutation_id
+            )
+        )
+        .scalar_one_or_none()
+    )
+    return inserted is not None
+
+
+def _execute_together(
+    factory: sessionmaker[Session], user_id: int, commands: Sequence[Command], clock: Clock
+) -> list[CommandResult]:
+    with transaction(factory) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        now = clock()
+        changes = feed.ChangeSet()
+        # what every command reads again, held for the batch (the session's identity
+        # map holds objects weakly: unheld, each would be loaded again a command)
+        held = [
+            session.get(SlaConfig, 1),
+            *session.scalars(
+                select(Organisation).where(
+                    Organisation.id.in_(
+                        select(Ticket.organisation_id).where(
+                            Ticket.id.in_({command.ticket_id for command in commands})
+                        )
+                    )
+                )
+            ),
+        ]
+        own: dict[int, set[int]] = {}
+        results: list[CommandResult] = []
+        for command in commands:
+            key = str(command.mutation_id)
+            result: CommandResult
+            if _record_mutation(session, key, user_id, command.ticket_id, now):
+                result = apply_command(
+                    session,
+                    changes,
+                    user,
+                    command,
+                    now,
+                    own_versions=own.get(command.ticket_id, ()),
+                )
+                table: Table = AppliedMutation.__table__  # type: ignore[assignment]
+                session.connection().execute(
+                    update(table)
+                    .where(table.c.mutation_id == key)
+                    .values(result=result.model_dump(mode="json"))
+                )
+            else:
+                existing = session.scalars(
+                    select(AppliedMutation)
+                    .where(AppliedMutation.mutation_id == key)
+                    .execution_options(populate_existing=True)
+                ).one()
+                if existing.user_id != user_id:
+                    result = _rejected(command, RejectReason.MUTATION_REUSED)
+                else:
+                    result = _stored(existing)
+            _own_version(own, result)
+            results.append(result)
+        changes.publish(session, now)  # the feed counter is locked only now, until commit
+        del held
+    return results
+
+
+def execute_batch(
+    factory: sessionmaker[Session], user_id: int, commands: Sequence[Command], clock: Clock
+) -> list[CommandResult]:
+    """Run a push's commands in order, exactly once per mutation id, and answer each.
+
+    They share one transaction (one commit, one lock of the feed counter, one
+    set of feed rows) but each is applied, refused or found in conflict on its
+    own, as :func:`execute` would: a refused command writes nothing, and a
+    failure rolls back the whole batch, which the client re-sends (its mutation
+    ids make that harmless).  Should the shared transaction fail on a database
+    conflict (a deadlock with a concurrent push locking the same tickets in
+    another order, on PostgreSQL), the batch is run again one command per
+    transaction.  Earlier commands of the batch are the author's own changes,
+    never a clash for the later ones (see :func:`_clashes`).
+    """
+    try:
+        return _execute_together(factory, user_id, commands, clock)
+    except OperationalError:
+        own: dict[int, set[int]] = {}
+        results: list[CommandResult] = []
+        for command in commands:
+            result = execute(
+                factory, user_id, command, clock, own_versions=own.get(command.ticket_id, ())
+            )
+            _own_version(own, result)
+            results.append(result)
+        return results

@@ -117,8 +117,17 @@ def cache_path(server_url: str, username: str, *, data_dir: Path | None = None) 
 # -- engines and migrations -----------------------------------------------------------
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _make_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": 30},
+        # compact JSON (no spaces, accents as they are): every ticket keeps its server row
+        json_serializer=_compact_json,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

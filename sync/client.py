@@ -32,21 +32,28 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from i18n import N_, gettext
 from sync.cache import Clock, normalize_server_url, utc_now
 from sync.protocol import (
     API_PREFIX,
     MAX_FEED_LIMIT,
+    AnnouncementIn,
+    AnnouncementOut,
     ChangePage,
     Command,
     CommandBatch,
     CommandBatchResult,
+    ComplianceReport,
     ErrorOut,
     LoginRequest,
+    PresenceActivity,
+    PresenceIn,
+    PresenceOut,
     TokenOut,
     UserOut,
+    utc,
 )
 
 __all__ = [
@@ -94,6 +101,7 @@ _TLS = N_("The server's identity could not be verified (TLS): {reason}")
 _NO_EVENTS = N_("This server does not offer live notifications.")
 
 _M = TypeVar("_M", bound=BaseModel)
+_ANNOUNCEMENTS: Final = TypeAdapter(list[AnnouncementOut])
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -474,6 +482,60 @@ class ApiClient:
         if not result.results:
             raise MalformedResponse("no answer to any command of the batch")
         return result
+
+    # -- presence, reports, announcements ---------------------------------------------
+
+    async def report_presence(
+        self, ticket_id: int | None, activity: PresenceActivity | None
+    ) -> PresenceOut:
+        """Say "I am here" (on ``ticket_id``, ``viewing`` or ``replying``); who else is."""
+        body = PresenceIn(ticket_id=ticket_id, activity=activity)
+        response = await self._send("POST", "/presence", content=body.model_dump_json())
+        return self._parse(PresenceOut, response)
+
+    async def presence(self, ticket_id: int | None = None) -> PresenceOut:
+        """The users of the caller's teams (admins: everyone); those on ``ticket_id`` if given."""
+        params: dict[str, str | int] = {} if ticket_id is None else {"ticket_id": ticket_id}
+        return self._parse(PresenceOut, await self._send("GET", "/presence", params=params))
+
+    async def compliance_report(
+        self, start: dt.datetime, end: dt.datetime, team_id: int | None = None
+    ) -> ComplianceReport:
+        """SLA compliance of the tickets created in [``start``, ``end``) (team leads and admins)."""
+        params: dict[str, str | int] = {
+            "start": utc(start).isoformat(),
+            "end": utc(end).isoformat(),
+        }
+        if team_id is not None:
+            params["team_id"] = team_id
+        response = await self._send("GET", "/reports/compliance", params=params)
+        return self._parse(ComplianceReport, response)
+
+    async def announcements(self, *, upcoming: bool = False) -> list[AnnouncementOut]:
+        """The running announcements (and the scheduled ones with ``upcoming``)."""
+        params: dict[str, str | int] = {"upcoming": "true"} if upcoming else {}
+        response = await self._send("GET", "/announcements", params=params)
+        try:
+            return _ANNOUNCEMENTS.validate_json(response.content)
+        except ValidationError as error:
+            raise MalformedResponse(f"GET /announcements: {error}", status=200) from error
+
+    async def create_announcement(self, body: AnnouncementIn) -> AnnouncementOut:
+        response = await self._send("POST", "/announcements", content=body.model_dump_json())
+        return self._parse(AnnouncementOut, response)
+
+    async def update_announcement(
+        self, announcement_id: int, body: AnnouncementIn
+    ) -> AnnouncementOut:
+        response = await self._send(
+            "PUT", f"/announcements/{announcement_id}", content=body.model_dump_json()
+        )
+        return self._parse(AnnouncementOut, response)
+
+    async def end_announcement(self, announcement_id: int) -> AnnouncementOut:
+        """End a running announcement now."""
+        response = await self._send("POST", f"/announcements/{announcement_id}/end")
+        return self._parse(AnnouncementOut, response)
 
     async def events(self, *, last_event_id: str | None = None) -> AsyncIterator[ServerEvent]:
         """The server's live notifications (SSE), until the stream ends or fails.

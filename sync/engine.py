@@ -180,7 +180,7 @@ class SyncEngine:
         credentials: Credentials | None = None,
         username: str | None = None,
         interval: float = 60.0,
-        page_size: int = 500,
+        page_size: int = MAX_FEED_LIMIT,
         batch_size: int = MAX_BATCH,
         backoff: RetryPolicy | None = None,
         random: Callable[[], float] = _random.random,
@@ -499,6 +499,7 @@ class SyncEngine:
         restarted = False
         progress = InitialSyncProgress(tickets=cache.ticket_count()) if initial else None
         fetching: asyncio.Future[ChangePage] | None = None
+        from_start = cursor is None
         try:
             while True:
                 if fetching is None:
@@ -510,7 +511,7 @@ class SyncEngine:
                         raise
                     log.warning("sync: the server no longer knows our cursor; reading anew")
                     await self._db(cache.reset_cursor)
-                    cursor, restarted, fetching = None, True, None
+                    cursor, restarted, fetching, from_start = None, True, None, True
                     continue
                 fetching = None
                 self._reached()
@@ -524,6 +525,16 @@ class SyncEngine:
                 report.pages += 1
                 report.changes += len(page.changes)
                 progress = self._progress(progress, page, result)
+                if result.reread and not from_start:
+                    # the user joined a team: its tickets' past lies behind our cursor (a
+                    # read from the start already brings all they see now: not again)
+                    log.info("sync: access to a new team; reading the feed from the start")
+                    await self._db(cache.reset_cursor)
+                    if fetching is not None:
+                        fetching.cancel()
+                        await asyncio.gather(fetching, return_exceptions=True)
+                    cursor, fetching, from_start = None, None, True
+                    continue
                 if not page.has_more:
                     return
                 if page.next_cursor == cursor:

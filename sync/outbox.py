@@ -32,6 +32,7 @@ from sync.protocol import (
     SetPriorityCommand,
     SetSeverityCommand,
     SetStatusCommand,
+    SetTeamCommand,
     TicketOut,
 )
 
@@ -51,6 +52,7 @@ COMMAND: Final[TypeAdapter[Command]] = TypeAdapter(Command)
 COMMAND_TYPES: Final = frozenset(
     {
         "assign",
+        "set_team",
         "set_status",
         "set_priority",
         "set_severity",
@@ -128,9 +130,9 @@ def apply_optimistically(
     """Show ``command`` in the cached ticket now; False when the ticket is not cached."""
     t = schema.tickets
     row = connection.execute(
-        select(t.c.status, t.c.assignee_id, t.c.priority, t.c.severity, t.c.tags).where(
-            t.c.id == command.ticket_id
-        )
+        select(
+            t.c.status, t.c.team_id, t.c.assignee_id, t.c.priority, t.c.severity, t.c.tags
+        ).where(t.c.id == command.ticket_id)
     ).first()
     if row is None:
         return False
@@ -140,6 +142,13 @@ def apply_optimistically(
 
     match command:
         case AssignCommand():
+            if row.assignee_id != command.assignee_id:
+                changes["assignee_id"] = command.assignee_id
+                history.append(("assignee_id", _text(row.assignee_id), _text(command.assignee_id)))
+        case SetTeamCommand():
+            if row.team_id != command.team_id:
+                changes["team_id"] = command.team_id
+                history.append(("team_id", _text(row.team_id), _text(command.team_id)))
             if row.assignee_id != command.assignee_id:
                 changes["assignee_id"] = command.assignee_id
                 history.append(("assignee_id", _text(row.assignee_id), _text(command.assignee_id)))

@@ -47,6 +47,8 @@ __all__ = [
     "ArticlePage",
     "ArticleSearchPage",
     "AssignCommand",
+    "BreachCount",
+    "BreachedTicket",
     "Change",
     "ChangeEntity",
     "ChangeOp",
@@ -58,6 +60,9 @@ __all__ = [
     "CommandBatchResult",
     "CommandResult",
     "CommentOut",
+    "ComplianceBucket",
+    "ComplianceReport",
+    "ComplianceWeek",
     "ConflictResult",
     "ErrorOut",
     "EventName",
@@ -67,6 +72,10 @@ __all__ = [
     "LoginRequest",
     "OrganisationOut",
     "Plan",
+    "PresenceActivity",
+    "PresenceEntry",
+    "PresenceIn",
+    "PresenceOut",
     "Priority",
     "RejectReason",
     "RejectedResult",
@@ -75,6 +84,7 @@ __all__ = [
     "SetPriorityCommand",
     "SetSeverityCommand",
     "SetStatusCommand",
+    "SetTeamCommand",
     "Severity",
     "SlaConfigOut",
     "Status",
@@ -236,7 +246,8 @@ class HistoryEntryOut(_Response):
 
     ``field`` is one of: ``created`` (``after``: JSON of the initial status,
     priority, severity, plan, team_id, assignee_id and tags), ``status``,
-    ``priority``, ``severity``, ``assignee`` (user ids), ``tag_added``,
+    ``priority``, ``severity``, ``assignee`` (user ids), ``team`` (team ids),
+    ``tag_added``,
     ``tag_removed``, ``reply`` / ``note`` (``after``: the comment id) and
     ``responded`` (``after``: ``reply`` or ``acknowledge``; the first response,
     which stops the first-response clock).  ``version`` is the ticket version
@@ -411,6 +422,114 @@ class ArticleSearchPage(_Response):
     limit: int
 
 
+# -- presence -----------------------------------------------------------------
+
+PresenceActivity = Literal["viewing", "replying"]
+
+
+class PresenceIn(_Request):
+    """ "I am here": optionally on ``ticket_id``, doing ``activity``."""
+
+    ticket_id: Id | None = None
+    activity: PresenceActivity | None = None
+
+
+class PresenceEntry(_Response):
+    """One user; ``online`` when seen within the last two minutes."""
+
+    user_id: int
+    display_name: str
+    last_seen_at: AwareDatetime
+    online: bool
+    ticket_id: int | None
+    activity: PresenceActivity | None
+
+
+class PresenceOut(_Response):
+    """The users of the caller's teams (admins: everyone) who were ever seen."""
+
+    users: list[PresenceEntry]
+
+
+# -- reports --------------------------------------------------------------------
+
+
+class ComplianceBucket(_Response):
+    """SLA compliance of a group of tickets; durations in business seconds.
+
+    ``key`` is ``P1`` / ``blocking`` / a plan code / a team or user id as text,
+    ``all`` for the total; ``label`` is a display name (team name, agent name,
+    plan name), codes of priorities and severities are labelled by the console.
+    ``*_open``: the clock is still running and its target was not passed at the
+    report's end.  Rates are met / (met + missed), null when both are 0.
+    """
+
+    key: str
+    label: str
+    response_met: int
+    response_missed: int
+    response_open: int
+    resolution_met: int
+    resolution_missed: int
+    resolution_open: int
+    response_rate: float | None
+    resolution_rate: float | None
+    response_mean_seconds: float | None
+    response_p90_seconds: float | None
+    resolution_mean_seconds: float | None
+    resolution_p90_seconds: float | None
+
+
+class ComplianceWeek(_Response):
+    """Tickets created in the week starting on Monday ``week_start``."""
+
+    week_start: dt.date
+    tickets: int
+    response_rate: float | None
+    resolution_rate: float | None
+
+
+class BreachCount(_Response):
+    """Tickets with at least one missed clock, per priority and severity."""
+
+    priority: Priority
+    severity: Severity
+    count: int
+
+
+class BreachedTicket(_Response):
+    """One missed clock; ``overdue_seconds``: business time past due (at its stop or at the end)."""
+
+    id: int
+    number: str
+    subject: str
+    priority: Priority
+    severity: Severity
+    team_id: int | None
+    assignee_id: int | None
+    clock: Literal["response", "resolution"]
+    due_at: AwareDatetime
+    overdue_seconds: float
+
+
+class ComplianceReport(_Response):
+    """SLA compliance of the tickets created in [``start``, ``end``)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    generated_at: AwareDatetime
+    team_id: int | None
+    total: ComplianceBucket
+    by_priority: list[ComplianceBucket]
+    by_severity: list[ComplianceBucket]
+    by_plan: list[ComplianceBucket]
+    by_team: list[ComplianceBucket]
+    by_agent: list[ComplianceBucket]
+    weeks: list[ComplianceWeek]
+    breaches: list[BreachCount]
+    breached: list[BreachedTicket]
+
+
 # -- live events (``GET /api/v1/events``, Server-Sent Events) ------------------
 
 
@@ -439,6 +558,18 @@ class AssignCommand(_Command):
 
     type: Literal["assign"]
     assignee_id: Id | None
+
+
+class SetTeamCommand(_Command):
+    """Move the ticket to another team (team leads and admins).
+
+    The assignee becomes ``assignee_id`` (a member of that team) or nobody.
+    Compare-and-set on ``team_id`` and ``assignee_id``.
+    """
+
+    type: Literal["set_team"]
+    team_id: Id
+    assignee_id: Id | None = None
 
 
 class SetStatusCommand(_Command):
@@ -488,6 +619,7 @@ class RemoveTagCommand(_Command):
 
 Command = Annotated[
     AssignCommand
+    | SetTeamCommand
     | SetStatusCommand
     | SetPriorityCommand
     | SetSeverityCommand
@@ -510,6 +642,7 @@ class RejectReason(StrEnum):
     INVALID_BASE_VERSION = "invalid_base_version"
     TICKET_CLOSED = "ticket_closed"
     MUTATION_REUSED = "mutation_reused"
+    INVALID_TEAM = "invalid_team"
 
 
 class AppliedResult(_Response):

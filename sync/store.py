@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
 from i18n import N_, gettext
 from sync import schema
@@ -63,6 +63,7 @@ from sync.protocol import (
     Priority,
     RejectedResult,
     RejectReason,
+    Role,
     Severity,
     Status,
     TeamOut,
@@ -160,6 +161,10 @@ class PageResult:
     acknowledged: int = 0
     rebased_tickets: int = 0
     cursor: str = ""
+    #: tickets dropped because the user no longer sees their team
+    out_of_sight: int = 0
+    #: the user now sees a team they did not: the feed must be read again from the start
+    reread: bool = False
 
 
 @dataclass(slots=True)
@@ -238,6 +243,8 @@ class Store:
         #: the signed-in agent: author of their pending comments and history entries
         self.user_id = user_id
         self._new_id = new_id
+        #: the user's own record came with the feed since its end was last reached
+        self._access_changed = False
 
     @property
     def clock(self) -> Callable[[], dt.datetime]:
@@ -247,6 +254,10 @@ class Store:
 
     def assign(self, ticket_id: int, assignee_id: int | None) -> UUID:
         return self.execute("assign", ticket_id, assignee_id=assignee_id)
+
+    def set_team(self, ticket_id: int, team_id: int, assignee_id: int | None = None) -> UUID:
+        """Move the ticket to ``team_id``; its assignee becomes ``assignee_id`` or nobody."""
+        return self.execute("set_team", ticket_id, team_id=team_id, assignee_id=assignee_id)
 
     def set_status(self, ticket_id: int, status: Status) -> UUID:
         return self.execute("set_status", ticket_id, status=status)
@@ -317,6 +328,8 @@ class Store:
 
         with self.cache.write() as connection:
             with_work = self._tickets_with_work(connection, touched)
+            me = next((m for m, _raw in rows.users if m.id == self.user_id), None)
+            seen_before = None if me is None else self._teams_seen(connection)
             upsert(connection, schema.tickets, [ticket_row(m, raw) for m, raw in rows.tickets])
             upsert(connection, schema.users, [user_row(m, raw) for m, raw in rows.users])
             upsert(connection, schema.teams, [team_row(m, raw) for m, raw in rows.teams])
@@ -364,11 +377,57 @@ class Store:
                 "announcement": len(rows.announcements),
                 "article": len(rows.articles),
             }
+            if me is not None:
+                self._access_changed = True
+                seen = None if me.role == Role.ADMIN else set(me.team_ids)
+                if isinstance(seen_before, set):  # a team gained: its past is not in our feed
+                    result.reread = seen is None or bool(seen - seen_before)
+            if self._access_changed and not page.has_more:
+                # at the end of the feed only: the cached record of the user is the latest
+                # then (a page in the middle may hold an old one, and dropping by it would
+                # lose tickets a later record shows again)
+                self._access_changed = False
+                now_seen = self._teams_seen(connection)
+                if now_seen is not None:
+                    gone_ids = self._drop_out_of_sight(
+                        connection, now_seen if isinstance(now_seen, set) else None
+                    )
+                    result.out_of_sight = len(gone_ids)
+                    with_work |= self._tickets_with_work(connection, gone_ids)
             result.acknowledged = self._drop_acknowledged(connection, with_work)
             rebase(connection, with_work, self.user_id)
             result.rebased_tickets = len(with_work)
             connection.execute(update(schema.sync_state).values(cursor=page.next_cursor))
         return result
+
+    def _teams_seen(self, connection: Connection) -> set[int] | str | None:
+        """The teams the cached record of the user sees ("all": an admin; None: no record)."""
+        u = schema.users.c
+        row = connection.execute(select(u.role, u.team_ids).where(u.id == self.user_id)).first()
+        if row is None:
+            return None
+        return "all" if row.role == Role.ADMIN else set(row.team_ids)
+
+    @staticmethod
+    def _drop_out_of_sight(connection: Connection, seen: set[int] | None) -> set[int]:
+        """Drop the tickets of teams the user no longer sees (``None``: sees every team).
+
+        The server stops sending their changes when the user leaves a team (or a
+        ticket leaves it), so without this they would stay in the cache, stale,
+        forever.  The team is the server's (a move still queued here is no reason).
+        """
+        if seen is None:
+            return set()
+        t = schema.tickets.c
+        server_team = func.json_extract(t.server_row, "$.team_id")
+        gone = set(
+            connection.execute(select(t.id).where(server_team.not_in(sorted(seen)))).scalars()
+        )
+        ordered = sorted(gone)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            connection.execute(delete(schema.tickets).where(t.id.in_(chunk)))
+        return gone
 
     @staticmethod
     def _tickets_with_work(connection: Connection, ticket_ids: set[int]) -> set[int]:
@@ -392,19 +451,42 @@ class Store:
         return found
 
     @staticmethod
-    def _drop_acknowledged(connection: Connection, ticket_ids: Iterable[int]) -> int:
-        """Drop applied commands whose effect the cached server state now shows."""
+    def _acknowledged(ticket_ids: list[int]) -> ColumnElement[bool]:
+        """Applied commands of these tickets whose effect the cached server state shows."""
         o, t = schema.outbox.c, schema.tickets.c
+        cached_version = (
+            select(t.version).where(t.id == o.ticket_id).correlate(schema.outbox).scalar_subquery()
+        )
+        return (
+            o.ticket_id.in_(ticket_ids)
+            & (o.state == "applied")
+            # a ticket no longer visible (not cached): the server has them all
+            & (cached_version.is_(None) | (o.applied_version <= cached_version))
+        )
+
+    @classmethod
+    def _drop_acknowledged(cls, connection: Connection, ticket_ids: Iterable[int]) -> int:
+        """Drop applied commands whose effect the cached server state now shows."""
         dropped = 0
-        for ticket_id in ticket_ids:
-            version = connection.execute(
-                select(t.version).where(t.id == ticket_id)
-            ).scalar_one_or_none()
-            condition = (o.ticket_id == ticket_id) & (o.state == "applied")
-            if version is not None:  # a ticket no longer visible: the server has them all
-                condition &= o.applied_version <= version
+        ordered = sorted(set(ticket_ids))
+        for start in range(0, len(ordered), 500):  # one statement a chunk, not a ticket
+            condition = cls._acknowledged(ordered[start : start + 500])
             dropped += connection.execute(delete(schema.outbox).where(condition)).rowcount
         return dropped
+
+    @classmethod
+    def _with_acknowledged(cls, connection: Connection, ticket_ids: Iterable[int]) -> set[int]:
+        """Those of ``ticket_ids`` with applied commands that :meth:`_drop_acknowledged` drops."""
+        found: set[int] = set()
+        ordered = sorted(set(ticket_ids))
+        for start in range(0, len(ordered), 500):
+            condition = cls._acknowledged(ordered[start : start + 500])
+            found.update(
+                connection.execute(
+                    select(schema.outbox.c.ticket_id).where(condition).distinct()
+                ).scalars()
+            )
+        return found
 
     # -- push ---------------------------------------------------------------------------
 
@@ -433,24 +515,30 @@ class Store:
         summary = ResultSummary()
         now = self.clock()
         o = schema.outbox.c
+        # only a command leaving the outbox changes what a rebase shows: an applied one
+        # stays (as "applied") until the pull that brings its effect, so the cached
+        # ticket already shows it and is left alone
         to_rebase: set[int] = set()
+        applied: list[dict[str, Any]] = []
+        applied_tickets: set[int] = set()
         with self.cache.write() as connection:
+            queued: dict[str, Any] = {}
+            ids = [str(answer.mutation_id) for answer in results]
+            for start in range(0, len(ids), 500):
+                for found in connection.execute(
+                    select(schema.outbox).where(o.mutation_id.in_(ids[start : start + 500]))
+                ):
+                    queued[found.mutation_id] = found
             for answer in results:
-                row = connection.execute(
-                    select(schema.outbox).where(o.mutation_id == str(answer.mutation_id))
-                ).first()
+                row = queued.get(str(answer.mutation_id))
                 if row is None:
                     summary.unknown += 1
                     continue
                 command = parse_command(row.payload)
                 if isinstance(answer, AppliedResult):
                     summary.applied += 1
-                    connection.execute(
-                        update(schema.outbox)
-                        .where(o.seq == row.seq)
-                        .values(state="applied", applied_version=answer.version, last_error=None)
-                    )
-                    to_rebase.add(row.ticket_id)
+                    applied.append({"seq_": row.seq, "version_": answer.version})
+                    applied_tickets.add(row.ticket_id)
                 elif isinstance(answer, ConflictResult):
                     summary.conflicts += 1
                     self._store_server_ticket(connection, answer.ticket)
@@ -488,7 +576,19 @@ class Store:
                     )
                     connection.execute(delete(schema.outbox).where(o.seq == row.seq))
                     to_rebase.add(row.ticket_id)
-            self._drop_acknowledged(connection, to_rebase)
+            if applied:
+                connection.execute(
+                    update(schema.outbox)
+                    .where(o.seq == bindparam("seq_"))
+                    .values(
+                        state="applied", applied_version=bindparam("version_"), last_error=None
+                    ),
+                    applied,
+                )
+            # an answer to a re-sent command may come after the pull that showed its
+            # effect: dropped now, and its optimistic rows with it (a rebase)
+            to_rebase |= self._with_acknowledged(connection, applied_tickets)
+            self._drop_acknowledged(connection, to_rebase | applied_tickets)
             rebase(connection, to_rebase, self.user_id)
         return summary
 

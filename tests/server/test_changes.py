@@ -120,3 +120,69 @@ def test_limits_and_cursors_are_checked(world: World) -> None:
         response = world.client.get("/api/v1/changes", params={"cursor": cursor}, headers=headers)
         assert response.status_code == 410, cursor
         assert response.json()["code"] == "invalid_cursor"
+
+
+def test_a_ticket_moved_to_another_team_leaves_the_old_team_and_arrives_whole(
+    world: World,
+) -> None:
+    ticket = open_ticket(world)
+    world.client.post(
+        "/api/v1/commands",
+        json={
+            "commands": [
+                command("add_comment", ticket, body="Checked the cable", public=False),
+                command("set_priority", ticket, priority="P1"),
+            ]
+        },
+        headers=world.headers("lead"),
+    )
+    alice = FeedReader(world.client, world.headers("alice"))
+    nina = FeedReader(world.client, world.headers("nina"))
+    admin = FeedReader(world.client, world.headers("admin"))
+    for reader in (alice, nina, admin):
+        reader.poll()
+    assert ticket["id"] in alice.tickets()
+    assert ticket["id"] not in nina.tickets()
+    moved = world.client.get(f"/api/v1/tickets/{ticket['id']}", headers=world.headers("lead"))
+    answer = world.client.post(
+        "/api/v1/commands",
+        json={
+            "commands": [
+                command("set_team", moved.json(), team_id=world.ids["network"]),
+            ]
+        },
+        headers=world.headers("lead"),
+    ).json()
+    assert answer["results"][0]["status"] == "applied"
+    for reader in (alice, nina, admin):
+        reader.poll()
+
+    # the old team's consoles get the tombstone: the ticket leaves their caches
+    assert ticket["id"] not in alice.tickets()
+    # the new team's consoles get it whole: the ticket, its comments and all its history
+    detail = world.client.get(f"/api/v1/tickets/{ticket['id']}", headers=world.headers("nina"))
+    assert detail.status_code == 200
+    shown = detail.json()
+    assert strip(nina.tickets()[ticket["id"]]) == strip(shown)
+    comments = [d for (kind, _i), d in nina.state.items() if kind == "comment"]
+    assert comments == shown["comments"] and len(comments) == 1
+    history = sorted(
+        (d for (kind, _i), d in nina.state.items() if kind == "history"),
+        key=lambda entry: entry["id"],
+    )
+    assert history == shown["history"]
+    assert [entry["field"] for entry in history][:1] == ["created"]
+    # someone who sees both teams keeps it, as it is now
+    assert admin.tickets()[ticket["id"]]["team_id"] == world.ids["network"]
+
+
+def test_a_new_console_of_the_old_team_never_sees_a_moved_ticket(world: World) -> None:
+    ticket = open_ticket(world)
+    world.client.post(
+        "/api/v1/commands",
+        json={"commands": [command("set_team", ticket, team_id=world.ids["network"])]},
+        headers=world.headers("lead"),
+    )
+    late = FeedReader(world.client, world.headers("alice"))
+    late.poll()
+    assert ticket["id"] not in late.tickets()

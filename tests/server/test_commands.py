@@ -271,3 +271,58 @@ def test_a_batch_of_unique_mutation_ids_only(world: World) -> None:
     )
     assert results[0] == results[1]
     assert fetch(world, ticket["id"])["tags"] == ["one"]
+
+
+def test_an_agents_own_earlier_change_in_the_same_push_is_no_conflict(world: World) -> None:
+    """Offline, the agent set "pending" then "resolved": both against the version seen."""
+    ticket = open_ticket(world)
+    results = send(
+        world,
+        "alice",
+        command("set_status", ticket, status="pending"),
+        command("assign", ticket, assignee_id=world.ids["alice"]),
+        command("set_status", ticket, status="resolved"),
+    )
+    assert [r["status"] for r in results] == ["applied", "applied", "applied"]
+    shown = fetch(world, ticket["id"])
+    assert shown["status"] == "resolved"
+    assert shown["assignee_id"] == world.ids["alice"]
+    statuses = [(h["before"], h["after"]) for h in shown["history"] if h["field"] == "status"]
+    assert statuses == [("new", "pending"), ("pending", "resolved")]
+
+
+def test_someone_elses_change_still_clashes_inside_a_push(world: World) -> None:
+    ticket = open_ticket(world)
+    send(world, "bob", command("set_status", ticket, status="open"))
+    results = send(
+        world,
+        "alice",
+        command("add_comment", ticket, body="Called back", public=False),
+        command("set_status", ticket, status="pending"),
+        command("set_status", ticket, status="resolved"),
+    )
+    assert [r["status"] for r in results] == ["applied", "conflict", "conflict"]
+    assert results[2]["fields"] == ["status"]
+    assert fetch(world, ticket["id"])["status"] == "open"
+
+
+def test_the_same_agents_change_from_another_push_is_a_conflict(world: World) -> None:
+    """Another push may come from another console of the same agent, which had not seen it."""
+    ticket = open_ticket(world)
+    assert send(world, "alice", command("set_status", ticket, status="pending"))[0]["status"] == (
+        "applied"
+    )
+    result = send(world, "alice", command("set_status", ticket, status="resolved"))[0]
+    assert result["status"] == "conflict"
+    assert result["fields"] == ["status"]
+
+
+def test_a_resent_push_counts_its_already_applied_commands_as_own(world: World) -> None:
+    """The answer to a push was lost after it committed: the re-sent one answers the same."""
+    ticket = open_ticket(world)
+    first = command("set_status", ticket, status="pending")
+    second = command("set_status", ticket, status="resolved")
+    send(world, "alice", first)  # as if only the first command had been delivered
+    results = send(world, "alice", first, second)
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    assert fetch(world, ticket["id"])["status"] == "resolved"

@@ -285,3 +285,55 @@ def test_timestamps_come_from_the_injected_clock(synced: Store, clock: FakeClock
     synced.set_status(1, Status.PENDING)
     [entry] = [h for h in synced.cache.history(1) if h.field == "status"]
     assert entry.at == clock.now and (entry.before, entry.after) == ("open", "pending")
+
+
+def _me(*team_ids: int, role: str = "agent") -> dict[str, object]:
+    """The signed-in user's record (id 42, as the ``store`` fixture's) on the wire."""
+    return {
+        "id": 42,
+        "username": "alice",
+        "display_name": "Alice",
+        "email": "alice@example.com",
+        "role": role,
+        "active": True,
+        "team_ids": list(team_ids),
+    }
+
+
+def test_leaving_a_team_drops_its_tickets_and_their_comments(store: Store) -> None:
+    store.apply_page(
+        page(
+            ("user", 42, _me(1, 2)),
+            ("ticket", 1, ticket(1)),
+            ("ticket", 2, ticket(2, team_id=2)),
+            ("comment", 5, comment(5, 2, "printer is back")),
+        )
+    )
+    store.add_comment(2, "will check", public=False)
+    assert store.cache.ticket_count() == 2
+    result = store.apply_page(page(("user", 42, _me(1))))
+    assert result.out_of_sight == 1 and not result.reread
+    assert store.cache.ticket(2) is None
+    assert store.cache.comments(2) == []
+    assert store.cache.search("printer") == []
+    assert store.cache.ticket(1) is not None
+    # the queued note is answered "not found" by the server and shown as refused then
+    assert [command.ticket_id for command in store.queued()] == [2]
+
+
+def test_a_move_still_queued_does_not_drop_a_ticket_the_server_keeps_visible(
+    store: Store,
+) -> None:
+    store.apply_page(page(("user", 42, _me(1, 2)), ("ticket", 1, ticket(1))))
+    store.set_team(1, 2)
+    store.apply_page(page(("user", 42, _me(1))))
+    found = store.cache.ticket(1)
+    assert found is not None and found.team_id == 2 and found.pending
+
+
+def test_joining_a_team_asks_for_the_feed_from_the_start(store: Store) -> None:
+    assert not store.apply_page(page(("user", 42, _me(1)))).reread  # first sight: no
+    assert store.apply_page(page(("user", 42, _me(1, 2)))).reread
+    assert not store.apply_page(page(("user", 42, _me(1, 2)))).reread
+    assert store.apply_page(page(("user", 42, _me(role="admin")))).reread
+    assert not store.apply_page(page(("user", 7, _me(1) | {"id": 7}))).reread
