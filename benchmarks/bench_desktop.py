@@ -11,19 +11,30 @@ for the next run), then prints, each against its target:
 * a search query, as typed in the search box: full-text index plus the
   current view (ms; <= 100);
 * CPU time of one second of ticking, the console idle on screen with its
-  countdowns running (ms; <= 5);
+  countdowns running (ms; <= 5): outside support hours the console's clock is
+  moved to the next business hour, so that the countdowns do run;
+* a sync touching 100 tickets (those on screen, set pending or back to open,
+  so a reused cache changes a little at each run): from the page stored to the
+  queue repainted (ms; only these rows are read again);
 * resident memory after all this (MB; <= 400).
+
+A large cache opens on "My tickets" with the clocks of those tickets
+evaluated; the others are evaluated in the background (in slices between
+events) and before any view or count that needs them.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -34,9 +45,14 @@ from PySide6.QtWidgets import QApplication
 from desktop.demo_data import DEMO_AGENT_ID, seed_demo
 from desktop.models.queue import Column, QueueView
 from desktop.views.main_window import MainWindow
-from sync.cache import Cache
+from sla.clock import Status
+from sync.cache import Cache, utc_now
+from sync.protocol import Change, ChangePage
+from sync.store import Store
 
 TICKETS = 100_000
+#: Tickets a sync touches, for the refresh figure.
+SYNCED = 100
 
 
 def rss_mb() -> float:
@@ -74,6 +90,66 @@ def fill(path: Path, count: int) -> None:
         print(f"  filled in {time.perf_counter() - start:.1f} s", flush=True)
 
 
+def sync_page(cache: Cache, ticket_ids: list[int]) -> ChangePage:
+    """A page of the change feed: these tickets set pending (or back to open) just now."""
+    now = cache.clock()
+    with cache.read() as connection:
+        last = connection.exec_driver_sql("SELECT max(server_id) FROM ticket_history").scalar()
+    changes: list[Change] = []
+    history_id = int(last or 0)
+    for ticket_id in ticket_ids:
+        ticket = cache.server_ticket(ticket_id)
+        if ticket is None:
+            continue
+        status = Status.OPEN if ticket.status is Status.PENDING else Status.PENDING
+        data = ticket.model_dump(mode="json")
+        data.update(status=status.value, version=ticket.version + 1, updated_at=now.isoformat())
+        history_id += 1
+        entry = {
+            "id": history_id,
+            "ticket_id": ticket_id,
+            "version": ticket.version + 1,
+            "actor_id": DEMO_AGENT_ID,
+            "at": now.isoformat(),
+            "field": "status",
+            "before": ticket.status.value,
+            "after": status.value,
+        }
+        for entity, entity_id, value in (
+            ("ticket", ticket_id, data),
+            ("history", history_id, entry),
+        ):
+            seq = len(changes) + 1
+            changes.append(
+                Change(
+                    seq=seq,
+                    cursor=f"bench-{seq}",
+                    entity=entity,
+                    id=entity_id,
+                    op="upsert",
+                    data=value,
+                )
+            )
+    cursor = cache.cursor() or "bench-0"
+    return ChangePage(changes=changes, next_cursor=cursor, has_more=False, estimate=0)
+
+
+def business_clock() -> Callable[[], dt.datetime]:
+    """Our clock, moved to the next business hour when support is closed now (a
+    weekend, a night), so the countdowns on screen run while the ticking is measured."""
+    paris = ZoneInfo("Europe/Paris")
+    local = dt.datetime.now(paris)
+    shifted = local
+    if shifted.weekday() >= 5 or not 9 <= shifted.hour < 17:
+        if shifted.hour >= 17:
+            shifted += dt.timedelta(days=1)
+        while shifted.weekday() >= 5:
+            shifted += dt.timedelta(days=1)
+        shifted = shifted.replace(hour=10, minute=0, second=0, microsecond=0)
+    offset = shifted - local
+    return lambda: utc_now() + offset
+
+
 def verdict(value: float, target: float) -> str:
     return "OK" if value <= target else "MISSED"
 
@@ -97,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         cache = Cache.open(path)
         stack.callback(cache.close)
-        window = MainWindow(cache, me=DEMO_AGENT_ID)
+        window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock())
         window.table.viewport().installEventFilter(painted)
         window.show()
         while painted.at is None and time.perf_counter() - start < 60:
@@ -117,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
             model.sort(-1)
             sort_times.append(time.perf_counter() - started)
         sort_ms = min(sort_times) * 1000
+        # the first sort by a column also builds that column's keys
+        started = time.perf_counter()
+        model.sort(Column.PRIORITY)
+        first_sort_ms = (time.perf_counter() - started) * 1000
+        model.sort(-1)
 
         # -- a search, as the search box runs it (index + current view)
         def search() -> None:
@@ -136,12 +217,28 @@ def main(argv: list[str] | None = None) -> int:
         window.apply_search()
 
         # -- one second of ticking, on screen, the timer following the countdowns
+        # (the console idle: the repaint the cleared search asked for is done first)
+        settle = QEventLoop()
+        QTimer.singleShot(300, settle.quit)
+        settle.exec()
         window.schedule_tick()
         loop = QEventLoop()
         QTimer.singleShot(1000, loop.quit)
         cpu = time.process_time()
         loop.exec()
         tick_ms = (time.process_time() - cpu) * 1000
+
+        # -- a sync touching 100 tickets (the first ones on screen): to the queue repainted
+        touched = model.ticket_ids()[:SYNCED]
+        page = sync_page(cache, touched)
+        Store(cache, user_id=DEMO_AGENT_ID).apply_page(page)
+        repainted = FirstPaint()
+        window.table.viewport().installEventFilter(repainted)
+        started = time.perf_counter()
+        window.refresh_changed()  # what the window does once a sync pass is stored
+        while repainted.at is None and time.perf_counter() - started < 60:
+            app.processEvents()
+        sync_ms = ((repainted.at or time.perf_counter()) - started) * 1000
 
         memory = rss_mb()
         window.close()
@@ -150,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold start to queue painted: {cold:.2f} s (target <= 1.5 s) {verdict(cold, 1.5)}")
     print(f"sort by next SLA due: {sort_ms:.1f} ms (target <= 50 ms) {verdict(sort_ms, 50)}")
     print(f"search query: {search_ms:.1f} ms (target <= 100 ms) {verdict(search_ms, 100)}")
+    print(f"  (the first sort by another column, its keys built: {first_sort_ms:.1f} ms)")
     print(f"CPU of 1 s of ticking: {tick_ms:.1f} ms (target <= 5 ms) {verdict(tick_ms, 5)}")
+    print(f"a sync touching {SYNCED} tickets, to the queue repainted: {sync_ms:.1f} ms")
     print(f"resident memory: {memory:.0f} MB (target <= 400 MB) {verdict(memory, 400)}")
     return 0
 

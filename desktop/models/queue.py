@@ -1,24 +1,42 @@
 """The ticket queue: a table model over the local cache, with live SLA clocks.
 
-Rows are plain Python objects loaded from the cache in a few bulk reads; views
-(My tickets, Breached, …), search results and sorting are list operations, so
-100,000 tickets need no proxy model.  Each row's SLA is derived from its cached
-history with :mod:`sla.clock` as of "now" (our clock corrected by the server
-clock offset) and re-evaluated lazily when a cell is painted.
+The queue is kept in columns, one Python list (or array) a field and one entry
+a ticket ("slot", in ticket id order): a single SQL query reads only the
+columns shown, repeated strings are interned, and no per-ticket object and no
+raw server JSON is kept.  Views (My tickets, Breached, …) and search results are
+lists of slots; sorting sorts them on precomputed integer keys, so 100,000
+tickets need no proxy model and no per-comparison Python.
 
-Time moves only through :meth:`QueueModel.tick`: it emits ``dataChanged`` for the
-SLA cells of the rows the view shows (it tells the model which, through
-:meth:`QueueModel.set_visible_rows`), re-evaluates the rows whose clocks change
-state (a per-row wake-up instant from :meth:`sla.clock.TicketSla.next_change_us`,
-kept in a heap) and re-sorts or re-filters when that changes the order.
+Each ticket's SLA is derived from its cached history with :mod:`sla.clock`
+(:func:`sla.clock.evaluate_many`, in batches) as of "now" (our clock corrected
+by the server clock offset).  What the queue keeps of it is columnar too: both
+clock states, the sort keys and the instant the ticket's clocks next change
+state.  A large cache is evaluated lazily: the tickets of the view on screen
+first, the others in the background, in slices between events (views that
+depend on every clock, and :meth:`QueueModel.counts`, finish the work first).
+
+Time moves only through :meth:`QueueModel.tick`: it emits ``dataChanged`` for
+the SLA cells of the rows the view shows (it tells the model which, through
+:meth:`QueueModel.set_visible_rows`) whose clocks run, re-evaluates the
+tickets whose clocks change state (a per-ticket wake-up instant, kept in a
+heap) and re-sorts or re-filters when that changes the order.  After a sync,
+:meth:`QueueModel.refresh_tickets` (or :meth:`QueueModel.refresh_changed`, which
+finds them) re-reads only the tickets that changed.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime as dt
+import gc
 import heapq
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import json
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, Final
 
@@ -28,14 +46,15 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont
-from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 import i18n
 from desktop.models.sla_cells import (
-    HistoryRow,
+    UNKNOWN_GROUP,
     SlaRules,
     clock_sort_key,
     clock_style,
@@ -43,16 +62,16 @@ from desktop.models.sla_cells import (
     clock_tooltip,
     evaluate_safely,
     events_from_history,
-    ticket_sort_key,
 )
 from i18n import N_, gettext
-from sla.calendar import to_us
-from sla.clock import ClockState, ClockStatus, Event, Status, TicketSla
+from sla.calendar import CalendarError, to_us
+from sla.clock import ClockState, ClockStatus, Event, Status, TicketSla, evaluate_many
+from sla.history import SLA_FIELDS, HistoryRow
 from sla.policy import Priority, Severity, plan_label
 from sync import schema
-from sync.cache import Cache, TicketView, utc_now
+from sync.cache import Cache, utc_now
 
-__all__ = ["Column", "QueueModel", "QueueRow", "QueueView"]
+__all__ = ["Column", "QueueModel", "QueueRow", "QueueTicket", "QueueView"]
 
 Index = QModelIndex | QPersistentModelIndex
 Clock = Callable[[], dt.datetime]
@@ -61,6 +80,14 @@ _SECOND_US: Final = 1_000_000
 #: A granularity larger than any target: next_change_us then gives state changes only.
 _STATE_ONLY_US: Final = 10**15
 _RECENT: Final = dt.timedelta(hours=24)
+#: Up to this many tickets, every clock is evaluated at once; beyond, lazily.
+EAGER_LIMIT: Final = 5_000
+#: Tickets evaluated per background slice (a few tens of milliseconds).
+_SLICE: Final = 1_500
+#: The background evaluation starts this long after a (re)load, once the queue is painted.
+_BACKGROUND_DELAY_MS: Final = 100
+#: Ticket ids per ``IN (…)`` query.
+_CHUNK: Final = 500
 
 
 class Column(IntEnum):
@@ -123,32 +150,138 @@ _VIEW_LABELS: Final = {
 #: Views whose membership depends on the clocks (a tick may move rows in or out).
 _CLOCK_VIEWS: Final = frozenset({QueueView.AT_RISK, QueueView.BREACHED})
 _STATUS_ORDER: Final = {status.value: rank for rank, status in enumerate(Status)}
+_DONE: Final = frozenset({Status.RESOLVED.value, Status.CLOSED.value})
+_PRIORITY_RANK: Final = {priority.value: priority.rank for priority in Priority}
+_SEVERITY_RANK: Final = {severity.value: severity.rank for severity in Severity}
+
+#: Clock states as stored in the state columns (one byte a ticket and a clock).
+_STATES: Final = tuple(ClockStatus)
+_STATE_CODE: Final = {state: code for code, state in enumerate(_STATES)}
+_NO_STATE: Final = 255
+_AT_RISK: Final = _STATE_CODE[ClockStatus.AT_RISK]
+_BREACHED: Final = _STATE_CODE[ClockStatus.BREACHED]
 
 #: Custom roles: the plan code of the organisation column, the row's ticket id.
 PLAN_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
 TICKET_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 2
 CLOCK_STATE_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 3
 
+_SLA_ROLES: Final = [
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.ForegroundRole,
+    Qt.ItemDataRole.BackgroundRole,
+    Qt.ItemDataRole.FontRole,
+]
 
-@dataclass(slots=True, eq=False)
+# -- integer sort keys -------------------------------------------------------------
+# Every column sorts on one integer a ticket: comparing two Python ints is much
+# cheaper than comparing tuples.  The lowest bits hold the slot (ticket id order),
+# so no two keys are equal; above them, the next SLA due (the tie-breaker of most
+# columns), above that the column's own rank.
+_SLOT_BITS: Final = 24
+#: Columns whose keys do not depend on the clocks.
+_CLOCK_FREE: Final = frozenset(
+    {Column.TRACKING, Column.SUBJECT, Column.ORGANISATION, Column.UPDATED}
+)
+_VALUE_BITS: Final = 64
+_VALUE_OFFSET: Final = 1 << 63
+_DUE_BITS: Final = _SLOT_BITS + _VALUE_BITS + 8  # a packed next-SLA-due key
+
+
+def _due_key(key: tuple[int, int, int], slot: int) -> int:
+    """``ticket_sort_key``'s (group, a, b) as one integer, the slot last."""
+    group, first, second = key
+    if group == 0:  # overdue: priority rank, then the most overdue
+        head, value = group << 4 | first, second
+    else:
+        head, value = group << 4, first
+    return ((head << _VALUE_BITS | (value + _VALUE_OFFSET)) << _SLOT_BITS) | slot
+
+
+def _clock_key(clock: ClockState | None) -> int:
+    group, value = clock_sort_key(clock)
+    return group << _VALUE_BITS | (value + _VALUE_OFFSET)
+
+
+def _due_us(clock: ClockState) -> int:
+    try:
+        return clock.due_us or 0
+    except CalendarError:
+        return 0
+
+
+def _facts(sla: TicketSla) -> tuple[tuple[int, int, int], tuple[int, int], int, int]:
+    """What the queue keeps of a ticket's clocks, each due instant computed once.
+
+    The same as :func:`ticket_sort_key`, both clocks' states and both
+    :func:`clock_sort_key` (packed), which would each compute the due instants again.
+    """
+    overdue: list[int] = []
+    running: list[int] = []
+    paused: list[int] = []
+    clock_keys: list[int] = []
+    for clock in (sla.response, sla.resolution):
+        remaining = clock.target_us - clock.elapsed_us
+        if clock.stopped_us is not None:
+            clock_keys.append(3 << _VALUE_BITS | (_due_us(clock) + _VALUE_OFFSET))
+        elif clock.paused:
+            paused.append(remaining)
+            clock_keys.append(2 << _VALUE_BITS | (remaining + _VALUE_OFFSET))
+        else:
+            due = _due_us(clock)
+            running.append(due)
+            if remaining < 0:
+                overdue.append(due)
+                clock_keys.append(due + _VALUE_OFFSET)
+            else:
+                clock_keys.append(1 << _VALUE_BITS | (due + _VALUE_OFFSET))
+    if overdue:
+        key = (0, sla.priority.rank, min(overdue))
+    elif running:
+        key = (1, min(running), 0)
+    elif paused:
+        key = (2, min(paused), 0)
+    else:
+        key = (3, 0, 0)
+    states = (_STATE_CODE[sla.response.state], _STATE_CODE[sla.resolution.state])
+    return key, states, clock_keys[0], clock_keys[1]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTicket:
+    """The fields of a ticket the queue shows (server state with pending work)."""
+
+    id: int
+    tracking_number: str
+    subject: str
+    organisation_id: int
+    priority: str
+    severity: str
+    status: str
+    team_id: int
+    assignee_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    #: commands of this ticket not yet seen in a pull: its SLA is provisional
+    pending: bool
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRow:
-    """One ticket as the queue shows it."""
+    """One ticket as the queue shows it (built on request; the queue keeps columns)."""
 
-    ticket: TicketView
+    ticket: QueueTicket
     organisation: str
     plan: str
     assignee: str | None
-    events: list[Event]
-    sla: TicketSla | None = None
-    problem: str | None = None
-    evaluated_us: int = -1
-    key: tuple[int, int, int] = (0, 0, 0)
-    states: tuple[ClockStatus | None, ClockStatus | None] = (None, None)
-    wake_us: int | None = None
-    done: bool = field(init=False)
+    sla: TicketSla | None
+    problem: str | None
+    states: tuple[ClockStatus | None, ClockStatus | None]
 
-    def __post_init__(self) -> None:
-        self.done = self.ticket.status in (Status.RESOLVED.value, Status.CLOSED.value)
+    @property
+    def done(self) -> bool:
+        return self.ticket.status in _DONE
 
     def clock(self, column: int) -> ClockState | None:
         if self.sla is None:
@@ -177,11 +310,54 @@ def _severity_label(code: str) -> str:
         return code
 
 
-def _rank(enum: type[Priority] | type[Severity], code: str) -> int:
+def _parse_instant(text: str) -> dt.datetime:
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo is dt.UTC else when.astimezone(dt.UTC)
+
+
+def _stamp(when: dt.datetime) -> str:
+    """An instant as the cache stores it (ISO text in UTC: sorts as text)."""
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+@contextlib.contextmanager
+def _bulk() -> Iterator[None]:
+    """Many objects made at once: the cyclic garbage collector waits until the end
+    (else it walks every object of the queue again and again while they are made)."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        return enum(code).rank
-    except ValueError:
-        return 9
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _brush(colour: str) -> QBrush:
+    """One brush a colour, made once (cells ask for them on every repaint)."""
+    found = _BRUSHES.get(colour)
+    if found is None:
+        found = _BRUSHES[colour] = QBrush(QColor(colour))
+    return found
+
+
+def _driver(connection: Connection) -> Any:
+    """The SQLite connection under SQLAlchemy's (inside its transaction): bulk reads
+    of plain tuples, without a result row object a row."""
+    return connection.connection.driver_connection
+
+
+_TICKET_COLUMNS: Final = (
+    "id, tracking_number, subject, organisation_id, priority, severity, status, "
+    "team_id, assignee_id, created_at, updated_at"
+)
+
+
+#: a ticket's clocks (None when they cannot be computed) and why not
+_Clocks = tuple[TicketSla | None, str | None]
 
 
 class QueueModel(QAbstractTableModel):
@@ -196,20 +372,23 @@ class QueueModel(QAbstractTableModel):
         *,
         me: int | None = None,
         clock: Clock = utc_now,
+        view: QueueView = QueueView.ALL,
+        eager_limit: int = EAGER_LIMIT,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._cache = cache
         self._me = me
         self._clock = clock
+        self._eager_limit = eager_limit
         self._offset = dt.timedelta(0)
-        self._rules = SlaRules.defaults()
+        self._rules: SlaRules | None = None
         self._my_teams: set[int] | None = None
-        self._all: list[QueueRow] = []
-        self._by_id: dict[int, QueueRow] = {}
-        self._rows: list[QueueRow] = []
-        self._wakes: list[tuple[int, int]] = []  # (instant, ticket id), stale entries skipped
-        self._view = QueueView.ALL
+        self._organisations: dict[int, tuple[str, str]] = {}
+        self._users: dict[int, str] = {}
+        self._clear_columns()
+        self._rows: list[int] = []  # the slots shown, in order
+        self._view = view
         self._search: set[int] | None = None
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
@@ -222,7 +401,47 @@ class QueueModel(QAbstractTableModel):
         self._italic.setItalic(True)
         self._bold_italic = QFont(self._bold)
         self._bold_italic.setItalic(True)
+        self._background = QTimer(self)
+        self._background.setSingleShot(True)
+        self._background.timeout.connect(self._evaluate_slice)
         self.reload()
+
+    def _clear_columns(self) -> None:
+        self._ids: list[int] = []
+        self._slot_of: dict[int, int] = {}
+        self._tracking: list[str] = []
+        self._subject: list[str] = []
+        self._organisation: list[int] = []
+        self._priority: list[str] = []
+        self._severity: list[str] = []
+        self._status: list[str] = []
+        self._team: list[int] = []
+        self._assignee: list[int | None] = []
+        self._created: list[str] = []
+        self._updated: list[str] = []
+        self._pending = bytearray()
+        self._done = bytearray()
+        # the SLA, in columns
+        self._events: list[list[Event] | None] = []
+        self._evaluated = bytearray()  # 1 once the slot's clocks are known
+        self._unevaluated = 0
+        self._due: list[int] = []  # packed next-SLA-due keys
+        self._response_key: list[int] = []
+        self._resolution_key: list[int] = []
+        self._response_state = bytearray()
+        self._resolution_state = bytearray()
+        self._wake = array("q")  # next state change (µs), -1 for none
+        self._problems: dict[int, str] = {}
+        self._wakes: list[tuple[int, int]] = []  # (instant, slot), stale entries skipped
+        self._current: dict[int, _Clocks] = {}  # clocks as of now
+        self._keys: dict[int, list[int]] = {}  # sort keys by column, until the data changes
+        #: the counts of the views that do not depend on the clocks (and the minute of them)
+        self._field_counts: tuple[str, dict[QueueView, int]] | None = None
+        self._orders: dict[int, list[int]] = {}  # every slot sorted by a column's keys
+        self._dirty: set[int] = set()  # slots whose clock-dependent keys moved since
+        # watermarks of what the queue has read (for refresh_changed)
+        self._history_mark = 0
+        self._comment_mark = 0
 
     # -- time -----------------------------------------------------------------------
 
@@ -236,92 +455,303 @@ class QueueModel(QAbstractTableModel):
 
     @property
     def rules(self) -> SlaRules:
+        if self._rules is None:
+            self._rules = SlaRules.from_cache(self._cache)
         return self._rules
 
     # -- loading ----------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read every ticket from the cache again (after a sync, say)."""
+        """Read every ticket from the cache again (after an initial sync, say)."""
+        self._background.stop()
         self.beginResetModel()
         try:
             self._offset = self._cache.clock_offset()
-            self._rules = SlaRules.from_cache(self._cache)
             self._now = self.now()
             self._now_us = to_us(self._now)
-            self._load()
-            self._rows = self._select()
+            with _bulk():
+                # SQLite reads the tickets (the GIL released) while the SLA calendar
+                # indexes its business hours: the two slowest steps of a cold start
+                with ThreadPoolExecutor(1, thread_name_prefix="queue-read") as pool:
+                    reading = pool.submit(self._read_tickets)
+                    self._rules = SlaRules.from_cache(self._cache)
+                    self._rules.calendar.index()
+                    read = reading.result()
+                self._load(*read)
+                if len(self._ids) <= self._eager_limit:
+                    self._evaluate_slots(range(len(self._ids)))
+                self._rows = self._select()
         finally:
             self.endResetModel()
+        self._schedule_background()
         self.countsChanged.emit()
 
-    def _load(self) -> None:
-        cache = self._cache
-        tickets = cache.tickets()
-        organisations = {o.id: o for o in cache.organisations()}
-        users = {u.id: u for u in cache.users()}
-        if self._me is not None and self._me in users:
-            self._my_teams = set(users[self._me].team_ids)
-        else:
-            self._my_teams = None
-        history: dict[int, list[HistoryRow]] = {}
-        h = schema.ticket_history.c
-        with cache.read() as connection:
-            for ticket_id, at, name, after in connection.execute(
-                select(h.ticket_id, h.at, h.field, h.after)
-                .where(h.field.in_(("created", "status", "priority", "severity", "responded")))
-                .order_by(h.ticket_id, h.at, h.server_id.is_(None), h.server_id, h.local_id)
-            ):
-                history.setdefault(ticket_id, []).append(HistoryRow(at, name, after))
-        rows: list[QueueRow] = []
-        for ticket in tickets:
-            organisation = organisations.get(ticket.organisation_id)
-            plan = organisation.plan.value if organisation is not None else ""
-            assignee = users.get(ticket.assignee_id) if ticket.assignee_id is not None else None
-            events = events_from_history(
-                history.get(ticket.id, ()),
-                created_at=ticket.created_at,
-                priority=ticket.priority,
-                severity=ticket.severity,
-                plan=plan,
-            )
-            rows.append(
-                QueueRow(
-                    ticket=ticket,
-                    organisation=organisation.name if organisation is not None else "",
-                    plan=plan,
-                    assignee=(
-                        assignee.display_name
-                        if assignee is not None
-                        else (None if ticket.assignee_id is None else f"#{ticket.assignee_id}")
-                    ),
-                    events=events,
-                )
-            )
-        self._all = rows
-        self._by_id = {row.ticket.id: row for row in rows}
-        self._wakes = []
-        for row in rows:
-            self._evaluate(row)
+    def _read_directory(self, connection: Connection) -> None:
+        organisations: dict[int, tuple[str, str]] = {}
+        for organisation_id, name, plan in connection.exec_driver_sql(
+            f"SELECT id, name, plan FROM {schema.organisations.name}"
+        ):
+            organisations[organisation_id] = (sys.intern(name), sys.intern(plan))
+        self._organisations = organisations
+        users: dict[int, str] = {}
+        teams: set[int] | None = None
+        for user_id, display_name, team_ids in connection.exec_driver_sql(
+            f"SELECT id, display_name, team_ids FROM {schema.users.name}"
+        ):
+            users[user_id] = display_name
+            if user_id == self._me:
+                found = json.loads(team_ids) if isinstance(team_ids, str) else team_ids
+                teams = {int(team) for team in found or ()}
+        self._users = users
+        self._my_teams = teams
 
-    def _evaluate(self, row: QueueRow) -> bool:
-        """Bring ``row``'s clocks to the model's instant; True when its order or states moved."""
-        row.sla, row.problem = evaluate_safely(row.events, self._rules, self._now)
-        row.evaluated_us = self._now_us
-        sla = row.sla
-        key = ticket_sort_key(sla)
-        states = (None, None) if sla is None else (sla.response.state, sla.resolution.state)
-        moved = key != row.key or states != row.states
-        row.key, row.states = key, states
-        wake = None if sla is None else sla.next_change_us(self._now_us, _STATE_ONLY_US)
-        if wake is not None and wake != row.wake_us:
-            heapq.heappush(self._wakes, (wake, row.ticket.id))
-        row.wake_us = wake
+    def _read_tickets(self) -> tuple[list[tuple[Any, ...]], set[int], int, int]:
+        """The shown columns of every ticket, those with pending work, the watermarks."""
+        with self._cache.read() as connection:
+            rows = (
+                _driver(connection)
+                .execute(f"SELECT {_TICKET_COLUMNS} FROM {schema.tickets.name} ORDER BY id")
+                .fetchall()
+            )
+            pending = {
+                ticket_id
+                for (ticket_id,) in connection.exec_driver_sql(
+                    f"SELECT DISTINCT ticket_id FROM {schema.outbox.name} "
+                    "WHERE ticket_id IS NOT NULL"
+                )
+            }
+            history_mark = self._max_id(connection, schema.ticket_history.name)
+            comment_mark = self._max_id(connection, schema.comments.name)
+        return rows, pending, history_mark, comment_mark
+
+    def _load(
+        self, rows: list[tuple[Any, ...]], pending: set[int], history_mark: int, comment_mark: int
+    ) -> None:
+        self._clear_columns()
+        self._history_mark, self._comment_mark = history_mark, comment_mark
+        intern = sys.intern
+        with self._cache.read() as connection:
+            self._read_directory(connection)
+        count = len(rows)
+        if count:
+            (
+                ids,
+                tracking,
+                subject,
+                organisation,
+                priority,
+                severity,
+                status,
+                team,
+                assignee,
+                created,
+                updated,
+            ) = zip(*rows, strict=True)
+            self._ids = list(ids)
+            self._tracking = list(tracking)
+            self._subject = list(subject)
+            self._organisation = list(organisation)
+            self._priority = [intern(code) for code in priority]
+            self._severity = [intern(code) for code in severity]
+            self._status = [intern(code) for code in status]
+            self._team = list(team)
+            self._assignee = list(assignee)
+            self._created = list(created)
+            self._updated = list(updated)
+        self._slot_of = {ticket_id: slot for slot, ticket_id in enumerate(self._ids)}
+        self._pending = bytearray(ticket_id in pending for ticket_id in self._ids)
+        self._done = bytearray(code in _DONE for code in self._status)
+        self._events = [None] * count
+        self._evaluated = bytearray(count)
+        self._unevaluated = count
+        self._due = [0] * count
+        self._response_key = [0] * count
+        self._resolution_key = [0] * count
+        self._response_state = bytearray([_NO_STATE]) * count
+        self._resolution_state = bytearray([_NO_STATE]) * count
+        self._wake = array("q", [-1]) * count
+
+    @staticmethod
+    def _max_id(connection: Connection, table: str) -> int:
+        found = connection.exec_driver_sql(f"SELECT max(local_id) FROM {table}").scalar()
+        return int(found or 0)
+
+    def _read_history(self, slots: Sequence[int]) -> dict[int, list[HistoryRow]]:
+        """The SLA history entries of these tickets, by slot, in history order."""
+        found: dict[int, list[HistoryRow]] = {slot: [] for slot in slots}
+        ids = self._ids
+        fields = ", ".join(f"'{name}'" for name in SLA_FIELDS)
+        slot_of = self._slot_of
+        parse = dt.datetime.fromisoformat  # the cache's text is UTC: aware as read
+        with self._cache.read() as connection:
+            raw = _driver(connection)
+            for start in range(0, len(slots), _CHUNK):
+                chunk = [ids[slot] for slot in slots[start : start + _CHUNK]]
+                marks = ", ".join("?" * len(chunk))
+                for ticket_id, at, name, after in raw.execute(
+                    "SELECT ticket_id, at, field, after FROM ticket_history "
+                    f"WHERE ticket_id IN ({marks}) AND field IN ({fields}) "
+                    "ORDER BY ticket_id, at, server_id IS NULL, server_id, local_id",
+                    chunk,
+                ).fetchall():
+                    found[slot_of[ticket_id]].append(HistoryRow(parse(at), name, after))
+        return found
+
+    def _events_of(self, slots: Sequence[int]) -> list[list[Event]]:
+        missing = [slot for slot in slots if self._events[slot] is None]
+        if missing:
+            history = self._read_history(missing)
+            organisations = self._organisations
+            for slot in missing:
+                known = organisations.get(self._organisation[slot])
+                self._events[slot] = events_from_history(
+                    history[slot],
+                    created_at=_parse_instant(self._created[slot]),
+                    priority=self._priority[slot],
+                    severity=self._severity[slot],
+                    plan=known[1] if known is not None else "",
+                )
+        return [self._events[slot] or [] for slot in slots]
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def _evaluate_slots(
+        self,
+        slots: Iterable[int],
+        keep: dict[int, _Clocks] | None = None,
+    ) -> bool:
+        """Bring these tickets' clocks to the model's instant; True when an order or state moved.
+
+        ``keep`` receives the clocks themselves (the queue keeps only states and keys).
+        """
+        with _bulk():
+            return self._evaluate_many(list(slots), keep)
+
+    def _evaluate_many(self, slots: list[int], keep: dict[int, _Clocks] | None) -> bool:
+        moved = False
+        rules = self.rules
+        now, now_us = self._now, self._now_us
+        for start in range(0, len(slots), _SLICE):
+            chunk = slots[start : start + _SLICE]
+            histories = self._events_of(chunk)
+            results: dict[int, _Clocks] = {}
+            simple: list[int] = []
+            simple_histories: list[list[Event]] = []
+            for slot, events in zip(chunk, histories, strict=True):
+                if events and max(event.at_us for event in events) <= now_us:
+                    simple.append(slot)
+                    simple_histories.append(events)
+                else:  # an event after our "now" (a skewed clock): evaluated as of it
+                    results[slot] = evaluate_safely(events, rules, now)
+            try:
+                evaluated = evaluate_many(simple_histories, rules.policy, rules.calendar, now)
+            except Exception:  # one history that cannot be replayed: each ticket on its own
+                for slot, events in zip(simple, simple_histories, strict=True):
+                    results[slot] = evaluate_safely(events, rules, now)
+            else:
+                for slot, sla in zip(simple, evaluated, strict=True):
+                    results[slot] = (sla, None)
+            for slot in chunk:
+                moved = self._store(slot, *results[slot]) or moved
+            if keep is not None:
+                keep.update(results)
         return moved
 
-    def _fresh(self, row: QueueRow) -> QueueRow:
-        if row.evaluated_us != self._now_us:
-            self._evaluate(row)
-        return row
+    def _store(self, slot: int, sla: TicketSla | None, problem: str | None) -> bool:
+        """Keep what the queue needs of one ticket's clocks; True when its order or states moved."""
+        if problem is None:
+            self._problems.pop(slot, None)
+        else:
+            self._problems[slot] = problem
+        if sla is None:
+            due = _due_key((UNKNOWN_GROUP, 0, 0), slot)
+            states = (_NO_STATE, _NO_STATE)
+            response_key = resolution_key = _clock_key(None)
+            wake = -1
+        else:
+            key, states, response_key, resolution_key = _facts(sla)
+            due = _due_key(key, slot)
+            found = sla.next_change_us(self._now_us, _STATE_ONLY_US)
+            wake = -1 if found is None else found
+        if not self._evaluated[slot]:
+            self._evaluated[slot] = 1
+            self._unevaluated -= 1
+            moved = True
+        else:
+            moved = (
+                due != self._due[slot]
+                or states[0] != self._response_state[slot]
+                or states[1] != self._resolution_state[slot]
+            )
+        if (
+            moved
+            or response_key != self._response_key[slot]
+            or resolution_key != self._resolution_key[slot]
+        ):
+            self._dirty.add(slot)
+        self._due[slot] = due
+        self._response_key[slot] = response_key
+        self._resolution_key[slot] = resolution_key
+        self._response_state[slot], self._resolution_state[slot] = states
+        if wake >= 0 and wake != self._wake[slot]:
+            heapq.heappush(self._wakes, (wake, slot))
+        self._wake[slot] = wake
+        return moved
+
+    def _ensure(self, slots: Iterable[int]) -> None:
+        """These tickets' clocks known (evaluated now if they never were)."""
+        if self._unevaluated:
+            evaluated = self._evaluated
+            missing = [slot for slot in slots if not evaluated[slot]]
+            if missing:
+                self._evaluate_slots(missing)
+
+    def _ensure_all(self) -> None:
+        if self._unevaluated:
+            self._ensure(range(len(self._ids)))
+            self._background.stop()
+
+    @property
+    def fully_evaluated(self) -> bool:
+        """Whether every ticket's clocks are known (else the background is at it)."""
+        return self._unevaluated == 0
+
+    def finish_evaluation(self) -> None:
+        """Evaluate the clocks still unknown now, rather than in the background."""
+        if self._unevaluated:
+            self._ensure_all()
+            self.countsChanged.emit()
+
+    def _schedule_background(self) -> None:
+        if self._unevaluated:  # after the queue on screen is painted
+            self._background.start(_BACKGROUND_DELAY_MS)
+
+    def _evaluate_slice(self) -> None:
+        if not self._unevaluated:
+            return
+        evaluated = self._evaluated
+        batch: list[int] = []
+        for slot in range(len(self._ids)):
+            if not evaluated[slot]:
+                batch.append(slot)
+                if len(batch) >= _SLICE:
+                    break
+        self._evaluate_slots(batch)
+        if self._unevaluated:
+            self._background.start(0)
+        else:
+            self.countsChanged.emit()
+
+    def _clocks(self, slot: int) -> _Clocks:
+        """Both clocks of one ticket as of the model's instant."""
+        found = self._current.get(slot)
+        if found is None:
+            if not self._evaluated[slot]:
+                self._evaluate_slots([slot], keep=self._current)
+                return self._current[slot]
+            found = evaluate_safely(self._events_of([slot])[0], self.rules, self._now)
+            self._current[slot] = found
+        return found
 
     # -- views, search, counts ------------------------------------------------------
 
@@ -341,46 +771,88 @@ class QueueModel(QAbstractTableModel):
             self._search = wanted
             self._refilter()
 
-    def _in_view(self, row: QueueRow, view: QueueView) -> bool:
-        ticket = row.ticket
-        teams = self._my_teams
+    def _view_slots(self, view: QueueView, among: Iterable[int] | None = None) -> list[int]:
+        """The slots of ``view`` (among these slots, else all), in slot order."""
+        slots: Iterable[int] = range(len(self._ids)) if among is None else among
+        done = self._done
         if view is QueueView.MY_TICKETS:
-            return not row.done and self._me is not None and ticket.assignee_id == self._me
+            me = self._me
+            if me is None:
+                return []
+            assignee = self._assignee
+            return [s for s in slots if assignee[s] == me and not done[s]]
+        teams = self._my_teams
         if view is QueueView.UNASSIGNED:
-            return (
-                not row.done
-                and ticket.assignee_id is None
-                and (teams is None or ticket.team_id in teams)
-            )
+            assignee = self._assignee
+            if teams is None:
+                return [s for s in slots if assignee[s] is None and not done[s]]
+            team = self._team
+            return [s for s in slots if assignee[s] is None and not done[s] and team[s] in teams]
         if view is QueueView.MY_TEAMS:
-            return not row.done and (teams is None or ticket.team_id in teams)
-        if view is QueueView.AT_RISK:
-            return ClockStatus.AT_RISK in row.states
-        if view is QueueView.BREACHED:
-            return ClockStatus.BREACHED in row.states
+            if teams is None:
+                return [s for s in slots if not done[s]]
+            team = self._team
+            return [s for s in slots if not done[s] and team[s] in teams]
+        if view in _CLOCK_VIEWS:
+            slots = list(slots)
+            self._ensure(slots)
+            code = _AT_RISK if view is QueueView.AT_RISK else _BREACHED
+            response, resolution = self._response_state, self._resolution_state
+            return [s for s in slots if response[s] == code or resolution[s] == code]
         if view is QueueView.PENDING:
-            return ticket.status == Status.PENDING.value
+            status = self._status
+            pending = Status.PENDING.value
+            return [s for s in slots if status[s] == pending]
         if view is QueueView.RECENT:
-            return ticket.updated_at >= self._now - _RECENT
-        return True
+            cutoff = _stamp(self._now - _RECENT)
+            updated = self._updated
+            return [s for s in slots if updated[s] >= cutoff]
+        return list(slots)
 
     def counts(self) -> dict[QueueView, int]:
-        """How many tickets each view holds now (search aside)."""
-        found = dict.fromkeys(QueueView, 0)
-        for row in self._all:
-            for view in QueueView:
-                if self._in_view(row, view):
-                    found[view] += 1
+        """How many tickets each view holds now (search aside); every clock evaluated."""
+        self._ensure_all()
+        found = self.known_counts()
+        return {view: count or 0 for view, count in found.items()}
+
+    def known_counts(self) -> dict[QueueView, int | None]:
+        """How many tickets each view holds, None for the clock views while not known yet."""
+        found: dict[QueueView, int | None] = {}
+        cutoff = _stamp(self._now - _RECENT)[:16]  # to the minute: counted once a minute
+        known = self._field_counts
+        if known is None or known[0] != cutoff:
+            fields: dict[QueueView, int] = {
+                view: len(self._view_slots(view))
+                for view in QueueView
+                if view not in _CLOCK_VIEWS and view is not QueueView.ALL
+            }
+            known = self._field_counts = (cutoff, fields)
+        for view in QueueView:
+            if view in _CLOCK_VIEWS:
+                code = _AT_RISK if view is QueueView.AT_RISK else _BREACHED
+                found[view] = None if self._unevaluated else self._state_count(code)
+            elif view is QueueView.ALL:
+                found[view] = len(self._ids)
+            else:
+                found[view] = known[1][view]
         return found
 
-    def _select(self) -> list[QueueRow]:
-        search = self._search
-        rows = [
-            row
-            for row in self._all
-            if (search is None or row.ticket.id in search) and self._in_view(row, self._view)
-        ]
-        rows.sort(key=self._sort_key(self._sort_column), reverse=self._descending)
+    def _state_count(self, code: int) -> int:
+        """Tickets with either clock in state ``code``, counted at C speed: each state
+        column becomes a bit mask (one byte 0 or 1 a ticket), the two masks are or-ed
+        as integers and the bits counted."""
+        table = bytes(1 if value == code else 0 for value in range(256))
+        first = int.from_bytes(self._response_state.translate(table), "little")
+        second = int.from_bytes(self._resolution_state.translate(table), "little")
+        return (first | second).bit_count()
+
+    def _select(self) -> list[int]:
+        among: list[int] | None = None
+        if self._search is not None:
+            slot_of = self._slot_of
+            among = sorted(slot_of[i] for i in self._search if i in slot_of)
+        rows = self._view_slots(self._view, among)
+        self._sort_slots(rows, self._sort_column)
         return rows
 
     @property
@@ -390,26 +862,34 @@ class QueueModel(QAbstractTableModel):
     def _refilter(self) -> None:
         self._replace_rows(self._select())
 
-    def _replace_rows(self, rows: list[QueueRow]) -> None:
+    def _replace_rows(self, rows: list[int]) -> None:
         """Show ``rows``: a layout change when the same tickets, else a reset."""
-        if len(rows) == len(self._rows) and {id(r) for r in rows} == {id(r) for r in self._rows}:
-            if [id(r) for r in rows] != [id(r) for r in self._rows]:
-                self._relayout(rows)
+        if rows == self._rows:
+            return
+        if len(rows) == len(self._rows) and set(rows) == set(self._rows):
+            self._relayout(rows)
             return
         self.beginResetModel()
         self._rows = rows
+        self._current = {}
         self.endResetModel()
 
-    def _relayout(self, rows: list[QueueRow]) -> None:
+    def _relayout(self, rows: list[int]) -> None:
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
-        where = {id(row): position for position, row in enumerate(rows)}
-        new = []
-        for index in old:
-            row = self._rows[index.row()]
-            new.append(self.index(where[id(row)], index.column()))
+        if old:
+            shown = self._rows
+            if len(old) > 64:
+                where = dict(zip(rows, range(len(rows)), strict=True))
+            else:  # a few indexes (the current row): no map of every row
+                where = {}
+                for index in old:
+                    slot = shown[index.row()]
+                    if slot not in where:
+                        where[slot] = rows.index(slot)
+            new = [self.index(where[shown[index.row()]], index.column()) for index in old]
+            self.changePersistentIndexList(old, new)
         self._rows = rows
-        self.changePersistentIndexList(old, new)
         self.layoutChanged.emit()
 
     # -- sorting ------------------------------------------------------------------------
@@ -429,40 +909,152 @@ class QueueModel(QAbstractTableModel):
         self._sort_column = column
         self._sort_order = order
         rows = list(self._rows)
-        rows.sort(key=self._sort_key(column), reverse=self._descending)
-        if [id(r) for r in rows] != [id(r) for r in self._rows]:
+        self._sort_slots(rows, column)
+        if rows != self._rows:
             self._relayout(rows)
 
-    def _sort_key(self, column: int) -> Callable[[QueueRow], Any]:
-        if column == Column.TRACKING:
-            return lambda r: (r.ticket.tracking_number, r.ticket.id)
-        if column == Column.SUBJECT:
-            return lambda r: (r.ticket.subject.casefold(), r.ticket.id)
-        if column == Column.ORGANISATION:
-            return lambda r: (r.organisation.casefold(), r.plan, r.ticket.id)
+    def _sort_slots(self, rows: list[int], column: int) -> None:
+        """Sort ``rows`` (slots) by ``column``, in the model's order.
+
+        A large selection is not sorted at all: the slots sorted once by the
+        column (kept, and mended when a few clocks move) are filtered down to it.
+        """
+        self._ensure(rows)
+        self._sync_keys()
+        count = len(self._ids)
+        if len(rows) * 8 < count:
+            keys = self._sort_keys(column)
+            rows.sort(key=keys.__getitem__, reverse=self._descending)
+            return
+        order = self._order(column)
+        if len(rows) == count:
+            rows[:] = order
+        else:
+            member = bytearray(count)
+            for slot in rows:
+                member[slot] = 1
+            rows[:] = [slot for slot in order if member[slot]]
+        if self._descending:
+            rows.reverse()
+
+    def _order(self, column: int) -> list[int]:
+        order = self._orders.get(column)
+        if order is None:
+            keys = self._sort_keys(column)
+            order = self._orders[column] = sorted(range(len(self._ids)), key=keys.__getitem__)
+        return order
+
+    def _sync_keys(self) -> None:
+        """Mend the kept keys and orders of the slots whose clocks moved."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        for column in list(self._keys):
+            if column in _CLOCK_FREE:
+                continue
+            keys = self._keys[column]
+            if column != -1:  # the default order's keys are the due keys themselves
+                for slot in dirty:
+                    keys[slot] = self._key_of(column, slot)
+            order = self._orders.get(column)
+            if order is None:
+                continue
+            if len(dirty) * 50 > len(order):
+                del self._orders[column]  # sorting again is cheaper than mending
+                continue
+            if len(dirty) <= 8:  # a scan in C for each, rather than one in Python
+                for slot in dirty:
+                    del order[order.index(slot)]
+            else:
+                order[:] = [slot for slot in order if slot not in dirty]
+            for slot in dirty:
+                bisect.insort(order, slot, key=keys.__getitem__)
+
+    def _forget_keys(self, slots: Iterable[int]) -> None:
+        """These tickets' fields changed: keys of text columns are built again when needed."""
+        for column in _CLOCK_FREE:
+            self._keys.pop(column, None)
+            self._orders.pop(column, None)
+        self._dirty.update(slots)
+
+    def _key_of(self, column: int, slot: int) -> int:
+        """A clock-dependent column's key of one slot (as :meth:`_sort_keys` builds them)."""
+        due = self._due[slot]
         if column == Column.PRIORITY:
-            return lambda r: (
-                _rank(Priority, r.ticket.priority),
-                _rank(Severity, r.ticket.severity),
-                r.key,
-                r.ticket.id,
+            rank = _PRIORITY_RANK.get(self._priority[slot], 9) << 4 | _SEVERITY_RANK.get(
+                self._severity[slot], 9
             )
-        if column == Column.SEVERITY:
-            return lambda r: (
-                _rank(Severity, r.ticket.severity),
-                _rank(Priority, r.ticket.priority),
-                r.key,
-                r.ticket.id,
+        elif column == Column.SEVERITY:
+            rank = _SEVERITY_RANK.get(self._severity[slot], 9) << 4 | _PRIORITY_RANK.get(
+                self._priority[slot], 9
             )
-        if column == Column.STATUS:
-            return lambda r: (_STATUS_ORDER.get(r.ticket.status, 9), r.key, r.ticket.id)
-        if column == Column.ASSIGNEE:
-            return lambda r: ((r.assignee or "").casefold(), r.key, r.ticket.id)
-        if column in SLA_COLUMNS:
-            return lambda r: (clock_sort_key(r.clock(column)), r.key, r.ticket.id)
-        if column == Column.UPDATED:
-            return lambda r: (r.ticket.updated_at, r.ticket.id)
-        return lambda r: (r.key, r.ticket.id)
+        elif column == Column.STATUS:
+            rank = _STATUS_ORDER.get(self._status[slot], 9)
+        elif column == Column.ASSIGNEE:
+            # ranks of names cannot be mended one by one: the column is built again
+            self._keys.pop(column, None)
+            self._orders.pop(column, None)
+            return 0
+        elif column == Column.RESPONSE_SLA:
+            rank = self._response_key[slot]
+        elif column == Column.RESOLUTION_SLA:
+            rank = self._resolution_key[slot]
+        else:
+            return due
+        return rank << _DUE_BITS | due
+
+    def _ranks(self, values: Sequence[Any]) -> list[int]:
+        """Each value's rank among the distinct values (equal values share a rank)."""
+        order = {value: rank for rank, value in enumerate(sorted(set(values)))}
+        return [order[value] for value in values]
+
+    def _sort_keys(self, column: int) -> list[int]:
+        """One integer a slot, in the order of ``column`` (cached until the data changes)."""
+        keys = self._keys.get(column)
+        if keys is not None:
+            return keys
+        due = self._due
+        shift = _DUE_BITS
+        if column == -1:
+            keys = due
+        elif column == Column.TRACKING:
+            keys = [r << _SLOT_BITS | s for s, r in enumerate(self._ranks(self._tracking))]
+        elif column == Column.SUBJECT:
+            ranks = self._ranks([subject.casefold() for subject in self._subject])
+            keys = [r << _SLOT_BITS | s for s, r in enumerate(ranks)]
+        elif column == Column.ORGANISATION:
+            organisations = self._organisations
+            names = {key: (name.casefold(), plan) for key, (name, plan) in organisations.items()}
+            ranks = self._ranks([names.get(o, ("", "")) for o in self._organisation])
+            keys = [r << _SLOT_BITS | s for s, r in enumerate(ranks)]
+        elif column == Column.PRIORITY:
+            p, v = _PRIORITY_RANK, _SEVERITY_RANK
+            keys = [
+                (p.get(a, 9) << 4 | v.get(b, 9)) << shift | d
+                for a, b, d in zip(self._priority, self._severity, due, strict=True)
+            ]
+        elif column == Column.SEVERITY:
+            p, v = _PRIORITY_RANK, _SEVERITY_RANK
+            keys = [
+                (v.get(b, 9) << 4 | p.get(a, 9)) << shift | d
+                for a, b, d in zip(self._priority, self._severity, due, strict=True)
+            ]
+        elif column == Column.STATUS:
+            order = _STATUS_ORDER
+            keys = [order.get(a, 9) << shift | d for a, d in zip(self._status, due, strict=True)]
+        elif column == Column.ASSIGNEE:
+            users = self._users
+            ranks = self._ranks(
+                ["" if a is None else users.get(a, f"#{a}").casefold() for a in self._assignee]
+            )
+            keys = [r << shift | d for r, d in zip(ranks, due, strict=True)]
+        elif column in SLA_COLUMNS:
+            clock = self._response_key if column == Column.RESPONSE_SLA else self._resolution_key
+            keys = [c << shift | d for c, d in zip(clock, due, strict=True)]
+        else:  # Column.UPDATED
+            keys = [r << _SLOT_BITS | s for s, r in enumerate(self._ranks(self._updated))]
+        self._keys[column] = keys
+        return keys
 
     # -- ticking ------------------------------------------------------------------------
 
@@ -478,69 +1070,260 @@ class QueueModel(QAbstractTableModel):
         """Move the queue to ``now`` (server time; default: :meth:`now`)."""
         self._now = now if now is not None else self.now()
         self._now_us = to_us(self._now)
-        moved = False
+        self._current = {}
+        woken: list[int] = []
         wakes = self._wakes
         while wakes and wakes[0][0] <= self._now_us:
-            instant, ticket_id = heapq.heappop(wakes)
-            row = self._by_id.get(ticket_id)
-            if row is None or row.wake_us != instant:
-                continue  # superseded
-            row.wake_us = None
-            moved = self._evaluate(row) or moved
-        if moved:
-            sorted_by_clock = self._sort_column in (-1, *SLA_COLUMNS)
-            if self._view in _CLOCK_VIEWS or sorted_by_clock:
-                self._refilter()
+            instant, slot = heapq.heappop(wakes)
+            if slot < len(self._wake) and self._wake[slot] == instant:
+                self._wake[slot] = -1
+                woken.append(slot)
+        if woken and self._evaluate_slots(woken):
+            if self._view in _CLOCK_VIEWS:
+                self._refilter()  # tickets come and go
+            elif self._sort_column in (-1, *SLA_COLUMNS):
+                rows = list(self._rows)  # the same tickets, maybe in another order
+                self._sort_slots(rows, self._sort_column)
+                if rows != self._rows:
+                    self._relayout(rows)
             self.countsChanged.emit()
         self._visible = (self._visible[0], min(self._visible[1], len(self._rows) - 1))
-        first, last = self._visible
-        if first <= last:
+        for top, bottom in self._moving_runs():
             self.dataChanged.emit(
-                self.index(first, Column.RESPONSE_SLA),
-                self.index(last, Column.RESOLUTION_SLA),
-                [
-                    Qt.ItemDataRole.DisplayRole,
-                    Qt.ItemDataRole.ToolTipRole,
-                    Qt.ItemDataRole.ForegroundRole,
-                    Qt.ItemDataRole.BackgroundRole,
-                    Qt.ItemDataRole.FontRole,
-                ],
+                self.index(top, Column.RESPONSE_SLA),
+                self.index(bottom, Column.RESOLUTION_SLA),
+                _SLA_ROLES,
             )
 
+    def _moving_runs(self) -> list[tuple[int, int]]:
+        """The runs of visible rows whose SLA cells change with time (inclusive bounds).
+
+        A ticket whose clocks are both stopped or paused ("Met", "Pending
+        customer") shows the same until an event changes it, which refreshes its
+        row; only a clock that runs has a wake-up instant.
+        """
+        first, last = self._visible
+        rows, wake, evaluated = self._rows, self._wake, self._evaluated
+        runs: list[tuple[int, int]] = []
+        start = -1
+        for position in range(first, last + 1):
+            slot = rows[position]
+            if wake[slot] >= 0 or not evaluated[slot]:
+                if start < 0:
+                    start = position
+            elif start >= 0:
+                runs.append((start, position - 1))
+                start = -1
+        if start >= 0:
+            runs.append((start, last))
+        return runs
+
     def next_tick(self, granularity: dt.timedelta = dt.timedelta(seconds=1)) -> dt.datetime | None:
-        """When the queue next needs a tick: a visible countdown or a state change."""
+        """When the queue next needs a tick: a visible countdown or a state change.
+
+        At most about once a ``granularity``: every countdown on screen changes
+        its seconds at its own instant within the second, and with 100,000
+        tickets some clock changes state every few moments; a tick for each
+        would never let the console rest.  One tick a second shows them all.
+        """
         step = int(granularity / dt.timedelta(microseconds=1))
+        soonest = self._now_us + step * 49 // 50
         candidates = []
         if self._wakes:
             candidates.append(self._wakes[0][0])
         first, last = self._visible
-        for position in range(first, min(last, len(self._rows) - 1) + 1):
-            sla = self._fresh(self._rows[position]).sla
+        rows = self._rows
+        for position in range(first, min(last, len(rows) - 1) + 1):
+            sla = self._clocks(rows[position])[0]
             if sla is not None:
                 found = sla.next_change_us(self._now_us, step)
                 if found is not None:
                     candidates.append(found)
         if not candidates:
             return None
-        return self._now + dt.timedelta(microseconds=min(candidates) - self._now_us)
+        return self._now + dt.timedelta(microseconds=max(min(candidates), soonest) - self._now_us)
+
+    # -- refreshing after a sync or a local change -------------------------------------
+
+    def refresh_tickets(self, ticket_ids: Iterable[int]) -> None:
+        """Read these tickets again (changed, added or gone); the others stay as they are."""
+        wanted = sorted(set(ticket_ids))  # none: the provisional marks only
+        self._now = self.now()
+        self._now_us = to_us(self._now)
+        self._current = {}
+        found: dict[int, tuple[Any, ...]] = {}
+        with self._cache.read() as connection:
+            self._read_directory(connection)
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for read in connection.exec_driver_sql(
+                    f"SELECT {_TICKET_COLUMNS} FROM {schema.tickets.name} WHERE id IN ({marks})",
+                    tuple(chunk),
+                ):
+                    found[read[0]] = tuple(read)
+            pending = {
+                ticket_id
+                for (ticket_id,) in connection.exec_driver_sql(
+                    f"SELECT DISTINCT ticket_id FROM {schema.outbox.name} "
+                    "WHERE ticket_id IS NOT NULL"
+                )
+            }
+        if any(ticket_id not in self._slot_of for ticket_id in found) or any(
+            ticket_id not in found for ticket_id in wanted if ticket_id in self._slot_of
+        ):
+            self.reload()  # tickets came or went: slots move
+            return
+        intern = sys.intern
+        slots: list[int] = []
+        for ticket_id, row in found.items():
+            slot = self._slot_of[ticket_id]
+            slots.append(slot)
+            (_, tracking, subject, organisation, priority, severity, status) = row[:7]
+            team, assignee, created, updated = row[7:]
+            self._tracking[slot] = tracking
+            self._subject[slot] = subject
+            self._organisation[slot] = organisation
+            self._priority[slot] = intern(priority)
+            self._severity[slot] = intern(severity)
+            self._status[slot] = intern(status)
+            self._team[slot] = team
+            self._assignee[slot] = assignee
+            self._created[slot] = created
+            self._updated[slot] = updated
+            self._pending[slot] = ticket_id in pending
+            self._done[slot] = status in _DONE
+            self._events[slot] = None
+        for slot, ticket_id in enumerate(self._ids):  # the provisional marks of the others
+            flag = ticket_id in pending
+            if self._pending[slot] != flag:
+                self._pending[slot] = flag
+                slots.append(slot)
+        if slots:
+            self._forget_keys(slots)
+            self._field_counts = None
+            self._evaluate_slots(slots)
+        self._apply_refresh(slots)
+
+    def _apply_refresh(self, slots: list[int]) -> None:
+        rows = self._select()
+        if rows != self._rows:
+            self._replace_rows(rows)
+        if rows:  # the cells of the tickets re-read that stayed where they were
+            changed = set(slots)
+            for position, slot in enumerate(rows):
+                if slot in changed:
+                    self.dataChanged.emit(
+                        self.index(position, 0), self.index(position, len(Column) - 1)
+                    )
+        self.countsChanged.emit()
+
+    def refresh_changed(self) -> int:
+        """Re-read the tickets that changed in the cache since the queue last read it.
+
+        Changes show as new history or comment rows (a pull, a rebase, an
+        optimistic command) and as a ticket's pending work starting or ending.
+        Returns how many tickets were re-read; a cache whose tickets came or went
+        is reloaded whole.
+        """
+        with self._cache.read() as connection:
+            changed = {
+                ticket_id
+                for (ticket_id,) in connection.exec_driver_sql(
+                    "SELECT DISTINCT ticket_id FROM ticket_history WHERE local_id > ?",
+                    (self._history_mark,),
+                )
+            }
+            changed.update(
+                ticket_id
+                for (ticket_id,) in connection.exec_driver_sql(
+                    "SELECT DISTINCT ticket_id FROM comments WHERE local_id > ?",
+                    (self._comment_mark,),
+                )
+            )
+            count = connection.exec_driver_sql(
+                f"SELECT count(*) FROM {schema.tickets.name}"
+            ).scalar()
+            history_mark = self._max_id(connection, schema.ticket_history.name)
+            comment_mark = self._max_id(connection, schema.comments.name)
+        if count != len(self._ids) or any(i not in self._slot_of for i in changed):
+            self.reload()
+            return len(self._ids)
+        self._history_mark = max(self._history_mark, history_mark)
+        self._comment_mark = max(self._comment_mark, comment_mark)
+        self.refresh_tickets(changed)  # and every ticket's provisional mark
+        return len(changed)
 
     # -- access -------------------------------------------------------------------------
 
+    def ticket_id_at(self, position: int) -> int:
+        """The id of the ticket shown at row ``position``."""
+        return self._ids[self._rows[position]]
+
     def row_at(self, position: int) -> QueueRow:
-        return self._fresh(self._rows[position])
+        return self._row(self._rows[position])
+
+    def _row(self, slot: int) -> QueueRow:
+        sla, problem = self._clocks(slot)
+        organisation = self._organisations.get(self._organisation[slot])
+        assignee = self._assignee[slot]
+        return QueueRow(
+            ticket=QueueTicket(
+                id=self._ids[slot],
+                tracking_number=self._tracking[slot],
+                subject=self._subject[slot],
+                organisation_id=self._organisation[slot],
+                priority=self._priority[slot],
+                severity=self._severity[slot],
+                status=self._status[slot],
+                team_id=self._team[slot],
+                assignee_id=assignee,
+                created_at=_parse_instant(self._created[slot]),
+                updated_at=_parse_instant(self._updated[slot]),
+                pending=bool(self._pending[slot]),
+            ),
+            organisation=organisation[0] if organisation is not None else "",
+            plan=organisation[1] if organisation is not None else "",
+            assignee=self._assignee_name(assignee),
+            sla=sla,
+            problem=problem,
+            states=self._states(slot),
+        )
+
+    def _states(self, slot: int) -> tuple[ClockStatus | None, ClockStatus | None]:
+        first, second = self._response_state[slot], self._resolution_state[slot]
+        return (
+            None if first == _NO_STATE else _STATES[first],
+            None if second == _NO_STATE else _STATES[second],
+        )
 
     def all_rows(self) -> list[QueueRow]:
         """Every cached ticket's row (whatever the view), clocks as of the last tick."""
-        return self._all
+        self._ensure_all()
+        return [self._row(slot) for slot in range(len(self._ids))]
+
+    def assigned_to(self, user_id: int) -> list[QueueRow]:
+        """The open tickets assigned to ``user_id`` (whatever the view)."""
+        slots = [
+            s
+            for s, assignee in enumerate(self._assignee)
+            if assignee == user_id and not self._done[s]
+        ]
+        self._ensure(slots)
+        return [self._row(slot) for slot in slots]
 
     def ticket_ids(self) -> list[int]:
-        return [row.ticket.id for row in self._rows]
+        ids = self._ids
+        return [ids[slot] for slot in self._rows]
 
     def position_of(self, ticket_id: int) -> int | None:
-        for position, row in enumerate(self._rows):
-            if row.ticket.id == ticket_id:
-                return position
-        return None
+        slot = self._slot_of.get(ticket_id)
+        if slot is None:
+            return None
+        try:
+            return self._rows.index(slot)
+        except ValueError:
+            return None
 
     def retranslate(self) -> None:
         """The language changed: every label (headers and cells) is shown again."""
@@ -584,38 +1367,42 @@ class QueueModel(QAbstractTableModel):
         column = index.column()
         if not 0 <= column < len(Column):
             return None
-        row = self._rows[index.row()]
-        if column in SLA_COLUMNS:
-            return self._sla_data(self._fresh(row), column, role)
-        ticket = row.ticket
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
+        slot = self._rows[index.row()]
         if role == TICKET_ID_ROLE:
-            return ticket.id
+            return self._ids[slot]
+        if column in SLA_COLUMNS:
+            return self._sla_data(slot, column, role)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(slot, column)
         if role == PLAN_ROLE and column == Column.ORGANISATION:
-            return row.plan
+            known = self._organisations.get(self._organisation[slot])
+            return known[1] if known is not None else ""
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == Column.SUBJECT:
-                return ticket.subject
-            if column == Column.ORGANISATION and row.plan:
-                return gettext("{organisation} — {plan} plan").format(
-                    organisation=row.organisation, plan=plan_label(row.plan)
-                )
+                return self._subject[slot]
+            if column == Column.ORGANISATION:
+                known = self._organisations.get(self._organisation[slot])
+                if known is not None and known[1]:
+                    return gettext("{organisation} — {plan} plan").format(
+                        organisation=known[0], plan=plan_label(known[1])
+                    )
+                return None
             if column == Column.UPDATED:
-                return i18n.format_datetime(ticket.updated_at.astimezone(self._zone), "full")
+                updated = _parse_instant(self._updated[slot])
+                return i18n.format_datetime(updated.astimezone(self._zone), "full")
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
-            if column == Column.PRIORITY and ticket.priority == Priority.P1.value:
-                return QBrush(QColor("#a4262c"))
-            if column == Column.SEVERITY and ticket.severity == Severity.BLOCKING.value:
-                return QBrush(QColor("#a4262c"))
-            if column == Column.ASSIGNEE and row.assignee is None:
-                return QBrush(QColor("#6b6f76"))
+            if column == Column.PRIORITY and self._priority[slot] == Priority.P1.value:
+                return _brush("#a4262c")
+            if column == Column.SEVERITY and self._severity[slot] == Severity.BLOCKING.value:
+                return _brush("#a4262c")
+            if column == Column.ASSIGNEE and self._assignee[slot] is None:
+                return _brush("#6b6f76")
             return None
         if role == Qt.ItemDataRole.FontRole:
-            if column == Column.ASSIGNEE and row.assignee is None:
+            if column == Column.ASSIGNEE and self._assignee[slot] is None:
                 return self._italic
-            if column == Column.PRIORITY and ticket.priority == Priority.P1.value:
+            if column == Column.PRIORITY and self._priority[slot] == Priority.P1.value:
                 return self._bold
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -624,26 +1411,33 @@ class QueueModel(QAbstractTableModel):
 
     @property
     def _zone(self) -> dt.tzinfo:
-        return self._rules.calendar.zone
+        return self.rules.calendar.zone
 
-    def _text(self, row: QueueRow, column: int) -> str:
-        ticket = row.ticket
+    def _assignee_name(self, assignee: int | None) -> str | None:
+        if assignee is None:
+            return None
+        name = self._users.get(assignee)
+        return name if name is not None else f"#{assignee}"
+
+    def _text(self, slot: int, column: int) -> str:
         if column == Column.TRACKING:
-            return ticket.tracking_number
+            return self._tracking[slot]
         if column == Column.SUBJECT:
-            return ticket.subject
+            return self._subject[slot]
         if column == Column.ORGANISATION:
-            return row.organisation
+            known = self._organisations.get(self._organisation[slot])
+            return known[0] if known is not None else ""
         if column == Column.PRIORITY:
-            return _priority_label(ticket.priority)
+            return _priority_label(self._priority[slot])
         if column == Column.SEVERITY:
-            return _severity_label(ticket.severity)
+            return _severity_label(self._severity[slot])
         if column == Column.STATUS:
-            return _status_label(ticket.status)
+            return _status_label(self._status[slot])
         if column == Column.ASSIGNEE:
-            return row.assignee if row.assignee is not None else gettext("Unassigned")
+            name = self._assignee_name(self._assignee[slot])
+            return name if name is not None else gettext("Unassigned")
         if column == Column.UPDATED:
-            return self._updated_text(ticket.updated_at)
+            return self._updated_text(_parse_instant(self._updated[slot]))
         return ""
 
     def _updated_text(self, when: dt.datetime) -> str:
@@ -657,28 +1451,39 @@ class QueueModel(QAbstractTableModel):
             return i18n.format_date(local, "d MMM")
         return i18n.format_date(local, "d MMM y")
 
-    def _sla_data(self, row: QueueRow, column: int, role: int) -> Any:
-        clock = row.clock(column)
-        provisional = row.ticket.pending
+    def _sla_data(self, slot: int, column: int, role: int) -> Any:
+        if role == CLOCK_STATE_ROLE:
+            code = (
+                self._response_state[slot]
+                if column == Column.RESPONSE_SLA
+                else self._resolution_state[slot]
+            )
+            if not self._evaluated[slot]:
+                self._clocks(slot)
+                return self._sla_data(slot, column, role)
+            return None if code == _NO_STATE else _STATES[code].value
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role not in _SLA_ROLES:
+            return None
+        sla, problem = self._clocks(slot)
+        clock = (
+            None
+            if sla is None
+            else (sla.response if column == Column.RESPONSE_SLA else sla.resolution)
+        )
+        provisional = bool(self._pending[slot])
         if role == Qt.ItemDataRole.DisplayRole:
             return clock_text(clock, self._now, provisional=provisional)
         if role == Qt.ItemDataRole.ToolTipRole:
             return clock_tooltip(
-                clock, self._now, self._zone, provisional=provisional, problem=row.problem
+                clock, self._now, self._zone, provisional=provisional, problem=problem
             )
-        if role == CLOCK_STATE_ROLE:
-            return None if clock is None else clock.state.value
-        if role == TICKET_ID_ROLE:
-            return row.ticket.id
         style = clock_style(clock)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return None if style.foreground is None else QBrush(QColor(style.foreground))
+            return None if style.foreground is None else _brush(style.foreground)
         if role == Qt.ItemDataRole.BackgroundRole:
-            return None if style.background is None else QBrush(QColor(style.background))
-        if role == Qt.ItemDataRole.FontRole:
-            if style.bold:
-                return self._bold_italic if provisional else self._bold
-            return self._italic if provisional else None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        return None
+            return None if style.background is None else _brush(style.background)
+        if style.bold:  # FontRole
+            return self._bold_italic if provisional else self._bold
+        return self._italic if provisional else None

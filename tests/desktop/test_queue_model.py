@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -12,9 +13,9 @@ from pytestqt.qtbot import QtBot
 
 import i18n
 from desktop.demo_data import seed_demo
-from desktop.models.queue import Column, QueueModel, QueueView
-from desktop.models.sla_cells import HistoryRow, events_from_history
-from sla.clock import Created, Responded, Status, StatusChanged
+from desktop.models.queue import Column, QueueModel, QueueRow, QueueView
+from desktop.models.sla_cells import clock_sort_key, ticket_sort_key
+from sla.clock import Status
 from sla.policy import Priority, Severity
 from sync.cache import Cache
 from sync.store import Store
@@ -159,7 +160,7 @@ def test_a_tick_repaints_only_the_visible_rows_sla_cells(
     seed_demo(cache, now=T0, count=80)
     model = QueueModel(cache, me=1, clock=clock)
     model.set_view(QueueView.ALL)
-    assert model.rowCount() == 80
+    assert model.rowCount() == cache.ticket_count() > 44
     changed: list[tuple[int, int, int, int]] = []
     model.dataChanged.connect(
         lambda top, bottom, _roles: changed.append(
@@ -168,7 +169,19 @@ def test_a_tick_repaints_only_the_visible_rows_sla_cells(
     )
     model.set_visible_rows(20, 44)
     model.tick(T0 + dt.timedelta(seconds=1))
-    assert changed == [(20, 44, Column.RESPONSE_SLA, Column.RESOLUTION_SLA)]
+    # the SLA cells of the visible rows whose clocks run, and those only
+    assert changed
+    assert all(
+        20 <= top <= bottom <= 44 and (left, right) == (Column.RESPONSE_SLA, Column.RESOLUTION_SLA)
+        for top, bottom, left, right in changed
+    )
+    repainted = {row for top, bottom, *_ in changed for row in range(top, bottom + 1)}
+    for row in range(20, 45):
+        clocks = model.row_at(row).sla
+        assert clocks is not None
+        running = any(clock.running for clock in (clocks.response, clocks.resolution))
+        assert (row in repainted) == running, row
+    assert repainted != set(range(20, 45))  # the demo has stopped clocks on screen too
     changed.clear()
     model.set_visible_rows(0, -1)  # nothing shown: nothing repainted
     model.tick(T0 + dt.timedelta(seconds=2))
@@ -223,34 +236,123 @@ def test_headers_and_labels_follow_the_language(queue: QueueModel) -> None:
     assert text(queue, 4, Column.RESOLUTION_SLA) == "En attente du client"
 
 
-def test_history_adapter_reads_server_and_optimistic_entries() -> None:
-    created = HistoryRow(
-        T0, "created", '{"priority": "P2", "severity": "major", "plan": "business"}'
-    )
-    events = events_from_history(
-        [created, HistoryRow(T0 + MIN, "responded", None), HistoryRow(T0 + HOUR, "status", "bad")],
-        created_at=T0,
-        priority="P3",
-        severity="minor",
-        plan="enterprise",
-    )
-    # the unknown status is skipped, not fatal
-    assert events == [Created(T0, Priority.P2, Severity.MAJOR, "business"), Responded(T0 + MIN)]
-    # no created entry (not synced yet): the ticket's own fields start the history
-    events = events_from_history(
-        [HistoryRow(T0 - MIN, "status", "open")],
-        created_at=T0,
-        priority="P1",
-        severity="blocking",
-        plan="enterprise",
-    )
-    assert events == [
-        Created(T0, Priority.P1, Severity.BLOCKING, "enterprise"),
-        StatusChanged(T0, Status.OPEN),  # nothing happens before the creation
-    ]
-
-
 def test_invalid_indexes_have_no_data(queue: QueueModel) -> None:
     assert queue.data(QModelIndex()) is None
     assert queue.rowCount(queue.index(0, 0)) == 0
     assert queue.headerData(99, Qt.Orientation.Horizontal) is None
+
+
+def test_a_large_queue_shows_its_view_first_and_evaluates_the_others_after(
+    qtbot: QtBot, qtmodeltester: ModelTester, cache: Cache, clock: FakeClock
+) -> None:
+    seed_demo(cache, now=T0, count=60)
+    eager = QueueModel(cache, me=1, clock=clock, view=QueueView.MY_TICKETS)
+    lazy = QueueModel(cache, me=1, clock=clock, view=QueueView.MY_TICKETS, eager_limit=10)
+    # the queue on screen is complete and in order at once…
+    assert lazy.ticket_ids() == eager.ticket_ids() and lazy.rowCount() > 0
+    assert [lazy.index(r, Column.RESPONSE_SLA).data() for r in range(lazy.rowCount())] == [
+        eager.index(r, Column.RESPONSE_SLA).data() for r in range(eager.rowCount())
+    ]
+    # …while the views that depend on every clock are counted once they are known
+    assert not lazy.fully_evaluated
+    assert lazy.known_counts()[QueueView.BREACHED] is None
+    with qtbot.waitSignal(lazy.countsChanged, timeout=5000):
+        pass  # the background evaluation, between events
+    assert lazy.known_counts() == eager.counts()  # every count known now
+    lazy.set_view(QueueView.BREACHED)
+    eager.set_view(QueueView.BREACHED)
+    assert lazy.ticket_ids() == eager.ticket_ids()
+    qtmodeltester.check(lazy, force_py=True)  # type: ignore[no-untyped-call]
+
+
+def test_a_view_needing_every_clock_evaluates_them_at_once(cache: Cache, clock: FakeClock) -> None:
+    seed_demo(cache, now=T0, count=60)
+    eager = QueueModel(cache, me=1, clock=clock, view=QueueView.AT_RISK)
+    lazy = QueueModel(cache, me=1, clock=clock, view=QueueView.MY_TICKETS, eager_limit=10)
+    lazy.set_view(QueueView.AT_RISK)
+    assert lazy.ticket_ids() == eager.ticket_ids()
+    assert lazy.counts() == eager.counts() and lazy.fully_evaluated
+
+
+def test_every_column_sorts_by_what_it_shows(cache: Cache, clock: FakeClock) -> None:
+    seed_demo(cache, now=T0, count=80)
+    model = QueueModel(cache, me=1, clock=clock)
+    rows = [model.row_at(r) for r in range(model.rowCount())]
+    # the default order: the next SLA due (ties by ticket id)
+    expected = sorted(rows, key=lambda row: (ticket_sort_key(row.sla), row.ticket.id))
+    assert model.ticket_ids() == [row.ticket.id for row in expected]
+    texts: dict[Column, Callable[[QueueRow], object]] = {
+        Column.TRACKING: lambda row: row.ticket.tracking_number,
+        Column.SUBJECT: lambda row: row.ticket.subject.casefold(),
+        Column.ORGANISATION: lambda row: row.organisation.casefold(),
+        Column.PRIORITY: lambda row: Priority(row.ticket.priority).rank,
+        Column.SEVERITY: lambda row: Severity(row.ticket.severity).rank,
+        Column.STATUS: lambda row: list(Status).index(Status(row.ticket.status)),
+        Column.ASSIGNEE: lambda row: (row.assignee or "").casefold(),
+        Column.RESPONSE_SLA: lambda row: clock_sort_key(row.clock(Column.RESPONSE_SLA)),
+        Column.RESOLUTION_SLA: lambda row: clock_sort_key(row.clock(Column.RESOLUTION_SLA)),
+        Column.UPDATED: lambda row: row.ticket.updated_at,
+    }
+    for column, value in texts.items():
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            model.sort(column, order)
+            shown = [value(model.row_at(r)) for r in range(model.rowCount())]
+            descending = order == Qt.SortOrder.DescendingOrder
+            assert shown == sorted(shown, reverse=descending), (column, order)  # type: ignore[type-var]
+    # a selection of the queue sorts the same way
+    model.sort(Column.SUBJECT)
+    model.set_view(QueueView.MY_TICKETS)
+    subjects = [model.row_at(r).ticket.subject.casefold() for r in range(model.rowCount())]
+    assert subjects == sorted(subjects)
+
+
+def shown(model: QueueModel) -> list[list[object]]:
+    return [[model.index(r, c).data() for c in Column] for r in range(model.rowCount())]
+
+
+def test_a_changed_ticket_refreshes_its_row_not_the_queue(
+    queue: QueueModel, cache: Cache, clock: FakeClock
+) -> None:
+    resets: list[bool] = []
+    queue.modelReset.connect(lambda: resets.append(True))
+    queue.set_visible_rows(0, 4)
+    Store(cache, user_id=1).set_status(2, Status.PENDING)  # an agent's change, not synced
+    queue.refresh_tickets([2])
+    assert resets == []
+    assert text(queue, 2, Column.STATUS) == "Pending"
+    assert text(queue, 2, Column.RESOLUTION_SLA) == "~ Pending customer"
+    assert text(queue, 1, Column.STATUS) == "Open"
+    assert queue.counts()[QueueView.PENDING] == 2
+    # the queue shows what reading the whole cache again would
+    fresh = QueueModel(cache, me=1, clock=clock)
+    assert shown(queue) == shown(fresh) and queue.counts() == fresh.counts()
+
+
+def test_after_a_sync_only_the_touched_tickets_are_read_again(
+    queue: QueueModel, cache: Cache, clock: FakeClock
+) -> None:
+    resets: list[bool] = []
+    queue.modelReset.connect(lambda: resets.append(True))
+    assert queue.refresh_changed() == 0
+    page = Feed()  # ticket 3 answered and set pending on the server
+    page.ticket(
+        3,
+        created=MONDAY_9,
+        priority="P2",
+        severity="major",
+        status="pending",
+        history=((T0 - MIN, "responded", "reply"), (T0 - MIN, "status", "pending")),
+    )
+    Store(cache, user_id=1).apply_page(page.page())
+    assert queue.refresh_changed() == 1
+    assert resets == []
+    assert text(queue, 3, Column.RESPONSE_SLA) == "Missed"
+    assert text(queue, 3, Column.STATUS) == "Pending"
+    fresh = QueueModel(cache, me=1, clock=clock)
+    assert shown(queue) == shown(fresh) and queue.counts() == fresh.counts()
+    # a new ticket: the queue reads everything again
+    page = Feed()
+    page.ticket(6, created=T0 - MIN, priority="P1", severity="blocking")
+    Store(cache, user_id=1).apply_page(page.page())
+    queue.refresh_changed()
+    assert resets == [True] and 6 in queue.ticket_ids()
