@@ -3,8 +3,9 @@
 ``--demo`` starts the reference server in-process with demo data and signs in as
 the demo agent (a cache-seeded demo when the server has no demo data); without
 it, the last account opens, or the sign-in dialog; ``--screenshot FILE.png``
-saves the main window after load and exits; ``--text-demo`` prints the SLA
-engine at work on a small queue in the terminal.
+saves the main window after load and exits (``--view workload`` / ``report``: the
+team lead's workload panel or compliance report, the demo signed in as its lead);
+``--text-demo`` prints the SLA engine at work on a small queue in the terminal.
 """
 
 from __future__ import annotations
@@ -130,6 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help=_("save a screenshot of the main window once loaded, and exit"),
     )
+    parser.add_argument(
+        "--view",
+        choices=("queue", "workload", "report"),
+        default="queue",
+        help=_(
+            "what to show (with --screenshot): the queue, the team workload or the SLA "
+            "compliance report (--demo signs in as the team lead for the last two)"
+        ),
+    )
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES), help=_("interface language"))
     parser.add_argument(
         "--settings",
@@ -148,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         screenshot=args.screenshot,
         language=args.language,
         settings_path=None if args.settings is None else str(args.settings),
+        view=args.view,
     )
 
 

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import qasync  # type: ignore[import-untyped]
 from keyring.backend import KeyringBackend
@@ -33,6 +33,7 @@ import i18n
 from desktop.demo_data import seed_demo
 from desktop.embedded_server import EmbeddedServer, demo_available
 from desktop.models import sla_cells
+from desktop.models.queue import QueueView
 from desktop.views.errors import ErrorReporter
 from desktop.views.main_window import ConnectionState, MainWindow
 from desktop.views.notifications import SlaNotifier
@@ -55,6 +56,11 @@ from sync.engine import SyncEngine, SyncState, SyncStatus
 __all__ = ["Console", "Session", "application", "open_demo", "run", "save_screenshot"]
 
 log = logging.getLogger(__name__)
+
+#: Views of the team lead (``--view``): the demo signs in as its lead to show them.
+_LEAD_VIEWS: Final = frozenset({"workload", "report"})
+#: The demo server's team lead (:mod:`server.demo`).
+_DEMO_LEAD: Final = "lead"
 
 #: How long ``--screenshot`` waits for the first sync before taking the picture.
 _FIRST_SYNC_WAIT_S = 60.0
@@ -81,11 +87,14 @@ def open_demo(stack: contextlib.ExitStack) -> tuple[Cache, int]:
     return cache, info.me
 
 
-def save_screenshot(widget: QWidget, path: Path) -> None:
-    """Render ``widget`` (laid out and painted) to a PNG file."""
-    app = application()
+async def save_screenshot(widget: QWidget, path: Path) -> None:
+    """Render ``widget`` (laid out and painted) to a PNG file.
+
+    The loop runs a few times after ``show()`` so that Qt lays the window out: never
+    ``processEvents()`` here, which would run the loop's other tasks inside this one."""
     widget.show()
-    app.processEvents()
+    for _turn in range(3):
+        await asyncio.sleep(0)
     if not widget.grab().save(str(path), "PNG"):
         raise OSError(_("Could not write the screenshot to {path}").format(path=path))
 
@@ -360,9 +369,12 @@ class Console(QObject):
         )
         return True
 
-    async def start_demo(self, stack: contextlib.ExitStack) -> None:
-        """The embedded demo server, signed in as its agent over a temporary cache."""
+    async def start_demo(self, stack: contextlib.ExitStack, *, username: str | None = None) -> None:
+        """The embedded demo server, signed in as its agent (or ``username``) over a
+        temporary cache."""
         server = await asyncio.to_thread(EmbeddedServer.start_demo, stack)
+        if username is not None:
+            server.username = username
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="offimizer-demo-")))
         cache = Cache.open(folder / "cache.sqlite3")
         self._prompted = True
@@ -427,7 +439,12 @@ async def ask_existing(dialog: QDialog) -> int:
 
 
 async def _main(
-    console: Console, stack: contextlib.ExitStack, *, demo: bool, screenshot: Path | None
+    console: Console,
+    stack: contextlib.ExitStack,
+    *,
+    demo: bool,
+    screenshot: Path | None,
+    view: str = "queue",
 ) -> int:
     app = application()
     app.setQuitOnLastWindowClosed(False)  # the loop ends when _main returns, after clean-up
@@ -435,7 +452,9 @@ async def _main(
     try:
         if demo:
             if demo_available():
-                await console.start_demo(stack)
+                # the workload and the report are the team lead's: sign in as the demo lead
+                lead = view in _LEAD_VIEWS
+                await console.start_demo(stack, username=_DEMO_LEAD if lead else None)
                 if screenshot is not None:
                     await console.wait_first_sync()
             else:
@@ -444,9 +463,10 @@ async def _main(
             return 0
         window = console.window
         assert window is not None
+        shown = await show_view(window, view)
         if screenshot is not None:
-            await asyncio.sleep(0)  # let the loop run once: the queue is painted after load
-            save_screenshot(window, screenshot)
+            await save_screenshot(shown, screenshot)
+            shown.close()
             window.close()
             return 0
         closed = asyncio.Event()
@@ -458,14 +478,30 @@ async def _main(
         console.errors.uninstall()
 
 
+async def show_view(window: MainWindow, view: str) -> QWidget:
+    """Open ``view`` ("queue", "workload" or "report") and return the window showing it
+    (the report: once fetched).  The lead's views fall back to the queue for an agent."""
+    if view == "workload":
+        window.show_view(QueueView.MY_TEAMS)  # the team's tickets beside its workload
+        window.show_workload()
+        await window.team.presence.settle()  # who is online, before the picture
+    elif view == "report":
+        report = window.show_compliance_report()
+        if report is not None:
+            await report.settled()
+            return report
+    return window
+
+
 def run(
     *,
     demo: bool,
     screenshot: Path | None,
     language: str | None = None,
     settings_path: str | None = None,
+    view: str = "queue",
 ) -> int:
-    """Open the console; with ``screenshot``, save the main window and exit."""
+    """Open the console (on ``view``); with ``screenshot``, save that window and exit."""
     app = application()
     with contextlib.ExitStack() as stack:
         if settings_path is None and screenshot is not None:
@@ -482,7 +518,7 @@ def run(
         try:
             with loop:
                 code = loop.run_until_complete(
-                    _main(console, stack, demo=demo, screenshot=screenshot)
+                    _main(console, stack, demo=demo, screenshot=screenshot, view=view)
                 )
         except OSError as error:
             print(str(error), file=sys.stderr)

@@ -36,12 +36,14 @@ import i18n
 from desktop.models.queue import SLA_COLUMNS, Column, QueueModel, QueueView
 from desktop.views.banner import AnnouncementBanner
 from desktop.views.delegates import PlanBadgeDelegate
+from desktop.views.report import ReportView, compliance_report_view
 from desktop.views.sync_panel import (
     ConflictsPanel,
     PendingDialog,
     RejectedDialog,
     SyncStatusWidgets,
 )
+from desktop.views.team_lead import TeamLeadTools
 from desktop.views.ticket_workspace import TicketWorkspace
 from i18n import N_, _, ngettext
 from sync.cache import Cache, search_query, utc_now
@@ -263,7 +265,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("main-window")
         self.cache = cache
         self.store = Store(cache, user_id=me)
-        self.model = QueueModel(cache, me=me, clock=clock, parent=self)
+        # the queue opens on my tickets: the clocks of the others are evaluated after
+        self.model = QueueModel(cache, me=me, clock=clock, view=QueueView.MY_TICKETS, parent=self)
         self._connection = ConnectionState.OFFLINE
         self.engine: SyncEngine | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -354,7 +357,9 @@ class MainWindow(QMainWindow):
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(_RELOAD_DELAY_MS)
-        self._reload_timer.timeout.connect(self.reload)
+        self._reload_timer.timeout.connect(self._reload_after_sync)
+        #: the next reload after a sync reads the whole cache (an initial sync filled it)
+        self._full_reload = False
         self._banner_timer = QTimer(self)
         self._banner_timer.setInterval(_BANNER_CHECK_MS)
         self._banner_timer.timeout.connect(self.banner.refresh)
@@ -365,6 +370,13 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_workspace()
         self.workspace.ticketChanged.connect(lambda _ticket_id: self.commands_queued())
+        # team leads: reassign, workload, announcements; everyone: presence on the ticket
+        self.team = TeamLeadTools(self)
+        # team leads: the SLA compliance report, in the Team menu (hidden for agents)
+        self.report_action = QAction(self)
+        self.report_action.triggered.connect(lambda _checked=False: self.show_compliance_report())
+        self.team.menu.addSeparator()
+        self.team.menu.addAction(self.report_action)
 
         # -- the ticker: follows the clocks' next change, not a fixed period
         self.ticker = QTimer(self)
@@ -468,6 +480,11 @@ class MainWindow(QMainWindow):
         self.nav.setAccessibleName(_("Views"))
         self.model.retranslate()
         self.workspace.retranslate()
+        self.team.retranslate()
+        self.report_action.setText(_("&Compliance report…"))
+        for dialog in self.dialogs:
+            if isinstance(dialog, ReportView):
+                dialog.retranslate()
         if not self.table.user_sized:
             self.table.fit_columns()
         self.banner.refresh()
@@ -517,19 +534,21 @@ class MainWindow(QMainWindow):
         self.view_title.setText(text)
 
     def update_counts(self) -> None:
-        counts = self.model.counts()
+        # a large cache evaluates its clocks in the background: "…" until they are known
+        counts = self.model.known_counts()
         for view, item in self._nav_items.items():
             item.setText(0, view.label)
-            item.setText(1, i18n.format_decimal(counts[view]))
+            count = counts[view]
+            item.setText(1, "…" if count is None else i18n.format_decimal(count))
             item.setToolTip(
                 0,
-                ngettext("{count} ticket", "{count} tickets", counts[view]).format(
-                    count=counts[view]
-                ),
+                ""
+                if count is None
+                else ngettext("{count} ticket", "{count} tickets", count).format(count=count),
             )
         breached = self._nav_items[QueueView.BREACHED]
         font = breached.font(1)
-        font.setBold(counts[QueueView.BREACHED] > 0)
+        font.setBold(bool(counts[QueueView.BREACHED]))
         breached.setFont(1, font)
         self._update_title()
 
@@ -553,7 +572,7 @@ class MainWindow(QMainWindow):
         index = self.table.currentIndex()
         if not index.isValid():
             return None
-        return self.model.row_at(index.row()).ticket.id
+        return self.model.ticket_id_at(index.row())
 
     def _open(self, _index: QModelIndex) -> None:
         self._open_current()
@@ -580,7 +599,7 @@ class MainWindow(QMainWindow):
             self.ticket_menu.addAction(action)
             self.addAction(action)
         self.table.selectionModel().currentRowChanged.connect(self._show_current_ticket)
-        self.workspace.ticketChanged.connect(lambda _ticket_id: self.reload())
+        self.workspace.ticketChanged.connect(self.refresh_ticket)
 
     def _show_current_ticket(self) -> None:
         ticket_id = self.current_ticket_id()
@@ -620,6 +639,7 @@ class MainWindow(QMainWindow):
         self._unsubscribe = engine.subscribe(self.show_sync_status)
 
     def detach_engine(self) -> None:
+        self.team.presence.stop()  # no presence report outlives the session's client
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = None
@@ -639,11 +659,48 @@ class MainWindow(QMainWindow):
             before.rejected,
         )
         if progressed or finished or counts:
-            self.schedule_reload()
+            self.schedule_reload(full=progressed)
+        if finished:
+            self.team.synced()
 
-    def schedule_reload(self) -> None:
-        """Reload the queue from the cache soon (pages in a row coalesce into one reload)."""
+    def schedule_reload(self, *, full: bool = False) -> None:
+        """Refresh the queue from the cache soon (pages in a row coalesce into one refresh).
+
+        Only the tickets that changed are read again, unless ``full`` (an initial
+        sync) asks for the whole cache.
+        """
+        self._full_reload = self._full_reload or full
         self._reload_timer.start()
+
+    def _reload_after_sync(self) -> None:
+        full, self._full_reload = self._full_reload, False
+        if full:
+            self.reload()
+        else:
+            self.refresh_changed()
+
+    def refresh_ticket(self, ticket_id: int) -> None:
+        """This ticket changed here (an edit, a reply): its row is read again."""
+        self._keep_current(lambda: self.model.refresh_tickets([ticket_id]))
+
+    def refresh_changed(self) -> None:
+        """Read again the tickets that changed in the cache (after a sync)."""
+        self._keep_current(self.model.refresh_changed)
+
+    def _keep_current(self, refresh: Callable[[], object]) -> None:
+        current = self.current_ticket_id()
+        refresh()
+        if self.search_box.text().strip():
+            self.apply_search()
+        if current is not None and self.current_ticket_id() != current:
+            position = self.model.position_of(current)
+            if position is not None:
+                self.table.setCurrentIndex(self.model.index(position, Column.TRACKING))
+        self._select_first_if_none()
+        self.workspace.refresh()
+        self.banner.refresh()
+        self.team.reload()  # the workload panel follows the syncs (when shown)
+        self.refresh_status()
 
     def local_status(self) -> SyncStatus:
         """The status to show without a sync engine: what the cache says."""
@@ -730,7 +787,41 @@ class MainWindow(QMainWindow):
         self._select_first_if_none()
         self.workspace.refresh()
         self.banner.refresh()
+        self.team.reload()
         self.refresh_status()
+
+    def show_workload(self) -> None:
+        """Show the team workload panel (team leads and admins; for ``--screenshot``)."""
+        self.team.reload()
+        self.team.show_workload()
+
+    def show_compliance_report(self) -> ReportView | None:
+        """The SLA compliance report window (team leads and admins; None for agents)."""
+        for dialog in self.dialogs:
+            if isinstance(dialog, ReportView):
+                dialog.raise_()
+                dialog.activateWindow()
+                return dialog
+        view = compliance_report_view(
+            self.cache,
+            me=self.store.user_id,
+            client=lambda: None if self.engine is None else self.engine.client,
+            zone=self.model.rules.calendar.zone,
+            clock=self.model.now,
+            parent=self,
+        )
+        if view is None:
+            return None
+        view.ticketRequested.connect(self.open_ticket)
+        self._keep(view)
+        view.refresh()
+        return view
+
+    def open_ticket(self, ticket_id: int) -> None:
+        """Show ``ticket_id`` in the ticket workspace (from a report's link, for instance)."""
+        self.workspace.show_ticket(ticket_id)
+        self.raise_()
+        self.activateWindow()
 
     def about(self) -> None:
         QMessageBox.about(
@@ -750,5 +841,6 @@ class MainWindow(QMainWindow):
         self.ticker.stop()
         self._reload_timer.stop()
         self._banner_timer.stop()
+        self.team.stop()
         self.detach_engine()
         super().closeEvent(event)

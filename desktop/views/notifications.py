@@ -110,8 +110,7 @@ class SlaNotifier(QObject):
             row.ticket.id: Seen(
                 row.ticket.tracking_number, row.ticket.subject, level_of(row.states)
             )
-            for row in self.model.all_rows()
-            if row.ticket.assignee_id == self.me and not row.done
+            for row in self.model.assigned_to(self.me)
         }
 
     def calendar_open(self, now: dt.datetime | None = None) -> bool:

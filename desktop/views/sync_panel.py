@@ -48,6 +48,7 @@ from sync.protocol import (
     SetPriorityCommand,
     SetSeverityCommand,
     SetStatusCommand,
+    SetTeamCommand,
 )
 from sync.store import ConflictView, RejectedView, Resolution, Store
 
@@ -114,6 +115,15 @@ def describe_command(command: Command, cache: Cache) -> str:
             what = _("unassign")
         else:
             what = _("assign to {name}").format(name=_user_name(cache, command.assignee_id))
+    elif isinstance(command, SetTeamCommand):
+        team = next((t.name for t in cache.teams() if t.id == command.team_id), None)
+        team = team or f"#{command.team_id}"
+        if command.assignee_id is None:
+            what = _("move to team {team}").format(team=team)
+        else:
+            what = _("move to team {team}, assigned to {name}").format(
+                team=team, name=_user_name(cache, command.assignee_id)
+            )
     elif isinstance(command, SetStatusCommand):
         what = _("status to {status}").format(status=_label(SlaStatus, command.status.value))
     elif isinstance(command, SetPriorityCommand):
@@ -139,7 +149,7 @@ def describe_command(command: Command, cache: Cache) -> str:
 
 
 def _your_change(command: Command, cache: Cache) -> str:
-    if isinstance(command, AssignCommand):
+    if isinstance(command, AssignCommand | SetTeamCommand):
         return _("your assignment was not applied")
     if isinstance(command, SetStatusCommand):
         return _("your status change was not applied")

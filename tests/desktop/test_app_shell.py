@@ -154,8 +154,8 @@ def test_status_bar_follows_the_engine(qtbot: QtBot, window: MainWindow) -> None
     with qtbot.waitSignal(window.signInRequested, timeout=1000):
         QTest.mouseClick(widgets.state_label, Qt.MouseButton.LeftButton)
 
-    with qtbot.waitSignal(window.model.modelReset, timeout=2000):
-        engine.publish(pending=0)  # counts moved: the queue reloads once things settle
+    with qtbot.waitSignal(window.model.countsChanged, timeout=2000):
+        engine.publish(pending=0)  # counts moved: the queue refreshes once things settle
 
 
 def test_pending_dialog_lists_the_queued_commands(window: MainWindow) -> None:

@@ -1,0 +1,777 @@
+"""Team workload and breach forecast over the cache, and reassignments with their undo.
+
+Everything here is derived from the local cache with :mod:`sla` (so it works
+offline): :func:`load_open_tickets` reads the open tickets of some teams with
+their SLA events, :func:`snapshot` computes both clocks of all of them at one
+instant (:func:`sla.clock.evaluate_many`) and derives their flags at any later
+instant by arithmetic (a tick replays no history), and
+:class:`WorkloadModel` counts per team and agent: open, at risk, breached,
+pending, and the breaches to expect within the next four business hours if
+nothing moves (a running clock whose remaining business time is shorter than
+the horizon).
+
+A reassignment (:func:`reassign`) is one command a ticket through the
+:class:`~sync.store.Store` (``assign`` within the team, ``set_team`` across
+teams), queued and shown at once like every command.  :func:`undo` takes back
+the last one: commands still waiting in the outbox are withdrawn (never sent);
+commands the server already applied are answered by the inverse commands,
+compare-and-set against the version the reassignment produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Final
+from uuid import UUID, uuid4
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor
+from sqlalchemy import delete, select
+
+import i18n
+from desktop.models.sla_cells import HistoryRow, SlaRules, events_from_history
+from i18n import N_, gettext, ngettext
+from sla.calendar import to_us
+from sla.clock import ClockState, Event, evaluate_many
+from sync import schema
+from sync.cache import Cache
+from sync.outbox import apply_optimistically, enqueue, make_command, rebase
+from sync.protocol import PresenceOut, Role, TeamOut, UserOut
+from sync.store import Store
+
+__all__ = [
+    "FORECAST_HORIZON",
+    "LEAD_ROLES",
+    "MovePreview",
+    "OpenTicket",
+    "Reassignment",
+    "Target",
+    "TicketFlags",
+    "WorkloadColumn",
+    "WorkloadModel",
+    "WorkloadRow",
+    "evaluate_tickets",
+    "is_lead",
+    "load_open_tickets",
+    "preview_move",
+    "reassign",
+    "undo",
+]
+
+Index = QModelIndex | QPersistentModelIndex
+
+#: The forecast looks this far ahead, in business time.
+FORECAST_HORIZON: Final = dt.timedelta(hours=4)
+#: "will breach within the hour" in the reassignment preview, in business time.
+SOON: Final = dt.timedelta(hours=1)
+LEAD_ROLES: Final = frozenset({Role.TEAM_LEAD, Role.ADMIN})
+_DONE: Final = ("resolved", "closed")
+_CHUNK: Final = 500
+
+#: Custom roles: the sort value of a cell, the (team id, agent id or None) of a row.
+SORT_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
+TARGET_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 2
+
+
+def is_lead(cache: Cache, me: int | None) -> bool:
+    """Whether the signed-in user may reassign, see the workload and edit announcements."""
+    if me is None:
+        return False
+    for user in cache.users():
+        if user.id == me:
+            return user.role in LEAD_ROLES
+    return False
+
+
+def _me(users: Iterable[UserOut], me: int | None) -> UserOut | None:
+    return next((user for user in users if user.id == me), None)
+
+
+def led_teams(cache: Cache, me: int | None) -> list[TeamOut]:
+    """The teams the user leads (an admin: every team), by name."""
+    users = cache.users()
+    user = _me(users, me)
+    teams = cache.teams()
+    if user is None or user.role not in LEAD_ROLES:
+        return []
+    if user.role is not Role.ADMIN:
+        teams = [team for team in teams if team.id in user.team_ids]
+    return sorted(teams, key=lambda team: (team.name.casefold(), team.id))
+
+
+# -- the open tickets and their clocks -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    id: int
+    team_id: int
+    assignee_id: int | None
+    status: str
+    version: int
+    events: list[Event]
+
+
+def load_open_tickets(
+    cache: Cache, *, team_ids: Iterable[int] | None = None, ticket_ids: Iterable[int] | None = None
+) -> list[OpenTicket]:
+    """Open tickets (not resolved or closed) of ``team_ids`` (None: all) or of ``ticket_ids``,
+    with their SLA events, in a few bulk reads."""
+    t, h, o = schema.tickets.c, schema.ticket_history.c, schema.organisations.c
+    query = (
+        select(
+            t.id, t.team_id, t.assignee_id, t.status, t.version, t.created_at, t.priority,
+            t.severity, o.plan,
+        )
+        .select_from(schema.tickets.outerjoin(schema.organisations, o.id == t.organisation_id))
+        .where(t.status.not_in(_DONE))
+    )  # fmt: skip
+    rows: list[Any] = []
+    with cache.read() as connection:
+        if ticket_ids is not None:
+            wanted = sorted(set(ticket_ids))
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                rows.extend(connection.execute(query.where(t.id.in_(chunk))).all())
+        elif team_ids is not None:
+            rows = list(connection.execute(query.where(t.team_id.in_(list(team_ids)))).all())
+        else:
+            rows = list(connection.execute(query).all())
+        ids = sorted(row.id for row in rows)
+        history: dict[int, list[HistoryRow]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for ticket_id, at, name, after in connection.execute(
+                select(h.ticket_id, h.at, h.field, h.after)
+                .where(
+                    h.ticket_id.in_(chunk),
+                    h.field.in_(("created", "status", "priority", "severity", "responded")),
+                )
+                .order_by(h.ticket_id, h.at, h.server_id.is_(None), h.server_id, h.local_id)
+            ):
+                history.setdefault(ticket_id, []).append(HistoryRow(at, name, after))
+    found = [
+        OpenTicket(
+            row.id,
+            row.team_id,
+            row.assignee_id,
+            row.status,
+            row.version,
+            events_from_history(
+                history.get(row.id, ()),
+                created_at=row.created_at,
+                priority=row.priority,
+                severity=row.severity,
+                plan=row.plan or "",
+            ),
+        )
+        for row in rows
+    ]
+    found.sort(key=lambda ticket: ticket.id)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFlags:
+    """What the workload counts of one open ticket, as of one instant."""
+
+    breached: bool
+    at_risk: bool
+    pending: bool
+    #: not breached now, and a running clock breaches within the forecast horizon
+    forecast: bool
+    #: not breached now, and a running clock breaches within :data:`SOON`
+    soon: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSnapshot:
+    """The clocks of some tickets as of one business position, enough to know their flags
+    at any later instant without replaying their histories: while nothing happens to a
+    ticket, a running clock's remaining time falls with business time, a paused or
+    stopped one stays (the ``sla`` rules: breached past the target, at risk within the
+    policy's threshold while running)."""
+
+    calendar: Any
+    position_us: int
+    pending: tuple[bool, ...]
+    #: per ticket, per clock: (0 running / 1 paused / 2 stopped, remaining µs, at-risk µs)
+    clocks: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]
+
+    def flags(self, now: dt.datetime) -> list[TicketFlags]:
+        """Every ticket's flags at ``now`` (at or after the snapshot), by arithmetic."""
+        passed = max(0, self.calendar.position_us(to_us(now)) - self.position_us)
+        horizon = FORECAST_HORIZON // dt.timedelta(microseconds=1)
+        soon = SOON // dt.timedelta(microseconds=1)
+        flags: list[TicketFlags] = []
+        for pending, clocks in zip(self.pending, self.clocks, strict=True):
+            breached = at_risk = forecast = soon_ = False
+            for mode, remaining, risk in clocks:
+                if mode == 2:  # stopped: met or missed, nothing more to come
+                    continue
+                left = remaining - passed if mode == 0 else remaining
+                if left < 0:
+                    breached = True
+                elif mode == 0:
+                    at_risk = at_risk or left <= risk
+                    forecast = forecast or left < horizon
+                    soon_ = soon_ or left < soon
+            flags.append(
+                TicketFlags(
+                    breached=breached,
+                    at_risk=not breached and at_risk,
+                    pending=pending,
+                    forecast=not breached and forecast,
+                    soon=not breached and soon_,
+                )
+            )
+        return flags
+
+
+def snapshot(tickets: Sequence[OpenTicket], rules: SlaRules, now: dt.datetime) -> ClockSnapshot:
+    """Both clocks of every ticket at ``now``, with :func:`sla.clock.evaluate_many`."""
+    latest = max((max(event.at for event in ticket.events) for ticket in tickets), default=now)
+    at = max(now, latest)
+    slas = evaluate_many([ticket.events for ticket in tickets], rules.policy, rules.calendar, at)
+
+    def clock(state: ClockState) -> tuple[int, int, int]:
+        mode = 2 if state.stopped_us is not None else 1 if state.paused else 0
+        return (mode, state.remaining_us, state.risk_us)
+
+    return ClockSnapshot(
+        rules.calendar,
+        rules.calendar.position_us(to_us(at)),
+        tuple(ticket.status == "pending" for ticket in tickets),
+        tuple((clock(sla.response), clock(sla.resolution)) for sla in slas),
+    )
+
+
+def evaluate_tickets(
+    tickets: Sequence[OpenTicket], rules: SlaRules, now: dt.datetime
+) -> list[TicketFlags]:
+    """The flags of each ticket at ``now``."""
+    return snapshot(tickets, rules, now).flags(now)
+
+
+# -- the workload table ---------------------------------------------------------------------
+
+
+class WorkloadColumn(IntEnum):
+    TEAM = 0
+    AGENT = 1
+    PRESENCE = 2
+    OPEN = 3
+    AT_RISK = 4
+    BREACHED = 5
+    PENDING = 6
+    FORECAST = 7
+
+
+_HEADERS: Final = {
+    WorkloadColumn.TEAM: N_("Team"),
+    WorkloadColumn.AGENT: N_("Agent"),
+    WorkloadColumn.PRESENCE: N_("Presence"),
+    WorkloadColumn.OPEN: N_("Open"),
+    WorkloadColumn.AT_RISK: N_("At risk"),
+    WorkloadColumn.BREACHED: N_("Breached"),
+    WorkloadColumn.PENDING: N_("Pending"),
+    WorkloadColumn.FORECAST: N_("Breaches in 4 h"),
+}
+_TOOLTIPS: Final = {
+    WorkloadColumn.OPEN: N_("Tickets not yet resolved or closed"),
+    WorkloadColumn.AT_RISK: N_("Open tickets close to a breach"),
+    WorkloadColumn.BREACHED: N_("Open tickets past an SLA target"),
+    WorkloadColumn.PENDING: N_("Tickets waiting on the customer"),
+    WorkloadColumn.FORECAST: N_(
+        "Tickets that will breach within the next 4 business hours if nothing moves"
+    ),
+}
+_COUNTS: Final = (
+    WorkloadColumn.OPEN,
+    WorkloadColumn.AT_RISK,
+    WorkloadColumn.BREACHED,
+    WorkloadColumn.PENDING,
+    WorkloadColumn.FORECAST,
+)
+
+
+@dataclass(slots=True)
+class WorkloadRow:
+    """One agent of a team (``agent_id`` None: the team's unassigned tickets)."""
+
+    team_id: int
+    team: str
+    agent_id: int | None
+    agent: str
+    ticket_ids: list[int] = field(default_factory=list)
+    open: int = 0
+    at_risk: int = 0
+    breached: int = 0
+    pending: int = 0
+    forecast: int = 0
+    #: None: unknown (offline, or no presence data yet)
+    online: bool | None = None
+    last_seen: dt.datetime | None = None
+
+    def count(self, column: WorkloadColumn) -> int:
+        return {
+            WorkloadColumn.OPEN: self.open,
+            WorkloadColumn.AT_RISK: self.at_risk,
+            WorkloadColumn.BREACHED: self.breached,
+            WorkloadColumn.PENDING: self.pending,
+            WorkloadColumn.FORECAST: self.forecast,
+        }[column]
+
+    def load_text(self) -> str:
+        """ "5 open, 1 at risk, 0 breached", for the reassignment dialog."""
+        return gettext("{open} open, {at_risk} at risk, {breached} breached").format(
+            open=self.open, at_risk=self.at_risk, breached=self.breached
+        )
+
+
+class WorkloadModel(QAbstractTableModel):
+    """Per team the user leads: each agent's load, and the team's unassigned tickets."""
+
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        me: int | None,
+        now: Callable[[], dt.datetime],
+        rules: Callable[[], SlaRules] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._cache = cache
+        self._me = me
+        self._now = now
+        self._rules = rules or (lambda: SlaRules.from_cache(cache))
+        self._tickets: list[OpenTicket] = []
+        self._snapshot: ClockSnapshot | None = None
+        self._rows: list[WorkloadRow] = []
+        self._presence: dict[int, tuple[bool, dt.datetime]] | None = None
+        self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
+        self.evaluated_at: dt.datetime | None = None
+
+    # -- loading and time ---------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the teams, agents and open tickets from the cache again."""
+        teams = led_teams(self._cache, self._me)
+        users = {user.id: user for user in self._cache.users()}
+        self._tickets = load_open_tickets(self._cache, team_ids=[team.id for team in teams])
+        rows: list[WorkloadRow] = []
+        for team in teams:
+            members = [users[i] for i in team.member_ids if i in users and users[i].active]
+            members.sort(key=lambda user: (user.display_name.casefold(), user.id))
+            for user in members:
+                rows.append(WorkloadRow(team.id, team.name, user.id, user.display_name))
+            rows.append(WorkloadRow(team.id, team.name, None, ""))
+        by_key = {(row.team_id, row.agent_id): row for row in rows}
+        names = {team.id: team.name for team in teams}
+        for ticket in self._tickets:
+            key = (ticket.team_id, ticket.assignee_id)
+            if key not in by_key:  # assigned to someone who left the team
+                former = users.get(ticket.assignee_id or 0)
+                name = former.display_name if former else f"#{ticket.assignee_id}"
+                by_key[key] = WorkloadRow(ticket.team_id, names[ticket.team_id], key[1], name)
+                rows.append(by_key[key])
+            by_key[key].ticket_ids.append(ticket.id)
+        self.beginResetModel()
+        self._rows = rows
+        self._apply_presence()
+        self._count()
+        self._rows = self._sorted(self._rows)
+        self.endResetModel()
+
+    def _count(self, *, again: bool = True) -> None:
+        """Count the rows at now (``again``: evaluate the clocks from the histories first)."""
+        now = self._now()
+        self.evaluated_at = now
+        if again or self._snapshot is None:
+            self._snapshot = snapshot(self._tickets, self._rules(), now)
+        flags = dict(
+            zip((ticket.id for ticket in self._tickets), self._snapshot.flags(now), strict=True)
+        )
+        for row in self._rows:
+            found = [flags[i] for i in row.ticket_ids]
+            row.open = len(found)
+            row.at_risk = sum(f.at_risk for f in found)
+            row.breached = sum(f.breached for f in found)
+            row.pending = sum(f.pending for f in found)
+            row.forecast = sum(f.forecast for f in found)
+
+    def tick(self) -> None:
+        """The clocks moved: count again (the rows stay, their numbers change)."""
+        if not self._rows:
+            return
+        before = [tuple(row.count(c) for c in _COUNTS) for row in self._rows]
+        self._count(again=False)
+        after = [tuple(row.count(c) for c in _COUNTS) for row in self._rows]
+        if before == after:
+            return
+        if self._sort[0] in _COUNTS:
+            self.sort(*self._sort)
+        self.dataChanged.emit(
+            self.index(0, WorkloadColumn.OPEN),
+            self.index(len(self._rows) - 1, WorkloadColumn.FORECAST),
+            [Qt.ItemDataRole.DisplayRole, SORT_ROLE],
+        )
+
+    # -- presence ---------------------------------------------------------------------------
+
+    def set_presence(self, presence: PresenceOut | None) -> None:
+        """Who is online (None: unknown, e.g. offline)."""
+        self._presence = (
+            None
+            if presence is None
+            else {entry.user_id: (entry.online, entry.last_seen_at) for entry in presence.users}
+        )
+        self._apply_presence()
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, WorkloadColumn.PRESENCE),
+                self.index(len(self._rows) - 1, WorkloadColumn.PRESENCE),
+            )
+
+    def _apply_presence(self) -> None:
+        for row in self._rows:
+            if self._presence is None or row.agent_id is None:
+                row.online, row.last_seen = None, None
+            elif row.agent_id in self._presence:
+                row.online, row.last_seen = self._presence[row.agent_id]
+            else:  # never seen through a console
+                row.online, row.last_seen = False, None
+
+    # -- access ---------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> list[WorkloadRow]:
+        return list(self._rows)
+
+    def row_at(self, position: int) -> WorkloadRow:
+        return self._rows[position]
+
+    def find(self, team_id: int, agent_id: int | None) -> WorkloadRow | None:
+        return next(
+            (r for r in self._rows if r.team_id == team_id and r.agent_id == agent_id), None
+        )
+
+    def retranslate(self) -> None:
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(WorkloadColumn) - 1)
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(WorkloadColumn) - 1)
+            )
+
+    # -- sorting ----------------------------------------------------------------------------
+
+    def _key(self, column: int) -> Callable[[WorkloadRow], Any]:
+        def default(row: WorkloadRow) -> Any:
+            return (row.team.casefold(), row.team_id, row.agent_id is None, row.agent)
+
+        if column == WorkloadColumn.TEAM or column < 0:
+            return default
+        if column == WorkloadColumn.AGENT:
+            return lambda row: (row.agent_id is None, row.agent.casefold(), default(row))
+        if column == WorkloadColumn.PRESENCE:
+            return lambda row: ({True: 0, False: 1, None: 2}[row.online], default(row))
+        counted = WorkloadColumn(column)
+        return lambda row: (row.count(counted), default(row))
+
+    def _sorted(self, rows: list[WorkloadRow]) -> list[WorkloadRow]:
+        column, order = self._sort
+        return sorted(
+            rows,
+            key=self._key(column),
+            reverse=order == Qt.SortOrder.DescendingOrder and column >= 0,
+        )
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        before = list(self._rows)
+        self._rows = self._sorted(self._rows)
+        position = {id(row): i for i, row in enumerate(self._rows)}
+        old = self.persistentIndexList()
+        new = [self.index(position[id(before[i.row()])], i.column()) for i in old]
+        self.changePersistentIndexList(old, new)
+        self.layoutChanged.emit()
+
+    # -- QAbstractTableModel --------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(WorkloadColumn)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(WorkloadColumn):
+            return None
+        column = WorkloadColumn(section)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return gettext(_HEADERS[column])
+        if role == Qt.ItemDataRole.ToolTipRole and column in _TOOLTIPS:
+            return gettext(_TOOLTIPS[column])
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+            | Qt.ItemFlag.ItemIsDropEnabled
+        )
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = WorkloadColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, column)
+        if role == SORT_ROLE:
+            return row.count(column) if column in _COUNTS else self._text(row, column)
+        if role == TARGET_ROLE:
+            return (row.team_id, row.agent_id)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _COUNTS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == WorkloadColumn.BREACHED and row.breached:
+                return QBrush(QColor("#b3261e"))
+            if column == WorkloadColumn.FORECAST and row.forecast:
+                return QBrush(QColor("#a15c00"))
+            if column == WorkloadColumn.AT_RISK and row.at_risk:
+                return QBrush(QColor("#a15c00"))
+            if column == WorkloadColumn.PRESENCE and row.online:
+                return QBrush(QColor("#1e7b34"))
+            if row.agent_id is None and column == WorkloadColumn.AGENT:
+                return QBrush(QColor("#6b6b6b"))
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{self._text(row, WorkloadColumn.AGENT)}: {self._text(row, column)}"
+        return None
+
+    def _text(self, row: WorkloadRow, column: WorkloadColumn) -> str:
+        if column == WorkloadColumn.TEAM:
+            return row.team
+        if column == WorkloadColumn.AGENT:
+            return row.agent if row.agent_id is not None else gettext("Unassigned")
+        if column == WorkloadColumn.PRESENCE:
+            if row.agent_id is None:
+                return ""
+            if row.online is None:
+                return gettext("Unknown")
+            return gettext("Online") if row.online else gettext("Offline")
+        return i18n.format_decimal(row.count(column))
+
+    def _tooltip(self, row: WorkloadRow, column: WorkloadColumn) -> str | None:
+        if column == WorkloadColumn.PRESENCE and row.agent_id is not None:
+            if row.online is None:
+                return gettext("Presence is unknown while offline.")
+            if row.last_seen is None:
+                return gettext("Not seen yet")
+            return gettext("Last seen {when}").format(when=i18n.format_datetime(row.last_seen))
+        if column == WorkloadColumn.FORECAST:
+            return ngettext(
+                "{count} ticket will breach within 4 business hours if nothing moves",
+                "{count} tickets will breach within 4 business hours if nothing moves",
+                row.forecast,
+            ).format(count=row.forecast)
+        return None
+
+
+# -- reassignment ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where tickets go: an agent of a team, or a team (nobody assigned)."""
+
+    team_id: int
+    agent_id: int | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MovePreview:
+    """What a reassignment does: how many tickets move, and how their SLA stands."""
+
+    count: int
+    breached: int
+    soon: int
+    forecast: int
+
+    def text(self) -> str:
+        """ "3 tickets, 1 will breach within the hour", and so on."""
+        parts = [ngettext("{count} ticket", "{count} tickets", self.count).format(count=self.count)]
+        if self.breached:
+            parts.append(
+                ngettext(
+                    "{count} already breached", "{count} already breached", self.breached
+                ).format(count=self.breached)
+            )
+        if self.soon:
+            parts.append(
+                ngettext(
+                    "{count} will breach within the hour",
+                    "{count} will breach within the hour",
+                    self.soon,
+                ).format(count=self.soon)
+            )
+        later = self.forecast - self.soon
+        if later:
+            parts.append(
+                ngettext(
+                    "{count} more within 4 business hours",
+                    "{count} more within 4 business hours",
+                    later,
+                ).format(count=later)
+            )
+        if len(parts) == 1 and self.count:
+            parts.append(gettext("none at risk of breaching soon"))
+        return ", ".join(parts)
+
+
+def preview_move(
+    cache: Cache, ticket_ids: Iterable[int], rules: SlaRules, now: dt.datetime
+) -> MovePreview:
+    """The SLA of the tickets about to move, computed with :mod:`sla` from the cache."""
+    wanted = list(dict.fromkeys(ticket_ids))
+    tickets = load_open_tickets(cache, ticket_ids=wanted)
+    flags = evaluate_tickets(tickets, rules, now)
+    return MovePreview(
+        count=len(wanted),
+        breached=sum(f.breached for f in flags),
+        soon=sum(f.soon for f in flags),
+        forecast=sum(f.forecast for f in flags),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    ticket_id: int
+    from_team: int
+    from_agent: int | None
+    to_team: int
+    to_agent: int | None
+    mutation_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Reassignment:
+    target: Target
+    moves: tuple[Move, ...]
+    #: tickets left alone: already there, or not cached any more
+    skipped: int = 0
+
+
+def reassign(store: Store, ticket_ids: Iterable[int], target: Target) -> Reassignment:
+    """One command a ticket (``assign`` within the team, ``set_team`` across), queued."""
+    moves: list[Move] = []
+    wanted = list(dict.fromkeys(ticket_ids))
+    tickets = store.cache.tickets(wanted)
+    for ticket in tickets:
+        if ticket.team_id == target.team_id and ticket.assignee_id == target.agent_id:
+            continue
+        if ticket.team_id == target.team_id:
+            mutation = store.assign(ticket.id, target.agent_id)
+        else:
+            mutation = store.set_team(ticket.id, target.team_id, target.agent_id)
+        moves.append(
+            Move(
+                ticket.id,
+                ticket.team_id,
+                ticket.assignee_id,
+                target.team_id,
+                target.agent_id,
+                mutation,
+            )
+        )
+    return Reassignment(target, tuple(moves), skipped=len(wanted) - len(moves))
+
+
+@dataclass(frozen=True, slots=True)
+class UndoOutcome:
+    withdrawn: int = 0  # still queued: taken out of the outbox, never sent
+    reverted: int = 0  # already applied: the inverse command is queued
+    unchanged: int = 0  # moved again since, or refused by the server: left as it is
+
+
+def undo(store: Store, reassignment: Reassignment) -> UndoOutcome:
+    """Take back ``reassignment``: withdraw what is still queued, revert what was applied.
+
+    A ticket moved again since (by anyone) is left alone: an undo never
+    overwrites someone else's later change.
+    """
+    o, t = schema.outbox.c, schema.tickets.c
+    withdrawn = reverted = unchanged = 0
+    now = store.clock()
+    with store.cache.write() as connection:
+        withdraw: list[int] = []
+        for move in reassignment.moves:
+            queued = connection.execute(
+                select(o.seq, o.state, o.applied_version).where(
+                    o.mutation_id == str(move.mutation_id)
+                )
+            ).first()
+            current = connection.execute(
+                select(t.team_id, t.assignee_id, t.version).where(t.id == move.ticket_id)
+            ).first()
+            if current is None or (current.team_id, current.assignee_id) != (
+                move.to_team,
+                move.to_agent,
+            ):
+                unchanged += 1
+                continue
+            later = (
+                queued is not None
+                and connection.execute(
+                    select(o.seq).where(
+                        o.ticket_id == move.ticket_id,
+                        o.seq > queued.seq,
+                        o.type.in_(("assign", "set_team")),
+                    )
+                ).first()
+                is not None
+            )
+            if later:
+                unchanged += 1
+                continue
+            if queued is not None and queued.state == "pending":
+                connection.execute(delete(schema.outbox).where(o.seq == queued.seq))
+                withdraw.append(move.ticket_id)
+                withdrawn += 1
+                continue
+            base = current.version
+            if queued is not None and queued.applied_version is not None:
+                base = max(base, queued.applied_version)
+            fields: dict[str, Any]
+            if move.from_team == move.to_team:
+                kind, fields = "assign", {"assignee_id": move.from_agent}
+            else:
+                kind = "set_team"
+                fields = {"team_id": move.from_team, "assignee_id": move.from_agent}
+            command = make_command(kind, move.ticket_id, base, mutation_id=uuid4(), **fields)
+            enqueue(connection, command, now)
+            apply_optimistically(connection, command, now, store.user_id)
+            reverted += 1
+        if withdraw:
+            rebase(connection, withdraw, store.user_id)
+    return UndoOutcome(withdrawn, reverted, unchanged)

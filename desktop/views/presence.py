@@ -1,0 +1,155 @@
+"""Presence: who is online, and who else is viewing or replying to the open ticket.
+
+:class:`PresenceTracker` tells the server what the user is doing with the ticket
+shown in the workspace (``viewing``, or ``replying`` while a reply is being
+written) and shows, above the ticket, the other agents on it ("Alice Martin is
+replying to this ticket"), so two agents do not answer the same customer.  The
+same answer (the users of the caller's teams) feeds the workload panel's
+presence column.  Network calls run as asyncio tasks on the Qt loop (qasync),
+never on the UI thread's critical path; offline, everything stays quiet and the
+presence shows as unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QLabel
+
+from i18n import _
+from sync.client import ApiClient, ApiError
+from sync.protocol import PresenceActivity, PresenceEntry, PresenceOut
+
+__all__ = ["PresenceTracker", "presence_text"]
+
+log = logging.getLogger(__name__)
+
+#: How often the console says it is still on the ticket (the server forgets after 2 min).
+_REPORT_MS: Final = 30_000
+
+
+def presence_text(entries: list[PresenceEntry], ticket_id: int, me: int | None) -> str:
+    """ "Alice Martin is replying to this ticket" for the other users on ``ticket_id``."""
+    lines: list[str] = []
+    others = [
+        entry
+        for entry in entries
+        if entry.online and entry.ticket_id == ticket_id and entry.user_id != me
+    ]
+    # replying first: that is the one that matters
+    for entry in sorted(others, key=lambda e: (e.activity != "replying", e.display_name)):
+        if entry.activity == "replying":
+            lines.append(_("{name} is replying to this ticket").format(name=entry.display_name))
+        else:
+            lines.append(_("{name} is viewing this ticket").format(name=entry.display_name))
+    return " · ".join(lines)
+
+
+class PresenceTracker(QObject):
+    """Reports the user's presence on the open ticket; shows the others'."""
+
+    #: the latest answer of the server (None: unknown, offline)
+    presenceChanged = Signal(object)
+
+    def __init__(
+        self,
+        label: QLabel,
+        client: Callable[[], ApiClient | None],
+        *,
+        me: int | None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.label = label
+        self._client = client
+        self.me = me
+        self.ticket_id: int | None = None
+        self.activity: PresenceActivity | None = None
+        self.last: PresenceOut | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.timer = QTimer(self)
+        self.timer.setInterval(_REPORT_MS)
+        self.timer.timeout.connect(self.report_soon)
+        self.label.hide()
+
+    # -- what the user does -------------------------------------------------------------
+
+    def set_ticket(self, ticket_id: int | None) -> None:
+        if ticket_id == self.ticket_id:
+            return
+        self.ticket_id = ticket_id
+        self.activity = None if ticket_id is None else "viewing"
+        self.label.hide()
+        self.report_soon()
+
+    def set_replying(self, replying: bool) -> None:
+        if self.ticket_id is None:
+            return
+        activity: PresenceActivity = "replying" if replying else "viewing"
+        if activity != self.activity:
+            self.activity = activity
+            self.report_soon()
+
+    # -- the server ---------------------------------------------------------------------
+
+    def report_soon(self) -> None:
+        """Tell the server (in a task on the running loop; none: nothing to do)."""
+        if self._client() is None:
+            self.show(None)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.report())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if not self.timer.isActive():
+            self.timer.start()
+
+    async def report(self) -> PresenceOut | None:
+        """Report and show; None when the server cannot be reached (shown as unknown)."""
+        client = self._client()
+        if client is None:
+            self.show(None)
+            return None
+        ticket_id, activity = self.ticket_id, self.activity
+        try:
+            answer = await client.report_presence(ticket_id, activity)
+        except ApiError as error:
+            log.debug("presence not reported: %s", error.detail)
+            self.show(None)
+            return None
+        self.show(answer)
+        return answer
+
+    async def poll(self) -> PresenceOut | None:
+        """Who is online (after a sync, say), without saying anything new."""
+        return await self.report()
+
+    def show(self, presence: PresenceOut | None) -> None:
+        self.last = presence
+        text = (
+            ""
+            if presence is None or self.ticket_id is None
+            else presence_text(presence.users, self.ticket_id, self.me)
+        )
+        with contextlib.suppress(RuntimeError):  # the label went with its window
+            self.label.setText(text)
+            self.label.setVisible(bool(text))
+        self.presenceChanged.emit(presence)
+
+    async def settle(self) -> None:
+        """Until no report is in flight."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        self.timer.stop()
+        for task in list(self._tasks):
+            task.cancel()
