@@ -21,9 +21,12 @@ remaining time changes next, so a UI can schedule a timer instead of polling.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import itertools
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, NamedTuple
@@ -261,6 +264,11 @@ class ClockState(NamedTuple):
 
     @property
     def state(self) -> ClockStatus:
+        return self.state_given(None)
+
+    def state_given(self, calendar_open: bool | None) -> ClockStatus:
+        """:attr:`state`, told whether the calendar is open now (None: find out);
+        a queue asks the calendar once for all its tickets."""
         remaining = self.target_us - self.elapsed_us
         if self.stopped_us is not None:
             return ClockStatus.MET if remaining >= 0 else ClockStatus.MISSED
@@ -270,9 +278,9 @@ class ClockState(NamedTuple):
             return ClockStatus.PAUSED
         if remaining <= self.risk_us:
             return ClockStatus.AT_RISK
-        if not self.calendar.is_open_us(self.now_us):
-            return ClockStatus.OUTSIDE_HOURS
-        return ClockStatus.RUNNING
+        if calendar_open is None:
+            calendar_open = self.calendar.is_open_us(self.now_us)
+        return ClockStatus.RUNNING if calendar_open else ClockStatus.OUTSIDE_HOURS
 
     @property
     def resumes_at(self) -> dt.datetime | None:
@@ -426,7 +434,26 @@ def evaluate_many(
     """:func:`evaluate` for many tickets at one instant (shares the work on ``now``)."""
     now_us = to_us(now)
     now_pos = calendar.position_us(now_us)
-    return [_evaluate(history, policy, calendar, now_us, now_pos) for history in histories]
+    with _collector_paused():
+        return [_evaluate(history, policy, calendar, now_us, now_pos) for history in histories]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a queue is evaluated.
+
+    The evaluation makes no reference cycles, only short-lived lists and tuples,
+    yet they trigger collections that walk every ticket's history: measured, a
+    third of the time of 100,000 tickets.  Reference counting still frees all.
+    """
+    if not gc.isenabled():  # paused already (by another queue, say)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 #: ``QueueSla`` due arrays hold this where a clock has no due instant (paused).
@@ -478,16 +505,20 @@ class QueueSla:
         response_due = array("q")
         resolution_due = array("q")
         codes = _STATUS_CODES
-        for history in histories:
-            response, resolution, *_ = _evaluate(history, policy, calendar, now_us, now_pos)
-            response_state.append(codes[response.state])
-            resolution_state.append(codes[resolution.state])
-            response_remaining.append(response.target_us - response.elapsed_us)
-            resolution_remaining.append(resolution.target_us - resolution.elapsed_us)
-            due = response.due_us
-            response_due.append(NO_DUE if due is None else due)
-            due = resolution.due_us
-            resolution_due.append(NO_DUE if due is None else due)
+        now_open = calendar.is_open_us(now_us)
+        with _collector_paused():
+            for history in histories:
+                sla = _evaluate(history, policy, calendar, now_us, now_pos)
+                response = sla[0]
+                resolution = sla[1]
+                response_state.append(codes[response.state_given(now_open)])
+                resolution_state.append(codes[resolution.state_given(now_open)])
+                response_remaining.append(response.target_us - response.elapsed_us)
+                resolution_remaining.append(resolution.target_us - resolution.elapsed_us)
+                due = response.due_us
+                response_due.append(NO_DUE if due is None else due)
+                due = resolution.due_us
+                resolution_due.append(NO_DUE if due is None else due)
         self.response_state = response_state
         self.resolution_state = resolution_state
         self.response_remaining_us = response_remaining
@@ -509,6 +540,14 @@ class QueueSla:
         )
 
 
+def _in_order(history: Sequence[Event]) -> bool:
+    return all(a.at_us <= b.at_us for a, b in itertools.pairwise(history))
+
+
+def _sorted(history: Sequence[Event]) -> list[Event]:
+    return sorted(history, key=_instant)  # stable: same-instant order kept
+
+
 def _evaluate(
     history: Sequence[Event],
     policy: SlaPolicy,
@@ -519,26 +558,24 @@ def _evaluate(
     """:func:`evaluate` on integers; ``known_now_pos`` is ``now_us``'s business position."""
     if not history:
         raise HistoryError("a ticket history must start with its creation")
-    previous = history[0].at_us
-    for event in history:
-        if event.at_us < previous:
-            history = sorted(history, key=_instant)  # stable: same-instant order kept
-            break
-        previous = event.at_us
-    if not isinstance(history[0], Created):
+    created = history[0]
+    if not isinstance(created, Created):
+        if not _in_order(history):
+            return _evaluate(_sorted(history), policy, calendar, now_us, known_now_pos)
         if any(isinstance(event, Created) for event in history):
             raise HistoryError("an event of this history happened before the ticket's creation")
         raise HistoryError("a ticket history must start with its creation")
-
-    created = history[0]
-    assert isinstance(created, Created)
     created_us = created.at_us
     if created_us > now_us:
         raise HistoryError("the ticket is created after the instant asked for")
     priority, severity, plan = created.priority, created.severity, created.plan
     status = Status.NEW
-    position = calendar.position_us
-    created_pos = position(created_us)
+    # every instant looked up lies between the creation and now: check those two
+    # against the calendar's horizon once, then use its unchecked search
+    created_pos = calendar.position_us(created_us)
+    if known_now_pos is None:
+        known_now_pos = calendar.position_us(now_us)
+    position = calendar.index().position
 
     # first-response clock: one segment, from creation to the first response
     response_stop: int | None = None
@@ -554,14 +591,23 @@ def _evaluate(
     resolution_target_at_stop: tuple[Priority, Severity] | None = None
     resolution_marks: list[tuple[int, TimelineKind]] = []
 
+    # histories come in order (the check is folded into this loop); one that does
+    # not is evaluated again, sorted
+    previous = created_us
     events = iter(history)
     next(events)  # the creation
     for event in events:
         at = event.at_us
+        if at < previous:
+            return _evaluate(_sorted(history), policy, calendar, now_us, known_now_pos)
+        previous = at
         if at > now_us:
+            if not _in_order(history):
+                return _evaluate(_sorted(history), policy, calendar, now_us, known_now_pos)
             break
-        if isinstance(event, StatusChanged):
-            new = event.status
+        kind = type(event)  # the event classes are final: identity is isinstance, faster
+        if kind is StatusChanged:
+            new = event.status  # type: ignore[union-attr]
             if new is Status.RESOLVED or new is Status.CLOSED:
                 at_pos = -1
                 if response_stop is None:
@@ -600,21 +646,19 @@ def _evaluate(
                 resolution_target_at_stop = None
                 resolution_marks.append((at, TimelineKind.RESUMED))
             status = new
-        elif isinstance(event, Responded):
+        elif kind is Responded:
             if response_stop is None:
                 response_stop = at
                 response_stop_pos = position(at)
                 response_target_at_stop = (priority, severity)
-        elif isinstance(event, PriorityChanged):
-            priority = event.priority
-        elif isinstance(event, SeverityChanged):
-            severity = event.severity
-        elif isinstance(event, Created):
+        elif kind is PriorityChanged:
+            priority = event.priority  # type: ignore[union-attr]
+        elif kind is SeverityChanged:
+            severity = event.severity  # type: ignore[union-attr]
+        elif kind is Created:
             raise HistoryError("a ticket history has a single creation event")
 
-    now_pos = 0
-    if response_stop is None or resolution_since is not None:
-        now_pos = position(now_us) if known_now_pos is None else known_now_pos
+    now_pos = known_now_pos
     if response_stop is None:
         response_segments: Sequence[tuple[int, int, int, int]] = (
             (created_us, now_us, created_pos, now_pos),

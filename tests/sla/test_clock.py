@@ -496,6 +496,16 @@ def test_out_of_order_history_is_sorted(history: list[Event]) -> None:
     check(sla.resolution, Expect(RUNNING, h(14), h(31), t(3, 16, 15)))
 
 
+def test_an_event_listed_after_a_later_one_still_counts() -> None:
+    # the resolution comes after "now" but is listed before the response, which does not
+    history = [*MONDAY_0900_P1, resolved(t(3, 9, 15)), Responded(t(3, 9, 9, 30))]
+    now = t(3, 9, 10)
+    sla = evaluate(history, POLICY, CALENDAR, now)
+    assert sla.response.state is ClockStatus.MET
+    assert sla.response.stopped_at == t(3, 9, 9, 30)
+    assert sla == evaluate(sorted(history, key=lambda e: e.at), POLICY, CALENDAR, now)
+
+
 @pytest.mark.parametrize(
     ("history", "now"),
     [
