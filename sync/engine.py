@@ -467,24 +467,25 @@ class SyncEngine:
     async def _push(self, report: SyncReport) -> None:
         size = self.batch_size
         for _round in range(_MAX_PUSH_ROUNDS):
-            batch = await self._db(self.store.pending_batch, size)
+            batch = await self._db(self.store.take_batch, size)
             if not batch:
                 return
             ids = [command.mutation_id for command in batch]
-            try:
-                answer = await self.client.push(batch)
-            except RequestTooLarge as error:
-                if len(batch) > 1:  # smaller batches until the big command goes alone
-                    size = max(1, len(batch) // 2)
-                    continue
-                await self._db(self.store.record_attempt, ids, error.detail)
-                raise
-            except ApiError as error:
-                await self._db(self.store.record_attempt, ids, error.detail)
-                raise
-            self._reached()
-            await self._db(self.store.record_attempt, ids)
-            summary = await self._db(self.store.record_results, answer.results)
+            with self.store.sending(ids):
+                try:
+                    answer = await self.client.push(batch)
+                except RequestTooLarge as error:
+                    if len(batch) > 1:  # smaller batches until the big command goes alone
+                        size = max(1, len(batch) // 2)
+                        continue
+                    await self._db(self.store.record_attempt, ids, error.detail)
+                    raise
+                except ApiError as error:
+                    await self._db(self.store.record_attempt, ids, error.detail)
+                    raise
+                self._reached()
+                await self._db(self.store.record_attempt, ids)
+                summary = await self._db(self.store.record_results, answer.results)
             report.pushed += len(answer.results)
             report.applied += summary.applied
             report.conflicts += summary.conflicts

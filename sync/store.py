@@ -7,7 +7,7 @@
 - A pull hands every page of the change feed to :meth:`Store.apply_page`: one
   transaction upserts the page (Core bulk upserts), moves the cursor, drops the
   commands the server state now includes, and rebases the touched tickets.
-- A push takes :meth:`Store.pending_batch`, sends it, and hands the answers to
+- A push takes :meth:`Store.take_batch`, sends it, and hands the answers to
   :meth:`Store.record_results`: applied, conflict (kept with both sides for the
   user, or re-applied automatically when nothing can clash) or rejected (undone,
   with the reason kept).  Nothing is dropped silently.
@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -245,6 +247,10 @@ class Store:
         self._new_id = new_id
         #: the user's own record came with the feed since its end was last reached
         self._access_changed = False
+        #: mutation ids of the batch on its way to the server (see :meth:`sending`)
+        self._in_flight: set[UUID] = set()
+        #: held while a batch is read and marked, or while commands are withdrawn
+        self._outbox_lock = threading.Lock()
 
     @property
     def clock(self) -> Callable[[], dt.datetime]:
@@ -498,6 +504,32 @@ class Store:
                 select(o.payload).where(o.state == "pending").order_by(o.seq).limit(limit)
             ).scalars()
             return [parse_command(payload) for payload in payloads]
+
+    def take_batch(self, limit: int = MAX_BATCH) -> list[Command]:
+        """:meth:`pending_batch`, to send: in flight from now until the :meth:`sending`
+        block of its push ends, and so no longer withdrawn (see :meth:`withdrawing`)."""
+        with self._outbox_lock:
+            batch = self.pending_batch(limit)
+            self._in_flight.update(command.mutation_id for command in batch)
+            return batch
+
+    @contextlib.contextmanager
+    def sending(self, mutation_ids: Iterable[UUID]) -> Iterator[None]:
+        """While a batch from :meth:`take_batch` is on its way, until its answers are
+        recorded: the server may be applying it, so it cannot be withdrawn."""
+        ids = set(mutation_ids)
+        self._in_flight |= ids
+        try:
+            yield
+        finally:
+            self._in_flight -= ids
+
+    @contextlib.contextmanager
+    def withdrawing(self) -> Iterator[Callable[[UUID], bool]]:
+        """Around taking commands out of the outbox: gives the test "is this command on
+        its way to the server?", which stays true until the block ends."""
+        with self._outbox_lock:
+            yield self._in_flight.__contains__
 
     def record_attempt(self, mutation_ids: Iterable[UUID], error: str | None = None) -> None:
         """Count a delivery attempt (and the error, if it failed) for these commands."""

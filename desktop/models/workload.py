@@ -712,6 +712,8 @@ class UndoOutcome:
     withdrawn: int = 0  # still queued: taken out of the outbox, never sent
     reverted: int = 0  # already applied: the inverse command is queued
     unchanged: int = 0  # moved again since, or refused by the server: left as it is
+    #: on their way to the server right now: to undo again once it has answered
+    deferred: tuple[Move, ...] = ()
 
 
 def undo(store: Store, reassignment: Reassignment) -> UndoOutcome:
@@ -722,12 +724,13 @@ def undo(store: Store, reassignment: Reassignment) -> UndoOutcome:
     """
     o, t = schema.outbox.c, schema.tickets.c
     withdrawn = reverted = unchanged = 0
+    deferred: list[Move] = []
     now = store.clock()
-    with store.cache.write() as connection:
+    with store.withdrawing() as in_flight, store.cache.write() as connection:
         withdraw: list[int] = []
         for move in reassignment.moves:
             queued = connection.execute(
-                select(o.seq, o.state, o.applied_version).where(
+                select(o.seq, o.state, o.applied_version, o.attempts).where(
                     o.mutation_id == str(move.mutation_id)
                 )
             ).first()
@@ -755,6 +758,12 @@ def undo(store: Store, reassignment: Reassignment) -> UndoOutcome:
                 unchanged += 1
                 continue
             if queued is not None and queued.state == "pending":
+                if in_flight(move.mutation_id) or queued.attempts:
+                    # the server may be applying it, or may have (a push that got no
+                    # answer): neither withdrawn (it would stand all the same) nor
+                    # reverted (against which version?) until the server has answered
+                    deferred.append(move)
+                    continue
                 connection.execute(delete(schema.outbox).where(o.seq == queued.seq))
                 withdraw.append(move.ticket_id)
                 withdrawn += 1
@@ -774,4 +783,4 @@ def undo(store: Store, reassignment: Reassignment) -> UndoOutcome:
             reverted += 1
         if withdraw:
             rebase(connection, withdraw, store.user_id)
-    return UndoOutcome(withdrawn, reverted, unchanged)
+    return UndoOutcome(withdrawn, reverted, unchanged, tuple(deferred))

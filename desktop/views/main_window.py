@@ -660,6 +660,7 @@ class MainWindow(QMainWindow):
         )
         if progressed or finished or counts:
             self.schedule_reload(full=progressed)
+        self.team.push_answered()  # an undo waiting for the server's answer
         if finished:
             self.team.synced()
 

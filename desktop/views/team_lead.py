@@ -63,6 +63,8 @@ class TeamLeadTools(QObject):
         self.window = window
         self.lead = False
         self.last: Reassignment | None = None
+        #: an undo of moves that were on their way to the server, done once it answers
+        self.deferred_undo: Reassignment | None = None
         self.last_at: dt.datetime | None = None
         self.reassign_dialog: ReassignDialog | None = None
         self.announcements: AnnouncementsEditor | None = None
@@ -269,30 +271,64 @@ class TeamLeadTools(QObject):
         return self.window.model.now() - self.last_at <= UNDO_WINDOW
 
     def undo_last(self) -> UndoOutcome | None:
-        """Take back the last reassignment (withdrawn while queued, reverted once applied)."""
+        """Take back the last reassignment (withdrawn while queued, reverted once applied;
+        a move on its way to the server is taken back as soon as the server answers)."""
         if not self.lead or self.last is None or not self._undoable():
             self.window.statusBar().showMessage(_("There is no reassignment to undo."), 5000)
             self.undo_action.setEnabled(False)
             return None
-        outcome = undo(self.window.store, self.last)
+        last = self.last
         self.last = self.last_at = None
         self.undo_action.setEnabled(False)
+        return self._undo(last)
+
+    def _undo(self, reassignment: Reassignment, *, again: bool = False) -> UndoOutcome:
+        outcome = undo(self.window.store, reassignment)
+        self.deferred_undo = (
+            Reassignment(reassignment.target, outcome.deferred) if outcome.deferred else None
+        )
+        if again and outcome == UndoOutcome(deferred=reassignment.moves):
+            return outcome  # still waiting for the server: nothing new to say
         self.window.commands_queued()
         self.window.reload()
         back = outcome.withdrawn + outcome.reverted
-        message = ngettext(
-            "Reassignment undone: {count} ticket back where it was.",
-            "Reassignment undone: {count} tickets back where they were.",
-            back,
-        ).format(count=back)
+        parts = []
+        if back or not outcome.deferred:
+            parts.append(
+                ngettext(
+                    "Reassignment undone: {count} ticket back where it was.",
+                    "Reassignment undone: {count} tickets back where they were.",
+                    back,
+                ).format(count=back)
+            )
         if outcome.unchanged:
-            message += " " + ngettext(
-                "{count} ticket was moved again since and was left alone.",
-                "{count} tickets were moved again since and were left alone.",
-                outcome.unchanged,
-            ).format(count=outcome.unchanged)
-        self.window.statusBar().showMessage(message, 10000)
+            parts.append(
+                ngettext(
+                    "{count} ticket was moved again since and was left alone.",
+                    "{count} tickets were moved again since and were left alone.",
+                    outcome.unchanged,
+                ).format(count=outcome.unchanged)
+            )
+        if outcome.deferred:
+            parts.append(
+                ngettext(
+                    "{count} ticket is being sent to the server: it goes back as soon as "
+                    "the server has answered.",
+                    "{count} tickets are being sent to the server: they go back as soon as "
+                    "the server has answered.",
+                    len(outcome.deferred),
+                ).format(count=len(outcome.deferred))
+            )
+        self.window.statusBar().showMessage(" ".join(parts), 10000)
         return outcome
+
+    def push_answered(self) -> UndoOutcome | None:
+        """A sync status came: an undo waiting for the server's answer goes on, if the
+        server has answered."""
+        waiting = self.deferred_undo
+        if waiting is None:
+            return None
+        return self._undo(waiting, again=True)
 
     # -- announcements --
 

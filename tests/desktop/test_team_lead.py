@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,8 +15,8 @@ from uuid import uuid4
 
 import pytest
 import qasync  # type: ignore[import-untyped]
-from PySide6.QtCore import QItemSelectionModel, QPointF, Qt
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import QEvent, QItemSelectionModel, QPoint, QPointF, Qt
+from PySide6.QtGui import QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 from pytestqt.qtbot import QtBot
@@ -309,6 +310,50 @@ def test_undo_withdraws_queued_moves_and_reverts_applied_ones(cache: Cache, feed
     assert cache.ticket(101).assignee_id == 1  # type: ignore[union-attr]
 
 
+def test_undo_waits_for_the_servers_answer_to_a_move_on_its_way(
+    qtbot: QtBot, cache: Cache, feed: Feed
+) -> None:
+    _hand_made(cache, feed)
+    window = MainWindow(cache, me=LEAD, clock=FakeClock(T0))
+    qtbot.addWidget(window)
+    store = window.store  # the sync engine's too
+    bob = Target(1, 2, "Bob Lefèvre")
+    done = window.team.perform([101], bob)
+    version = cache.ticket(101).version  # type: ignore[union-attr]
+
+    # the engine has taken the move to send it: withdrawing it now would not stop the
+    # server from applying it, so the undo waits
+    [sent] = store.take_batch()
+    with store.sending([sent.mutation_id]):
+        outcome = window.team.undo_last()
+        assert outcome is not None and outcome.deferred == done.moves
+        assert "being sent to the server" in window.statusBar().currentMessage()
+        assert cache.ticket(101).assignee_id == 2  # type: ignore[union-attr]
+        assert window.team.push_answered() is not None  # still on its way: waits on
+        assert window.team.deferred_undo is not None
+        store.record_results(
+            [AppliedResult(mutation_id=sent.mutation_id, ticket_id=101, version=version + 1)]
+        )
+    # the server applied it: the undo goes on, with the inverse against that version
+    outcome = window.team.push_answered()
+    assert outcome is not None and outcome.reverted == 1 and window.team.deferred_undo is None
+    [inverse] = store.pending_batch()
+    assert isinstance(inverse, AssignCommand)
+    assert (inverse.assignee_id, inverse.base_version) == (1, version + 1)
+    assert cache.ticket(101).assignee_id == 1  # type: ignore[union-attr]
+    assert "back where it was" in window.statusBar().currentMessage()
+
+
+def test_undo_waits_on_a_move_sent_without_an_answer(cache: Cache, feed: Feed) -> None:
+    store = _hand_made(cache, feed)
+    done = reassign(store, [101], Target(1, 2, "Bob Lefèvre"))
+    # sent, but the connection dropped before the answer: the server may have applied it
+    store.record_attempt([done.moves[0].mutation_id], "connection reset")
+    outcome = undo(store, done)
+    assert outcome.deferred == done.moves and outcome.withdrawn == 0
+    assert [c.mutation_id for c in store.pending_batch()] == [done.moves[0].mutation_id]
+
+
 def test_undo_leaves_alone_a_ticket_moved_again_since(cache: Cache, feed: Feed) -> None:
     store = _hand_made(cache, feed)
     done = reassign(store, [101], Target(1, 2, "Bob Lefèvre"))
@@ -381,23 +426,62 @@ def _select(window: MainWindow, ticket_ids: list[int]) -> None:
         )
 
 
-def _drop(window: MainWindow, ticket_ids: list[int], team_id: int, agent_id: int | None) -> None:
-    """Drop a drag of ``ticket_ids`` (as the queue makes it) on an agent's workload row."""
-    table = window.team.panel.table
+def _drag(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch, team_id: int, agent_id: int | None
+) -> list[int]:
+    """Drag the queue's selection with the mouse onto an agent's workload row; the
+    ticket ids the drag carried.
+
+    A real drag runs the platform's drag loop (``QDrag.exec``), which the offscreen
+    platform has not: the test stands in for it and delivers what it would, enter,
+    move and drop, on the workload row.  Everything else is the console's own code,
+    from the mouse press on the queue to the reassignment dialog."""
+    panel = window.team.panel.table
     row = next(
         i
-        for i in range(table.model().rowCount())
+        for i in range(panel.model().rowCount())
         if (window.team.workload.row_at(i).team_id, window.team.workload.row_at(i).agent_id)
         == (team_id, agent_id)
     )
-    where = table.visualRect(table.model().index(row, WorkloadColumn.AGENT)).center()
-    mime = tickets_mime(ticket_ids)
-    # a real drag runs its own event loop (QDrag.exec), which offscreen tests cannot
-    # drive: the view gets the drop the drag manager would deliver
-    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    drop = QDropEvent(QPointF(where), Qt.DropAction.MoveAction, mime, buttons, modifiers)
-    table.dropEvent(drop)
-    assert drop.isAccepted()
+    where = panel.visualRect(panel.model().index(row, WorkloadColumn.AGENT)).center()
+    carried: list[int] = []
+
+    def drag_loop(drag: QDrag, *_args: object) -> Qt.DropAction:
+        mime = drag.mimeData()
+        carried.extend(ticket_ids_from_mime(mime))
+        buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        move_action = Qt.DropAction.MoveAction
+        with warnings.catch_warnings():  # PySide flags the (only) QPoint constructors
+            warnings.simplefilter("ignore", DeprecationWarning)
+            enter = QDragEnterEvent(where, move_action, mime, buttons, modifiers)
+            hover = QDragMoveEvent(where, move_action, mime, buttons, modifiers)
+        panel.dragEnterEvent(enter)
+        assert enter.isAccepted()
+        panel.dragMoveEvent(hover)
+        assert hover.isAccepted()
+        drop = QDropEvent(QPointF(where), move_action, mime, buttons, modifiers)
+        panel.dropEvent(drop)
+        assert drop.isAccepted()
+        return drop.dropAction()
+
+    monkeypatch.setattr(QDrag, "exec", drag_loop)
+    table = window.table
+    selected = table.selectionModel().selectedRows()
+    assert selected, "nothing selected to drag"
+    press_at = table.visualRect(selected[0]).center()
+    viewport = table.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, press_at)
+    away = press_at + QPoint(0, 4 * QApplication.startDragDistance())
+    move = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(away),
+        QPointF(viewport.mapToGlobal(away)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(viewport, move)
+    return carried
 
 
 def test_the_queue_drags_its_selection(qtbot: QtBot, cache: Cache, feed: Feed) -> None:
@@ -518,7 +602,11 @@ def _assignees(live: LiveServer, tickets: list[dict[str, Any]]) -> set[int | Non
 
 
 def test_a_lead_reassigns_three_tickets_offline_then_online(
-    qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    live: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     alice, bob = live.ids["alice"], live.ids["bob"]
     tickets = [live.open_ticket(f"Printer {n}", assignee_id=alice) for n in range(3)]
@@ -534,7 +622,7 @@ def test_a_lead_reassigns_three_tickets_offline_then_online(
     # offline: drag the three onto Bob in the workload panel, confirm
     live.stop()
     _select(window, ids)
-    _drop(window, window.team.selected_ticket_ids(), support, bob)
+    assert sorted(_drag(window, monkeypatch, support, bob)) == sorted(ids)
     dialog = window.team.reassign_dialog
     assert dialog is not None and dialog.target == Target(support, bob, "bob")
     assert dialog.impact_label.text().startswith("3 tickets")

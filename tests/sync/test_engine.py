@@ -193,6 +193,35 @@ async def test_a_malformed_page_changes_nothing_and_keeps_the_cursor(
 
 
 @pytest.mark.asyncio
+async def test_a_batch_is_in_flight_only_while_it_is_being_pushed(
+    engine: SyncEngine, server: FakeServer, store: Store
+) -> None:
+    """What a push carries cannot be withdrawn (an undo waits): the server may be
+    applying it.  Before and after the push, answered or not, it can."""
+    await engine.sync_once()
+    mutation = store.assign(2, 9)
+    seen: list[bool] = []
+
+    def observe(request: httpx.Request) -> httpx.Response:
+        with store.withdrawing() as in_flight:
+            seen.append(in_flight(mutation))
+        raise httpx.ConnectError("no route to host", request=request)
+
+    with store.withdrawing() as in_flight:
+        assert not in_flight(mutation)  # queued, not taken yet
+    server.faults = [observe] * 4  # more than the client's own retries
+    report = await engine.sync_once()
+    assert not report.ok and seen and all(seen)
+    with store.withdrawing() as in_flight:
+        assert not in_flight(mutation)  # no answer: queued again (and attempted)
+    server.faults = []  # the network is back
+    report = await engine.sync_once()
+    assert report.ok and report.applied == 1
+    with store.withdrawing() as in_flight:
+        assert not in_flight(mutation)
+
+
+@pytest.mark.asyncio
 async def test_offline_keeps_work_and_retries_with_backoff(
     engine: SyncEngine, server: FakeServer, store: Store, timer: ManualTimer
 ) -> None:
