@@ -665,6 +665,18 @@ class Cache:
                     found[view.id] = view
         return [found[i] for i in wanted if i in found]
 
+    def history_since(self, mark: int) -> tuple[set[int], int]:
+        """The tickets with history rows written after ``mark`` (a pull, a rebase, an
+        optimistic command all write some), and the mark to ask from next time."""
+        with self.read() as connection:
+            changed = set(
+                connection.exec_driver_sql(
+                    "SELECT DISTINCT ticket_id FROM ticket_history WHERE local_id > ?", (mark,)
+                ).scalars()
+            )
+            latest = connection.exec_driver_sql("SELECT max(local_id) FROM ticket_history").scalar()
+        return changed, max(mark, int(latest or 0))
+
     def ticket_count(self) -> int:
         with self.read() as connection:
             return int(connection.execute(text("SELECT count(*) FROM tickets")).scalar_one())

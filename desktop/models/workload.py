@@ -35,7 +35,7 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 import i18n
 from desktop.models.sla_cells import HistoryRow, SlaRules, events_from_history
@@ -203,9 +203,37 @@ class ClockSnapshot:
 
     calendar: Any
     position_us: int
+    ids: tuple[int, ...]
     pending: tuple[bool, ...]
     #: per ticket, per clock: (0 running / 1 paused / 2 stopped, remaining µs, at-risk µs)
     clocks: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]
+
+    def merged(self, fresh: ClockSnapshot, gone: Iterable[int] = ()) -> ClockSnapshot:
+        """This snapshot with ``fresh``'s tickets in place of theirs and the other
+        ``gone`` ones left out, as of this one's position: a running clock of
+        ``fresh`` had, at this position, what it has at fresh's plus the business
+        time between the two."""
+        shift = fresh.position_us - self.position_us
+        out = set(gone) | set(fresh.ids)
+        entries = {
+            ticket_id: (pending, clocks)
+            for ticket_id, pending, clocks in zip(self.ids, self.pending, self.clocks, strict=True)
+            if ticket_id not in out
+        }
+        for ticket_id, pending, clocks in zip(fresh.ids, fresh.pending, fresh.clocks, strict=True):
+            response, resolution = (
+                (mode, remaining + shift if mode == 0 else remaining, risk)
+                for mode, remaining, risk in clocks
+            )
+            entries[ticket_id] = (pending, (response, resolution))
+        ids = tuple(sorted(entries))
+        return ClockSnapshot(
+            self.calendar,
+            self.position_us,
+            ids,
+            tuple(entries[i][0] for i in ids),
+            tuple(entries[i][1] for i in ids),
+        )
 
     def flags(self, now: dt.datetime) -> list[TicketFlags]:
         """Every ticket's flags at ``now`` (at or after the snapshot), by arithmetic."""
@@ -250,6 +278,7 @@ def snapshot(tickets: Sequence[OpenTicket], rules: SlaRules, now: dt.datetime) -
     return ClockSnapshot(
         rules.calendar,
         rules.calendar.position_us(to_us(at)),
+        tuple(ticket.id for ticket in tickets),
         tuple(ticket.status == "pending" for ticket in tickets),
         tuple((clock(sla.response), clock(sla.resolution)) for sla in slas),
     )
@@ -355,7 +384,10 @@ class WorkloadModel(QAbstractTableModel):
         self._me = me
         self._now = now
         self._rules = rules or (lambda: SlaRules.from_cache(cache))
-        self._tickets: list[OpenTicket] = []
+        self._tickets: dict[int, OpenTicket] = {}
+        self._team_ids: list[int] = []
+        #: the cache's history rows read up to this one (see Cache.history_since)
+        self._history_mark = 0
         self._snapshot: ClockSnapshot | None = None
         self._rows: list[WorkloadRow] = []
         self._presence: dict[int, tuple[bool, dt.datetime]] | None = None
@@ -366,9 +398,61 @@ class WorkloadModel(QAbstractTableModel):
 
     def reload(self) -> None:
         """Read the teams, agents and open tickets from the cache again."""
+        _changed, self._history_mark = self._cache.history_since(self._history_mark)
         teams = led_teams(self._cache, self._me)
+        self._team_ids = [team.id for team in teams]
+        self._tickets = {
+            ticket.id: ticket for ticket in load_open_tickets(self._cache, team_ids=self._team_ids)
+        }
+        self._snapshot = None
+        self._lay_out(teams)
+
+    def refresh_changed(self) -> int:
+        """Read again only the tickets whose history grew since the last read (after a
+        sync, a command); how many.  Their clocks are evaluated, the others' are not."""
+        changed, mark = self._cache.history_since(self._history_mark)
+        teams = led_teams(self._cache, self._me)
+        if (
+            self._snapshot is None
+            or [team.id for team in teams] != self._team_ids
+            or len(changed) > len(self._tickets) // 4 + 1000
+        ):
+            self.reload()
+            return len(self._tickets)
+        self._history_mark = mark
+        if changed:
+            team_ids = set(self._team_ids)
+            fresh = [
+                ticket
+                for ticket in load_open_tickets(self._cache, ticket_ids=changed)
+                if ticket.team_id in team_ids
+            ]
+            for ticket_id in changed:
+                self._tickets.pop(ticket_id, None)
+            self._tickets.update((ticket.id, ticket) for ticket in fresh)
+            self._snapshot = self._snapshot.merged(
+                snapshot(fresh, self._rules(), self._now()), gone=changed
+            )
+        if self._open_count() != len(self._tickets):  # some left without a history row
+            self.reload()
+            return len(self._tickets)
+        self._lay_out(teams)
+        return len(changed)
+
+    def _open_count(self) -> int:
+        t = schema.tickets.c
+        with self._cache.read() as connection:
+            return int(
+                connection.execute(
+                    select(func.count()).where(
+                        t.team_id.in_(self._team_ids), t.status.not_in(_DONE)
+                    )
+                ).scalar_one()
+            )
+
+    def _lay_out(self, teams: Sequence[TeamOut]) -> None:
+        """The rows (a team's agents, then its unassigned tickets), counted and sorted."""
         users = {user.id: user for user in self._cache.users()}
-        self._tickets = load_open_tickets(self._cache, team_ids=[team.id for team in teams])
         rows: list[WorkloadRow] = []
         for team in teams:
             members = [users[i] for i in team.member_ids if i in users and users[i].active]
@@ -378,7 +462,8 @@ class WorkloadModel(QAbstractTableModel):
             rows.append(WorkloadRow(team.id, team.name, None, ""))
         by_key = {(row.team_id, row.agent_id): row for row in rows}
         names = {team.id: team.name for team in teams}
-        for ticket in self._tickets:
+        for ticket_id in sorted(self._tickets):
+            ticket = self._tickets[ticket_id]
             key = (ticket.team_id, ticket.assignee_id)
             if key not in by_key:  # assigned to someone who left the team
                 former = users.get(ticket.assignee_id or 0)
@@ -389,7 +474,7 @@ class WorkloadModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = rows
         self._apply_presence()
-        self._count()
+        self._count(again=self._snapshot is None)
         self._rows = self._sorted(self._rows)
         self.endResetModel()
 
@@ -398,10 +483,8 @@ class WorkloadModel(QAbstractTableModel):
         now = self._now()
         self.evaluated_at = now
         if again or self._snapshot is None:
-            self._snapshot = snapshot(self._tickets, self._rules(), now)
-        flags = dict(
-            zip((ticket.id for ticket in self._tickets), self._snapshot.flags(now), strict=True)
-        )
+            self._snapshot = snapshot(list(self._tickets.values()), self._rules(), now)
+        flags = dict(zip(self._snapshot.ids, self._snapshot.flags(now), strict=True))
         for row in self._rows:
             found = [flags[i] for i in row.ticket_ids]
             row.open = len(found)

@@ -162,9 +162,10 @@ class WorkloadPanel(QWidget):
         self.model.retranslate()
 
     def reload(self) -> None:
-        """After a sync or a command: read the cache again (now if shown, else when shown)."""
+        """After a sync or a command: read again what changed (now if shown, else when
+        shown)."""
         if self.isVisible():
-            self.model.reload()
+            self.model.refresh_changed()
             self._stale = False
         else:
             self._stale = True
@@ -176,7 +177,7 @@ class WorkloadPanel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._stale:
-            self.model.reload()
+            self.model.refresh_changed()
             self._stale = False
         else:
             self.model.tick()

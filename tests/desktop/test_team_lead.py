@@ -31,8 +31,10 @@ from desktop.models.workload import (
     Target,
     WorkloadColumn,
     WorkloadModel,
+    load_open_tickets,
     preview_move,
     reassign,
+    snapshot,
     undo,
 )
 from desktop.views.main_window import MainWindow
@@ -42,7 +44,8 @@ from desktop.views.settings import open_settings
 from desktop.views.sync_panel import describe_command
 from desktop.views.workload import ticket_ids_from_mime, tickets_mime
 from sla.calendar import from_us, to_us
-from sla.clock import ClockStatus, evaluate
+from sla.clock import ClockStatus, Status, evaluate
+from sla.policy import Priority
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import SyncEngine, SyncState, SyncStatus
@@ -255,6 +258,54 @@ def test_workload_numbers_equal_a_direct_count_from_the_cache(cache: Cache) -> N
         assert text == str(row.breached)
 
 
+def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None:
+    clock = FakeClock(T0)
+    seed_demo(cache, now=T0, count=300)
+    carol = next(user for user in cache.users() if user.username == "carol")
+    model = _model(cache, clock, me=carol.id)
+    store = Store(cache, user_id=carol.id)
+    mine = [
+        t
+        for t in cache.tickets()
+        if t.team_id in carol.team_ids and t.status not in ("resolved", "closed")
+    ]
+    assigned = next(t for t in mine if t.assignee_id is not None)
+    working = [t for t in mine if t.status in ("new", "open") and t.id != assigned.id]
+    lower = next(t for t in working[2:] if t.priority != "P1")
+    clock.advance(hours=1)
+    store.assign(assigned.id, None)  # to the team's unassigned tickets
+    store.set_status(working[0].id, Status.RESOLVED)  # leaves the open tickets
+    store.set_status(working[1].id, Status.PENDING)  # its resolution clock pauses
+    store.set_priority(lower.id, Priority.P1)  # tighter targets: maybe breached now
+    clock.advance(minutes=30)
+
+    assert model.refresh_changed() == 4  # four tickets read again, not the team's all
+
+    def figures(rows: list[Any]) -> dict[tuple[int, int | None], tuple[int, ...]]:
+        return {
+            (r.team_id, r.agent_id): (r.open, r.at_risk, r.breached, r.pending, r.forecast)
+            for r in rows
+        }
+
+    assert figures(model.rows) == figures(_model(cache, clock, me=carol.id).rows)
+    clock.advance(hours=3)  # and the clocks go on from there
+    model.tick()
+    assert figures(model.rows) == figures(_model(cache, clock, me=carol.id).rows)
+    assert model.refresh_changed() == 0
+
+
+def test_a_snapshot_merged_with_a_later_one_is_the_same_clocks(cache: Cache) -> None:
+    seed_demo(cache, now=T0, count=120)
+    tickets = load_open_tickets(cache)
+    rules = SlaRules.defaults()
+    before = snapshot(tickets, rules, T0)
+    later = snapshot(tickets[::3], rules, T0 + dt.timedelta(hours=5))  # histories unchanged
+    assert later.position_us > before.position_us
+    assert before.merged(later) == before  # remaining times brought back to `before`
+    gone = {tickets[1].id, tickets[2].id}  # not in `later`: left out
+    assert set(before.merged(later, gone=gone).ids) == {t.id for t in tickets} - gone
+
+
 def test_workload_model_passes_the_model_tester(qtmodeltester: Any, cache: Cache) -> None:
     seed_demo(cache, now=T0, count=120)
     model = _model(cache, FakeClock(T0), me=3)
@@ -340,7 +391,7 @@ def test_undo_waits_for_the_servers_answer_to_a_move_on_its_way(
     [inverse] = store.pending_batch()
     assert isinstance(inverse, AssignCommand)
     assert (inverse.assignee_id, inverse.base_version) == (1, version + 1)
-    assert cache.ticket(101).assignee_id == 1  # type: ignore[union-attr]
+    assert cache.ticket(101).assignee_id == 1
     assert "back where it was" in window.statusBar().currentMessage()
 
 
