@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import datetime as dt
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -42,7 +44,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from desktop.demo_data import DEMO_AGENT_ID, seed_demo
+from desktop.demo_data import DEMO_AGENT_ID, seed_demo_until
 from desktop.models.queue import Column, QueueView
 from desktop.views.main_window import MainWindow
 from sla.clock import Status
@@ -86,7 +88,7 @@ def fill(path: Path, count: int) -> None:
             return
         print(f"filling {path} with {count:,} tickets…", flush=True)
         start = time.perf_counter()
-        seed_demo(cache, count=count)
+        seed_demo_until(cache, count)  # the agent's cache keeps their teams' tickets
         print(f"  filled in {time.perf_counter() - start:.1f} s", flush=True)
 
 
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="cache file to fill once and reuse")
     parser.add_argument("--tickets", type=int, default=TICKETS)
+    parser.add_argument("--profile", action="store_true", help="cProfile the second of ticking")
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with contextlib.ExitStack() as stack:
@@ -224,9 +227,16 @@ def main(argv: list[str] | None = None) -> int:
         window.schedule_tick()
         loop = QEventLoop()
         QTimer.singleShot(1000, loop.quit)
+        profiler = cProfile.Profile() if args.profile else None
         cpu = time.process_time()
+        if profiler is not None:
+            profiler.enable()
         loop.exec()
+        if profiler is not None:
+            profiler.disable()
         tick_ms = (time.process_time() - cpu) * 1000
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("cumtime").print_stats(25)
 
         # -- a sync touching 100 tickets (the first ones on screen): to the queue repainted
         touched = model.ticket_ids()[:SYNCED]

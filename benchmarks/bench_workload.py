@@ -29,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
-from desktop.demo_data import seed_demo
+from desktop.demo_data import seed_demo_until
 from desktop.models.sla_cells import SlaRules
 from desktop.models.workload import WorkloadModel, preview_move
 from sla.policy import Priority
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(folder) / "cache.sqlite3"
         cache = Cache.open(path)
         stack.callback(cache.close)
-        if cache.ticket_count() == 0:  # (the demo resolves and drops some: fewer stay)
+        if cache.ticket_count() < args.count:
             started = time.perf_counter()
-            seed_demo(cache, count=args.count)
+            seed_demo_until(cache, args.count)
             print(f"filled {args.count:,} tickets in {time.perf_counter() - started:.1f} s")
         lead = next(user for user in cache.users() if user.role.value == "team_lead")
         rules = SlaRules.from_cache(cache)

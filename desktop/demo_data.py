@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import random
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,7 +33,7 @@ from sync.cache import Cache
 from sync.protocol import Change, ChangePage, SlaConfigOut
 from sync.store import Store
 
-__all__ = ["DEMO_AGENT_ID", "DemoInfo", "seed_demo"]
+__all__ = ["DEMO_AGENT_ID", "DemoInfo", "seed_demo", "seed_demo_until"]
 
 DEMO_AGENT_ID: Final = 1
 _HOUR_US: Final = 3_600_000_000
@@ -384,3 +385,19 @@ def seed_demo(
             store.add_comment(view.id, "Looking into it now.", public=True)
         pending += 1
     return DemoInfo(DEMO_AGENT_ID, count, pending)
+
+
+def seed_demo_until(cache: Cache, cached: int, **options: Any) -> DemoInfo:
+    """:func:`seed_demo` with enough tickets that the cache keeps at least ``cached``.
+
+    The demo agent's cache keeps the tickets of their teams only (two of the three:
+    about two thirds of those generated), as a sync would; benchmarks that promise
+    a number of cached tickets fill with this."""
+    mine = next(len(teams) for user_id, *_rest, teams in _AGENTS if user_id == DEMO_AGENT_ID)
+    count = math.ceil(cached * len(_TEAMS) / mine * 1.02) + 10
+    while True:
+        info = seed_demo(cache, count=count, **options)
+        have = cache.ticket_count()
+        if have >= cached:
+            return info
+        count = math.ceil(count * cached / max(have, 1) * 1.02) + 10

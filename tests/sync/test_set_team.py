@@ -218,3 +218,65 @@ async def test_the_client_reads_presence_reports_and_edits_announcements(
     ended = await client.end_announcement(created.id)
     assert ended.ended_at is not None
     assert await client.announcements() == []
+
+
+@pytest.mark.asyncio
+async def test_a_reassignment_first_makes_the_agents_own_take_a_conflict(
+    live: LiveServer, lead: tuple[SyncEngine, Store], tmp_path: Path
+) -> None:
+    """The lead gives tickets to Bob while Alice, offline, takes them herself: whoever
+    pushes second gets a conflict with both sides (this test and the next); nobody's
+    change is overwritten."""
+    lead_engine, lead_store = lead
+    first = live.open_ticket("Printer jams")
+    second = live.open_ticket("Screen flickers")
+    alice_id, bob_id = live.ids["alice"], live.ids["bob"]
+    with Cache.open(tmp_path / "alice" / "cache.sqlite3") as cache:
+        alice_store = Store(cache)
+        alice = await _engine(live, alice_store, "alice")
+        try:
+            assert (await alice.sync_once()).ok and (await lead_engine.sync_once()).ok
+            for ticket_ in (first, second):
+                alice_store.assign(ticket_["id"], alice_id)  # "assign to me", offline
+                lead_store.assign(ticket_["id"], bob_id)
+
+            # the lead's push lands first: Alice's takes clash
+            report = await lead_engine.sync_once()
+            assert report.ok and report.applied == 2
+            report = await alice.sync_once()
+            assert report.ok and report.conflicts == 2 and report.applied == 0
+            views = alice_store.conflicts()
+            assert {view.ticket_id for view in views} == {first["id"], second["id"]}
+            for view in views:
+                assert view.server_ticket.assignee_id == bob_id  # the lead's move, shown
+            for ticket_ in (first, second):
+                on_server = live.call("GET", f"/tickets/{ticket_['id']}")
+                assert on_server["assignee_id"] == bob_id  # not overwritten by Alice
+        finally:
+            await alice.stop()
+            await alice.client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_an_agents_take_first_makes_the_leads_reassignment_a_conflict(
+    live: LiveServer, lead: tuple[SyncEngine, Store], tmp_path: Path
+) -> None:
+    lead_engine, lead_store = lead
+    taken = live.open_ticket("VPN drops")
+    alice_id, bob_id = live.ids["alice"], live.ids["bob"]
+    with Cache.open(tmp_path / "alice" / "cache.sqlite3") as cache:
+        alice_store = Store(cache)
+        alice = await _engine(live, alice_store, "alice")
+        try:
+            assert (await alice.sync_once()).ok and (await lead_engine.sync_once()).ok
+            alice_store.assign(taken["id"], alice_id)
+            lead_store.assign(taken["id"], bob_id)  # the lead had not seen her take it
+            assert (await alice.sync_once()).applied == 1
+            report = await lead_engine.sync_once()
+            assert report.ok and report.conflicts == 1
+            [view] = lead_store.conflicts()
+            assert view.server_ticket.assignee_id == alice_id  # what Alice did, shown
+            assert live.call("GET", f"/tickets/{taken['id']}")["assignee_id"] == alice_id
+        finally:
+            await alice.stop()
+            await alice.client.aclose()
