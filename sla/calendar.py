@@ -80,8 +80,9 @@ def duration_to_us(duration: dt.timedelta) -> int:
 
 
 def from_us(micros: int, zone: dt.tzinfo) -> dt.datetime:
-    """The aware datetime, in ``zone``, of microseconds since the epoch."""
-    return (EPOCH + dt.timedelta(microseconds=micros)).astimezone(zone)
+    """The aware datetime, in ``zone``, of microseconds since the epoch (a product of
+    timedeltas: faster than the keyword constructor)."""
+    return (EPOCH + MICROSECOND * micros).astimezone(zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +429,7 @@ class BusinessCalendar:
             to_us(start)  # rejects a naive datetime
             return start.astimezone(self.zone)
         micros = self.add_us(to_us(start), duration // MICROSECOND)
-        return (EPOCH + dt.timedelta(microseconds=micros)).astimezone(self.zone)
+        return (EPOCH + MICROSECOND * micros).astimezone(self.zone)
 
     def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         """Business time from ``start`` to ``end`` (negative when ``end < start``)."""
