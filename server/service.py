@@ -614,15 +614,20 @@ def _move(
         before_team = ticket.team_id
         ticket.team_id = command.team_id
         writer.record("team", str(before_team), str(command.team_id))
-    if command.assignee_id != ticket.assignee_id:
+    _assign(ticket, writer, command.assignee_id)
+    return None
+
+
+def _assign(ticket: Ticket, writer: TicketWriter, assignee_id: int | None) -> None:
+    """Give ``ticket`` to ``assignee_id`` (None: nobody), in its history if it changes."""
+    if assignee_id != ticket.assignee_id:
         before = ticket.assignee_id
-        ticket.assignee_id = command.assignee_id
+        ticket.assignee_id = assignee_id
         writer.record(
             "assignee",
             None if before is None else str(before),
-            None if command.assignee_id is None else str(command.assignee_id),
+            None if assignee_id is None else str(assignee_id),
         )
-    return None
 
 
 def _clashes(session: Session, command: Command, own_versions: Collection[int] = ()) -> list[str]:
@@ -706,14 +711,7 @@ def apply_command(
             session, ticket.team_id, command.assignee_id
         ):
             return _rejected(command, RejectReason.INVALID_ASSIGNEE)
-        if command.assignee_id != ticket.assignee_id:
-            before = ticket.assignee_id
-            ticket.assignee_id = command.assignee_id
-            writer.record(
-                "assignee",
-                None if before is None else str(before),
-                None if command.assignee_id is None else str(command.assignee_id),
-            )
+        _assign(ticket, writer, command.assignee_id)
     elif isinstance(command, SetStatusCommand):
         if command.status.value != ticket.status:
             before_status = ticket.status
