@@ -43,6 +43,7 @@ from desktop.views.sync_panel import (
     RejectedDialog,
     SyncStatusWidgets,
 )
+from desktop.views.tables import records_table
 from desktop.views.team_lead import TeamLeadTools
 from desktop.views.ticket_workspace import TicketWorkspace
 from i18n import N_, _, ngettext
@@ -132,12 +133,8 @@ class QueueTable(QTableView):
         self.setModel(model)
         self._queue = model
         self.setObjectName("queue")
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        records_table(self)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         vertical = self.verticalHeader()

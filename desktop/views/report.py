@@ -50,7 +50,6 @@ from PySide6.QtGui import (
     QPen,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QFileDialog,
@@ -89,6 +88,7 @@ from desktop.models.report import (
     write_csv,
 )
 from desktop.models.workload import led_teams
+from desktop.views.tables import records_table
 from i18n import _, ngettext
 from sla.policy import Priority, Severity
 from sync.cache import Cache
@@ -475,13 +475,8 @@ class ReportView(QWidget):
         self._show(None)
 
     def _table(self, model: BucketModel | BreachedModel) -> QTableView:
-        table = QTableView()
+        table = records_table(QTableView())
         table.setModel(model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
         table.setSortingEnabled(True)
         table.setStyleSheet("QTableView::item { padding: 0px 8px; }")
         table.horizontalHeader().setSortIndicatorShown(False)

@@ -28,7 +28,6 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QCompleter,
@@ -72,6 +71,7 @@ from desktop.models.ticket_detail import (
     short_instant,
     timeline_label,
 )
+from desktop.views.tables import records_table
 from i18n import _
 from sla.calendar import CalendarError
 from sla.clock import ClockKind, ClockState, ClockStatus, Status, TicketSla, TimelineKind
@@ -478,14 +478,9 @@ class TicketWorkspace(QWidget):
 
         # history
         self.history_model = HistoryModel(lambda: self._rules().calendar.zone, self)
-        self.history_view = QTableView()
+        self.history_view = records_table(QTableView())
         self.history_view.setObjectName("history")
         self.history_view.setModel(self.history_model)
-        self.history_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.history_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.history_view.setShowGrid(False)
-        self.history_view.setAlternatingRowColors(True)
-        self.history_view.setWordWrap(False)
         self.history_view.verticalHeader().setVisible(False)
         self.history_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.history_view.verticalHeader().setDefaultSectionSize(

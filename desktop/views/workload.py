@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.workload import TARGET_ROLE, Target, WorkloadModel
+from desktop.views.tables import records_table
 from i18n import _
 
 __all__ = [
@@ -65,12 +66,8 @@ class WorkloadTable(QTableView):
         self.setModel(model)
         self._workload = model
         self.setObjectName("workload")
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        records_table(self)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
         self.setSortingEnabled(True)
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)
