@@ -851,6 +851,10 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     assert editor.list.count() == 1
     running = live.call("GET", "/announcements", "alice")
     assert [a["title"] for a in running] == ["Mail service down"]
+    # published: this console pulled at once, and its banner says it
+    window.banner.refresh()
+    assert [item["title"] for item in window.banner.items] == ["Mail service down"]
+    assert "Mail service down" in window.banner.label.text()
 
     editor.form.title_edit.setText("Mail service degraded")
     edited = loop.run_until_complete(editor.save())
@@ -862,6 +866,8 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     loop.run_until_complete(_settled(window, engine))
     assert ended is not None and ended.ended_at is not None
     assert live.call("GET", "/announcements", "alice") == []
+    window.banner.refresh()
+    assert window.banner.items == [] and window.banner.isHidden()
     editor.close()
     loop.run_until_complete(console.close())
 
