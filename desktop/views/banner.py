@@ -42,10 +42,16 @@ def is_blocking(item: dict[str, Any]) -> bool:
     return level in ("blocking", "bloquant", "critical", "incident")
 
 
+#: an announcement published "now" on a server whose clock runs a moment ahead of this
+#: console's estimate of it still shows at once
+START_TOLERANCE = dt.timedelta(seconds=2)
+
+
 def active_announcements(cache: Cache, now: dt.datetime) -> list[dict[str, Any]]:
-    """Those in force at ``now``: started, not ended, blocking ones first."""
+    """Those in force at ``now``: started (give or take :data:`START_TOLERANCE`), not
+    ended, blocking ones first."""
     found = []
-    for item in cache.announcements(active_at=now):
+    for item in cache.announcements(active_at=now + START_TOLERANCE):
         ended = _instant(item.get("ended_at"))
         if ended is not None and ended <= now:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pytestqt.qtbot import QtBot
 import i18n
 from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueView
+from desktop.views.banner import active_announcements
 from desktop.views.main_window import MainWindow
 from sync.cache import Cache
 from tests.desktop.conftest import T0, FakeClock
@@ -172,3 +174,22 @@ def test_text_demo_is_still_reachable(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert main(["--text-demo", "--language", "en"]) == 0
     assert "INC-2026-000101" in capsys.readouterr().out
+
+
+def test_an_announcement_published_now_shows_despite_a_clock_a_moment_behind(
+    cache: Cache,
+) -> None:
+    def starting(seconds: int) -> dict[str, object]:
+        return {
+            "id": seconds,
+            "title": f"in {seconds} s",
+            "body": "",
+            "starts_at": (T0 + dt.timedelta(seconds=seconds)).isoformat(),
+            "ends_at": None,
+        }
+
+    # the server said "now" a second after this console's estimate of its clock
+    cache.put_announcements([starting(1), starting(30)])
+    assert [item["title"] for item in active_announcements(cache, T0)] == ["in 1 s"]
+    later = T0 + dt.timedelta(seconds=30)
+    assert {item["title"] for item in active_announcements(cache, later)} == {"in 1 s", "in 30 s"}

@@ -306,6 +306,30 @@ def test_a_snapshot_merged_with_a_later_one_is_the_same_clocks(cache: Cache) -> 
     assert set(before.merged(later, gone=gone).ids) == {t.id for t in tickets} - gone
 
 
+def test_the_ticking_counts_equal_each_tickets_flags(cache: Cache) -> None:
+    """A tick counts by binary search in thresholds; each ticket's flags say the same."""
+    clock = FakeClock(T0)
+    seed_demo(cache, now=T0, count=300)
+    carol = next(user for user in cache.users() if user.username == "carol")
+    model = _model(cache, clock, me=carol.id)
+    shot = snapshot(load_open_tickets(cache, team_ids=carol.team_ids), SlaRules.defaults(), T0)
+    seen = set()
+    for _step in range(40):  # ten business hours and more, in uneven steps
+        clock.advance(minutes=23)
+        model.tick()
+        flags = dict(zip(shot.ids, shot.flags(clock()), strict=True))
+        for row in model.rows:
+            mine = [flags[i] for i in row.ticket_ids]
+            expected = (
+                sum(f.at_risk for f in mine),
+                sum(f.breached for f in mine),
+                sum(f.forecast for f in mine),
+            )
+            assert (row.at_risk, row.breached, row.forecast) == expected
+            seen.add(expected)
+    assert len(seen) > 5  # the figures did move
+
+
 def test_workload_model_passes_the_model_tester(qtmodeltester: Any, cache: Cache) -> None:
     seed_demo(cache, now=T0, count=120)
     model = _model(cache, FakeClock(T0), me=3)
@@ -851,7 +875,9 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     assert editor.list.count() == 1
     running = live.call("GET", "/announcements", "alice")
     assert [a["title"] for a in running] == ["Mail service down"]
-    # published: this console pulled at once, and its banner says it
+    # published: once this console has pulled (it asks for a pass at once), the
+    # banner says it
+    assert loop.run_until_complete(engine.sync_once()).ok
     window.banner.refresh()
     assert [item["title"] for item in window.banner.items] == ["Mail service down"]
     assert "Mail service down" in window.banner.label.text()
@@ -866,6 +892,7 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     loop.run_until_complete(_settled(window, engine))
     assert ended is not None and ended.ended_at is not None
     assert live.call("GET", "/announcements", "alice") == []
+    assert loop.run_until_complete(engine.sync_once()).ok
     window.banner.refresh()
     assert window.banner.items == [] and window.banner.isHidden()
     editor.close()
