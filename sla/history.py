@@ -20,6 +20,7 @@ queue of 100,000 tickets converts cheaply.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
@@ -218,12 +219,4 @@ def events_from_cached_history(
 
 
 def _moved(event: Event, when: dt.datetime) -> Event:
-    if isinstance(event, StatusChanged):
-        return StatusChanged(when, event.status)
-    if isinstance(event, PriorityChanged):
-        return PriorityChanged(when, event.priority)
-    if isinstance(event, SeverityChanged):
-        return SeverityChanged(when, event.severity)
-    if isinstance(event, Created):  # pragma: no cover - the creation is never moved
-        return event
-    return Responded(when)
+    return dataclasses.replace(event, at=when)  # at_us follows (computed after init)
