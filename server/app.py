@@ -334,7 +334,7 @@ def create_app(
                 User.active,
                 TeamMember.team_id,
                 Presence.last_seen_at,
-                feed.high_water().label("high"),
+                feed.high_water().scalar_subquery().label("high"),
             )
             .join(User, User.id == AuthToken.user_id)
             .outerjoin(TeamMember, TeamMember.user_id == User.id)
@@ -543,11 +543,7 @@ def create_app(
                     _("This cursor is unknown to the server: synchronize from the start."),
                     "cursor",
                 ) from None
-        now = clock()
-        # a pull counts as "seen", written at most every few seconds (as presence.pull_seen)
-        if caller.last_seen_at is None or now - caller.last_seen_at >= presence.PULL_GRANULARITY:
-            with transaction(factory) as session:
-                presence.mark_seen(session, caller.user_id, now)
+        presence.pull_seen(factory, caller.user_id, caller.last_seen_at, clock())  # a pull: "seen"
         # already the JSON of a ChangePage: not parsed and dumped again
         return Response(content=body, media_type="application/json")
 

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Connection, ScalarSelect, Text, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from server.db import upsert_insert
 from server.models import ChangeLog, Counter
 from sync.protocol import Change, ChangeEntity, ChangeOp, ChangePage
 
@@ -31,16 +31,9 @@ FEED_COUNTER: Final = "changes"
 
 
 def _ensure_counter(session: Session, name: str) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(
-            postgresql.insert(Counter).values(name=name, value=0).on_conflict_do_nothing()
-        )
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
-    elif session.get(Counter, name) is None:  # pragma: no cover - other databases
-        session.add(Counter(name=name, value=0))
-        session.flush()
+    session.execute(
+        upsert_insert(session, Counter).values(name=name, value=0).on_conflict_do_nothing()
+    )
 
 
 def take(session: Session, name: str, count: int = 1) -> int:
@@ -151,9 +144,9 @@ class _Page:
     estimate: int
 
 
-def high_water() -> ScalarSelect[int]:
-    """The highest committed sequence number, as a subquery (to read it with other things)."""
-    return select(Counter.value).where(Counter.name == FEED_COUNTER).scalar_subquery()
+def high_water() -> Select[int]:
+    """The query of the highest committed sequence number (no row: nothing published yet)."""
+    return select(Counter.value).where(Counter.name == FEED_COUNTER)
 
 
 def _read_rows(
@@ -164,7 +157,7 @@ def _read_rows(
     high: int | None = None,
 ) -> _Page:
     if high is None:
-        high = session.scalar(select(Counter.value).where(Counter.name == FEED_COUNTER)) or 0
+        high = session.scalar(high_water()) or 0
     if after > high:
         raise CursorError(str(after))
     if after == high:  # nothing new (most polls): no query at all

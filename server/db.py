@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -106,6 +107,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def upsert_insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into ``table`` that takes ``ON CONFLICT`` clauses (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 _M = TypeVar("_M", bound=Base)

@@ -44,9 +44,9 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from server.changes import FEED_COUNTER
+from server.changes import high_water
 from server.db import make_sessionmaker, transaction
-from server.models import Announcement, ChangeLog, Counter, User
+from server.models import Announcement, ChangeLog, User
 from sync.protocol import API_PREFIX, AnnouncementOut, EventName, Role
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ class EventHub:
 
     def high_mark(self) -> int:
         with transaction(self.factory) as session:
-            return session.scalar(select(Counter.value).where(Counter.name == FEED_COUNTER)) or 0
+            return session.scalar(high_water()) or 0
 
     # -- PostgreSQL LISTEN --
 

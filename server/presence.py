@@ -18,12 +18,10 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.db import transaction
-from server.models import AuthToken, Presence, TeamMember, User
-from server.security import token_digest
+from server.db import transaction, upsert_insert
+from server.models import Presence, TeamMember, User
 from server.service import Clock, get_visible_ticket
 from sync.protocol import API_PREFIX, MAX_ID, PresenceEntry, PresenceIn, PresenceOut, Role
 
@@ -45,20 +43,8 @@ PULL_GRANULARITY: Final = dt.timedelta(seconds=15)
 
 def _upsert(session: Session, values: dict[str, Any], updates: dict[str, Any]) -> None:
     """Insert the row of ``values["user_id"]`` or update it with ``updates`` (race-free)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(Presence).values(**values)
-        session.execute(pg.on_conflict_do_update(index_elements=["user_id"], set_=updates))
-    elif dialect == "sqlite":
-        lite = sqlite.insert(Presence).values(**values)
-        session.execute(lite.on_conflict_do_update(index_elements=["user_id"], set_=updates))
-    else:  # pragma: no cover - other databases
-        row = session.get(Presence, values["user_id"], with_for_update=True)
-        if row is None:
-            session.add(Presence(**values))
-        else:
-            for name, value in updates.items():
-                setattr(row, name, value)
+    insert = upsert_insert(session, Presence).values(**values)
+    session.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=updates))
     session.flush()
 
 
@@ -84,22 +70,17 @@ def mark_seen(session: Session, user_id: int, now: dt.datetime) -> None:
     )
 
 
-def pull_seen(session: Session, token: str, now: dt.datetime) -> int | None:
-    """The caller of a feed pull, when their ``last_seen_at`` needs refreshing.
+def pull_seen(
+    factory: sessionmaker[Session], user_id: int, last_seen_at: dt.datetime | None, now: dt.datetime
+) -> None:
+    """A change-feed pull by ``user_id``, last seen at ``last_seen_at``, counts as "seen".
 
-    A light read in the pull's own (read-only) transaction; the caller then
-    writes with :func:`mark_seen` only when this returns a user id.
+    Written (in a transaction of its own, the pull's being read-only) only when
+    ``last_seen_at`` is older than :data:`PULL_GRANULARITY`: fewer writes.
     """
-    row = session.execute(
-        select(AuthToken.user_id, Presence.last_seen_at)
-        .outerjoin(Presence, Presence.user_id == AuthToken.user_id)
-        .where(AuthToken.token_hash == token_digest(token))
-    ).first()
-    if row is None:
-        return None
-    if row.last_seen_at is not None and now - row.last_seen_at < PULL_GRANULARITY:
-        return None
-    return int(row.user_id)
+    if last_seen_at is None or now - last_seen_at >= PULL_GRANULARITY:
+        with transaction(factory) as session:
+            mark_seen(session, user_id, now)
 
 
 def _visible_users(session: Session, user: User) -> Any:

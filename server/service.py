@@ -16,14 +16,13 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import N_, _
 from server import changes as feed
 from server import notifications
-from server.db import transaction
+from server.db import transaction, upsert_insert
 from server.models import (
     AppliedMutation,
     Comment,
@@ -369,6 +368,7 @@ class TicketWriter:
         self._entries: list[TicketHistory] = []
         self._comments: list[Comment] = []
         self._bumped = False
+        self._first_team_id = ticket.team_id  # a move: a tombstone for that team
 
     def bump(self) -> int:
         if not self._bumped:
@@ -408,15 +408,18 @@ class TicketWriter:
     def changed(self) -> bool:
         return self._bumped
 
-    def finish(self, previous_team_id: int | None = None) -> None:
+    def finish(self) -> None:
         """Queue the feed rows for what changed (nothing when nothing did)."""
         if not self._bumped:
             return
         self.session.flush()
         team_id = self.ticket.team_id
-        if previous_team_id is not None and previous_team_id != team_id:
+        moved = self._first_team_id is not None and self._first_team_id != team_id
+        if moved:
             # a tombstone for those who saw it in its former team
-            self.changes.add("ticket", self.ticket.id, None, team_id=previous_team_id, op="delete")
+            self.changes.add(
+                "ticket", self.ticket.id, None, team_id=self._first_team_id, op="delete"
+            )
         ticket, session, now = self.ticket, self.session, self.now
         self.changes.add(  # computed once, as the ticket ends the transaction
             "ticket",
@@ -424,7 +427,7 @@ class TicketWriter:
             lambda: ticket_out(session, ticket, now).model_dump(mode="json"),
             team_id=team_id,
         )
-        if previous_team_id is not None and previous_team_id != team_id:
+        if moved:
             self._resend_all()
         for comment in self._comments:
             self.changes.add(
@@ -597,13 +600,12 @@ def may_move(user: User, ticket: Ticket) -> bool:
     return user.role == Role.TEAM_LEAD and ticket.team_id in user.team_ids
 
 
-def _move(
-    session: Session, writer: TicketWriter, user: User, command: SetTeamCommand
-) -> RejectedResult | None:
-    """Apply ``set_team``: the team, then the assignee (history for each that changes)."""
+def _move(session: Session, writer: TicketWriter, command: SetTeamCommand) -> RejectedResult | None:
+    """Apply ``set_team``: the team, then the assignee (history for each that changes).
+
+    The caller has checked :func:`may_move`.
+    """
     ticket = writer.ticket
-    if not may_move(user, ticket):
-        return _rejected(command, RejectReason.FORBIDDEN, _MOVE_FORBIDDEN)
     if session.get(Team, command.team_id) is None:
         return _rejected(command, RejectReason.INVALID_TEAM)
     if command.assignee_id is not None and not _assignable(
@@ -699,9 +701,8 @@ def apply_command(
     if ticket.status == Status.CLOSED and not is_comment:
         return _rejected(command, RejectReason.TICKET_CLOSED)
     writer = TicketWriter(session, changes, ticket, user, now)
-    previous_team_id = ticket.team_id
     if isinstance(command, SetTeamCommand):
-        refused = _move(session, writer, user, command)
+        refused = _move(session, writer, command)
         if refused is not None:
             return refused
     elif isinstance(command, AssignCommand):
@@ -747,17 +748,25 @@ def apply_command(
     elif isinstance(command, RemoveTagCommand) and command.tag in ticket.tags:
         ticket.tags = [tag for tag in ticket.tags if tag != command.tag]
         writer.record("tag_removed", command.tag, None)
-    writer.finish(previous_team_id)
+    writer.finish()
     return AppliedResult(
         mutation_id=command.mutation_id, ticket_id=ticket.id, version=ticket.version
     )
 
 
 _RESULTS: Final = TypeAdapter[CommandResult](CommandResult)
+_APPLIED: Final[Table] = AppliedMutation.__table__  # type: ignore[assignment]
 
 
 def _stored(row: AppliedMutation) -> CommandResult:
     return _RESULTS.validate_python(row.result)
+
+
+def _answer_again(existing: AppliedMutation, user_id: int, command: Command) -> CommandResult:
+    """The answer to a mutation id already recorded: its stored one, if it is the user's."""
+    if existing.user_id != user_id:
+        return _rejected(command, RejectReason.MUTATION_REUSED)
+    return _stored(existing)
 
 
 def execute(
@@ -779,9 +788,7 @@ def execute(
             with transaction(factory) as session:
                 existing = session.get(AppliedMutation, key)
                 if existing is not None:
-                    if existing.user_id != user_id:
-                        return _rejected(command, RejectReason.MUTATION_REUSED)
-                    return _stored(existing)
+                    return _answer_again(existing, user_id, command)
                 now = clock()
                 record = AppliedMutation(
                     mutation_id=key,
@@ -821,24 +828,14 @@ def _record_mutation(
     unique key until the first transaction ends, then inserts nothing, with no
     error to roll back (the batch's transaction goes on).
     """
-    values = {
-        "mutation_id": key,
-        "user_id": user_id,
-        "ticket_id": ticket_id,
-        "result": {},
-        "created_at": now,
-    }
-    table: Table = AppliedMutation.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).values(**values)
-    else:
-        statement = sqlite.insert(table).values(**values)
+    statement = upsert_insert(session, _APPLIED).values(
+        mutation_id=key, user_id=user_id, ticket_id=ticket_id, result={}, created_at=now
+    )
     inserted = (
         session.connection()
         .execute(
             statement.on_conflict_do_nothing(index_elements=["mutation_id"]).returning(
-                table.c.mutation_id
+                _APPLIED.c.mutation_id
             )
         )
         .scalar_one_or_none()
@@ -882,10 +879,9 @@ def _execute_together(
                     now,
                     own_versions=own.get(command.ticket_id, ()),
                 )
-                table: Table = AppliedMutation.__table__  # type: ignore[assignment]
                 session.connection().execute(
-                    update(table)
-                    .where(table.c.mutation_id == key)
+                    update(_APPLIED)
+                    .where(_APPLIED.c.mutation_id == key)
                     .values(result=result.model_dump(mode="json"))
                 )
             else:
@@ -894,10 +890,7 @@ def _execute_together(
                     .where(AppliedMutation.mutation_id == key)
                     .execution_options(populate_existing=True)
                 ).one()
-                if existing.user_id != user_id:
-                    result = _rejected(command, RejectReason.MUTATION_REUSED)
-                else:
-                    result = _stored(existing)
+                result = _answer_again(existing, user_id, command)
             _own_version(own, result)
             results.append(result)
         changes.publish(session, now)  # the feed counter is locked only now, until commit
