@@ -674,8 +674,18 @@ class Cache:
                     "SELECT DISTINCT ticket_id FROM ticket_history WHERE local_id > ?", (mark,)
                 ).scalars()
             )
-            latest = connection.exec_driver_sql("SELECT max(local_id) FROM ticket_history").scalar()
-        return changed, max(mark, int(latest or 0))
+            latest = self._history_mark(connection)
+        return changed, max(mark, latest)
+
+    def history_mark(self) -> int:
+        """The mark of the history as it stands (to pass to :meth:`history_since` later)."""
+        with self.read() as connection:
+            return self._history_mark(connection)
+
+    @staticmethod
+    def _history_mark(connection: Connection) -> int:
+        latest = connection.exec_driver_sql("SELECT max(local_id) FROM ticket_history").scalar()
+        return int(latest or 0)
 
     def ticket_count(self) -> int:
         with self.read() as connection:

@@ -32,7 +32,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from i18n import N_, gettext
 from sync.cache import Clock, normalize_server_url, utc_now
@@ -101,7 +101,10 @@ _TLS = N_("The server's identity could not be verified (TLS): {reason}")
 _NO_EVENTS = N_("This server does not offer live notifications.")
 
 _M = TypeVar("_M", bound=BaseModel)
-_ANNOUNCEMENTS: Final = TypeAdapter(list[AnnouncementOut])
+
+
+class _Announcements(RootModel[list[AnnouncementOut]]):
+    """``GET /announcements``: a bare JSON list (read through :meth:`ApiClient._parse`)."""
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -515,10 +518,7 @@ class ApiClient:
         """The running announcements (and the scheduled ones with ``upcoming``)."""
         params: dict[str, str | int] = {"upcoming": "true"} if upcoming else {}
         response = await self._send("GET", "/announcements", params=params)
-        try:
-            return _ANNOUNCEMENTS.validate_json(response.content)
-        except ValidationError as error:
-            raise MalformedResponse(f"GET /announcements: {error}", status=200) from error
+        return self._parse(_Announcements, response).root
 
     async def create_announcement(self, body: AnnouncementIn) -> AnnouncementOut:
         response = await self._send("POST", "/announcements", content=body.model_dump_json())

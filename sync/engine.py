@@ -76,6 +76,13 @@ CHANGE_EVENTS: Final = frozenset({"changes", "change", "message"})
 _MAX_PUSH_ROUNDS: Final = 10_000
 
 
+async def _cancel(fetching: asyncio.Future[Any] | None) -> None:
+    """Drop a page still on its way (its failure, if any, with it)."""
+    if fetching is not None:
+        fetching.cancel()
+        await asyncio.gather(fetching, return_exceptions=True)
+
+
 class SyncState(StrEnum):
     OFFLINE = "offline"
     CONNECTING = "connecting"
@@ -531,9 +538,7 @@ class SyncEngine:
                     # read from the start already brings all they see now: not again)
                     log.info("sync: access to a new team; reading the feed from the start")
                     await self._db(cache.reset_cursor)
-                    if fetching is not None:
-                        fetching.cancel()
-                        await asyncio.gather(fetching, return_exceptions=True)
+                    await _cancel(fetching)
                     cursor, fetching, from_start = None, None, True
                     continue
                 if not page.has_more:
@@ -542,9 +547,7 @@ class SyncEngine:
                     raise MalformedResponse("the change feed did not move past its cursor")
                 cursor = page.next_cursor
         finally:
-            if fetching is not None:
-                fetching.cancel()
-                await asyncio.gather(fetching, return_exceptions=True)
+            await _cancel(fetching)
 
     def _progress(
         self, progress: InitialSyncProgress | None, page: ChangePage, result: PageResult

@@ -13,8 +13,8 @@ re-applied on top, in outbox order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import TypeAdapter
@@ -40,6 +40,7 @@ __all__ = [
     "COMMAND_TYPES",
     "NON_CLASHING",
     "apply_optimistically",
+    "chunks",
     "enqueue",
     "make_command",
     "parse_command",
@@ -71,6 +72,7 @@ NON_CLASHING: Final = frozenset(
 )
 
 _CHUNK: Final = 500
+_Key = TypeVar("_Key", int, str)
 
 
 def make_command(
@@ -141,12 +143,8 @@ def apply_optimistically(
     history: list[tuple[str, str | None, str | None]] = []
 
     match command:
-        case AssignCommand():
-            if row.assignee_id != command.assignee_id:
-                changes["assignee_id"] = command.assignee_id
-                history.append(("assignee_id", _text(row.assignee_id), _text(command.assignee_id)))
-        case SetTeamCommand():
-            if row.team_id != command.team_id:
+        case AssignCommand() | SetTeamCommand():
+            if isinstance(command, SetTeamCommand) and row.team_id != command.team_id:
                 changes["team_id"] = command.team_id
                 history.append(("team_id", _text(row.team_id), _text(command.team_id)))
             if row.assignee_id != command.assignee_id:
@@ -209,7 +207,8 @@ def apply_optimistically(
     return True
 
 
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+def chunks(ids: Iterable[_Key]) -> Iterator[list[_Key]]:
+    """``ids`` without repeats, sorted, in lists short enough for one ``IN (...)``."""
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), _CHUNK):
         yield ordered[start : start + _CHUNK]
@@ -217,7 +216,7 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 def rebase(connection: Connection, ticket_ids: Iterable[int], author_id: int | None) -> None:
     """Server state of these tickets, with every command still in the outbox re-applied."""
-    for chunk in _chunks(ticket_ids):
+    for chunk in chunks(ticket_ids):
         for table in (schema.comments, schema.ticket_history):
             connection.execute(
                 delete(table).where(table.c.ticket_id.in_(chunk), table.c.server_id.is_(None))

@@ -25,7 +25,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from i18n import N_, gettext
 from sync import schema
@@ -44,6 +44,7 @@ from sync.cache import (
 from sync.outbox import (
     NON_CLASHING,
     apply_optimistically,
+    chunks,
     enqueue,
     make_command,
     parse_command,
@@ -231,6 +232,11 @@ class _PageRows:
             raise ValueError(f"the {entity} change {entity_id} carries the id {found}")
 
 
+def _teams_seen(role: str, team_ids: Iterable[int]) -> set[int] | None:
+    """The teams whose tickets a user sees (None: every team, an admin)."""
+    return None if role == Role.ADMIN else set(team_ids)
+
+
 class Store:
     """Commands, pulls and push results over one :class:`~sync.cache.Cache`."""
 
@@ -335,7 +341,7 @@ class Store:
         with self.cache.write() as connection:
             with_work = self._tickets_with_work(connection, touched)
             me = next((m for m, _raw in rows.users if m.id == self.user_id), None)
-            seen_before = None if me is None else self._teams_seen(connection)
+            before = None if me is None else self._cached_me(connection)
             upsert(connection, schema.tickets, [ticket_row(m, raw) for m, raw in rows.tickets])
             upsert(connection, schema.users, [user_row(m, raw) for m, raw in rows.users])
             upsert(connection, schema.teams, [team_row(m, raw) for m, raw in rows.teams])
@@ -385,34 +391,32 @@ class Store:
             }
             if me is not None:
                 self._access_changed = True
-                seen = None if me.role == Role.ADMIN else set(me.team_ids)
-                if isinstance(seen_before, set):  # a team gained: its past is not in our feed
+                seen_before = None if before is None else _teams_seen(*before)
+                if seen_before is not None:  # a team gained: its past is not in our feed
+                    seen = _teams_seen(me.role, me.team_ids)
                     result.reread = seen is None or bool(seen - seen_before)
             if self._access_changed and not page.has_more:
                 # at the end of the feed only: the cached record of the user is the latest
                 # then (a page in the middle may hold an old one, and dropping by it would
                 # lose tickets a later record shows again)
                 self._access_changed = False
-                now_seen = self._teams_seen(connection)
-                if now_seen is not None:
-                    gone_ids = self._drop_out_of_sight(
-                        connection, now_seen if isinstance(now_seen, set) else None
-                    )
+                # (this page's record of the user is the one just cached: not read back)
+                user = (me.role, me.team_ids) if me is not None else self._cached_me(connection)
+                if user is not None:
+                    gone_ids = self._drop_out_of_sight(connection, _teams_seen(*user))
                     result.out_of_sight = len(gone_ids)
                     with_work |= self._tickets_with_work(connection, gone_ids)
-            result.acknowledged = self._drop_acknowledged(connection, with_work)
+            result.acknowledged = len(self._drop_acknowledged(connection, with_work))
             rebase(connection, with_work, self.user_id)
             result.rebased_tickets = len(with_work)
             connection.execute(update(schema.sync_state).values(cursor=page.next_cursor))
         return result
 
-    def _teams_seen(self, connection: Connection) -> set[int] | str | None:
-        """The teams the cached record of the user sees ("all": an admin; None: no record)."""
+    def _cached_me(self, connection: Connection) -> tuple[str, list[int]] | None:
+        """The role and teams of the cached record of the signed-in user, if any."""
         u = schema.users.c
         row = connection.execute(select(u.role, u.team_ids).where(u.id == self.user_id)).first()
-        if row is None:
-            return None
-        return "all" if row.role == Role.ADMIN else set(row.team_ids)
+        return None if row is None else (row.role, row.team_ids)
 
     @staticmethod
     def _drop_out_of_sight(connection: Connection, seen: set[int] | None) -> set[int]:
@@ -429,9 +433,7 @@ class Store:
         gone = set(
             connection.execute(select(t.id).where(server_team.not_in(sorted(seen)))).scalars()
         )
-        ordered = sorted(gone)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
+        for chunk in chunks(gone):
             connection.execute(delete(schema.tickets).where(t.id.in_(chunk)))
         return gone
 
@@ -446,9 +448,7 @@ class Store:
     @staticmethod
     def _existing_tickets(connection: Connection, ticket_ids: set[int]) -> set[int]:
         found: set[int] = set()
-        ordered = sorted(ticket_ids)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
+        for chunk in chunks(ticket_ids):
             found.update(
                 connection.execute(
                     select(schema.tickets.c.id).where(schema.tickets.c.id.in_(chunk))
@@ -457,42 +457,28 @@ class Store:
         return found
 
     @staticmethod
-    def _acknowledged(ticket_ids: list[int]) -> ColumnElement[bool]:
-        """Applied commands of these tickets whose effect the cached server state shows."""
+    def _drop_acknowledged(connection: Connection, ticket_ids: Iterable[int]) -> list[int]:
+        """Drop applied commands whose effect the cached server state now shows; the
+        ticket of each command dropped."""
         o, t = schema.outbox.c, schema.tickets.c
         cached_version = (
             select(t.version).where(t.id == o.ticket_id).correlate(schema.outbox).scalar_subquery()
         )
-        return (
-            o.ticket_id.in_(ticket_ids)
-            & (o.state == "applied")
-            # a ticket no longer visible (not cached): the server has them all
-            & (cached_version.is_(None) | (o.applied_version <= cached_version))
-        )
-
-    @classmethod
-    def _drop_acknowledged(cls, connection: Connection, ticket_ids: Iterable[int]) -> int:
-        """Drop applied commands whose effect the cached server state now shows."""
-        dropped = 0
-        ordered = sorted(set(ticket_ids))
-        for start in range(0, len(ordered), 500):  # one statement a chunk, not a ticket
-            condition = cls._acknowledged(ordered[start : start + 500])
-            dropped += connection.execute(delete(schema.outbox).where(condition)).rowcount
+        dropped: list[int] = []
+        for chunk in chunks(ticket_ids):  # a chunk at a time, not a ticket at a time
+            acknowledged = connection.execute(
+                select(o.seq, o.ticket_id).where(
+                    o.ticket_id.in_(chunk),
+                    o.state == "applied",
+                    # a ticket no longer visible (not cached): the server has them all
+                    cached_version.is_(None) | (o.applied_version <= cached_version),
+                )
+            ).all()
+            if acknowledged:
+                seqs = [seq for seq, _ticket_id in acknowledged]
+                connection.execute(delete(schema.outbox).where(o.seq.in_(seqs)))
+                dropped.extend(ticket_id for _seq, ticket_id in acknowledged)
         return dropped
-
-    @classmethod
-    def _with_acknowledged(cls, connection: Connection, ticket_ids: Iterable[int]) -> set[int]:
-        """Those of ``ticket_ids`` with applied commands that :meth:`_drop_acknowledged` drops."""
-        found: set[int] = set()
-        ordered = sorted(set(ticket_ids))
-        for start in range(0, len(ordered), 500):
-            condition = cls._acknowledged(ordered[start : start + 500])
-            found.update(
-                connection.execute(
-                    select(schema.outbox.c.ticket_id).where(condition).distinct()
-                ).scalars()
-            )
-        return found
 
     # -- push ---------------------------------------------------------------------------
 
@@ -507,10 +493,14 @@ class Store:
 
     def take_batch(self, limit: int = MAX_BATCH) -> list[Command]:
         """:meth:`pending_batch`, to send: in flight from now until the :meth:`sending`
-        block of its push ends, and so no longer withdrawn (see :meth:`withdrawing`)."""
+        block of its push ends, and so no longer withdrawn (see :meth:`withdrawing`).
+
+        One batch is on its way at a time (the engine pushes them in turn): the batch
+        taken replaces the last one, so a push cancelled before its :meth:`sending`
+        block leaves nothing marked for longer than until the next push."""
         with self._outbox_lock:
             batch = self.pending_batch(limit)
-            self._in_flight.update(command.mutation_id for command in batch)
+            self._in_flight = {command.mutation_id for command in batch}
             return batch
 
     @contextlib.contextmanager
@@ -555,10 +545,9 @@ class Store:
         applied_tickets: set[int] = set()
         with self.cache.write() as connection:
             queued: dict[str, Any] = {}
-            ids = [str(answer.mutation_id) for answer in results]
-            for start in range(0, len(ids), 500):
+            for chunk in chunks(str(answer.mutation_id) for answer in results):
                 for found in connection.execute(
-                    select(schema.outbox).where(o.mutation_id.in_(ids[start : start + 500]))
+                    select(schema.outbox).where(o.mutation_id.in_(chunk))
                 ):
                     queued[found.mutation_id] = found
             for answer in results:
@@ -619,8 +608,7 @@ class Store:
                 )
             # an answer to a re-sent command may come after the pull that showed its
             # effect: dropped now, and its optimistic rows with it (a rebase)
-            to_rebase |= self._with_acknowledged(connection, applied_tickets)
-            self._drop_acknowledged(connection, to_rebase | applied_tickets)
+            to_rebase.update(self._drop_acknowledged(connection, to_rebase | applied_tickets))
             rebase(connection, to_rebase, self.user_id)
         return summary
 
