@@ -56,17 +56,18 @@ import i18n
 from desktop.models.sla_cells import (
     UNKNOWN_GROUP,
     SlaRules,
+    clock_due_us,
     clock_sort_key,
     clock_style,
     clock_text,
     clock_tooltip,
     evaluate_safely,
     events_from_history,
+    read_sla_history,
 )
 from i18n import N_, gettext
-from sla.calendar import CalendarError, to_us
+from sla.calendar import to_us
 from sla.clock import ClockState, ClockStatus, Event, Status, TicketSla, evaluate_many
-from sla.history import SLA_FIELDS, HistoryRow
 from sla.policy import Priority, Severity, plan_label
 from sync import schema
 from sync.cache import Cache, utc_now
@@ -204,13 +205,6 @@ def _clock_key(clock: ClockState | None) -> int:
     return group << _VALUE_BITS | (value + _VALUE_OFFSET)
 
 
-def _due_us(clock: ClockState) -> int:
-    try:
-        return clock.due_us or 0
-    except CalendarError:
-        return 0
-
-
 def _facts(sla: TicketSla) -> tuple[tuple[int, int, int], tuple[int, int], int, int]:
     """What the queue keeps of a ticket's clocks, each due instant computed once.
 
@@ -224,12 +218,12 @@ def _facts(sla: TicketSla) -> tuple[tuple[int, int, int], tuple[int, int], int, 
     for clock in (sla.response, sla.resolution):
         remaining = clock.target_us - clock.elapsed_us
         if clock.stopped_us is not None:
-            clock_keys.append(3 << _VALUE_BITS | (_due_us(clock) + _VALUE_OFFSET))
+            clock_keys.append(3 << _VALUE_BITS | (clock_due_us(clock) + _VALUE_OFFSET))
         elif clock.paused:
             paused.append(remaining)
             clock_keys.append(2 << _VALUE_BITS | (remaining + _VALUE_OFFSET))
         else:
-            due = _due_us(clock)
+            due = clock_due_us(clock)
             running.append(due)
             if remaining < 0:
                 overdue.append(due)
@@ -278,10 +272,6 @@ class QueueRow:
     sla: TicketSla | None
     problem: str | None
     states: tuple[ClockStatus | None, ClockStatus | None]
-
-    @property
-    def done(self) -> bool:
-        return self.ticket.status in _DONE
 
     def clock(self, column: int) -> ClockState | None:
         if self.sla is None:
@@ -513,13 +503,7 @@ class QueueModel(QAbstractTableModel):
                 .execute(f"SELECT {_TICKET_COLUMNS} FROM {schema.tickets.name} ORDER BY id")
                 .fetchall()
             )
-            pending = {
-                ticket_id
-                for (ticket_id,) in connection.exec_driver_sql(
-                    f"SELECT DISTINCT ticket_id FROM {schema.outbox.name} "
-                    "WHERE ticket_id IS NOT NULL"
-                )
-            }
+            pending = self._pending_ids(connection)
             history_mark = self._max_id(connection, schema.ticket_history.name)
             comment_mark = self._max_id(connection, schema.comments.name)
         return rows, pending, history_mark, comment_mark
@@ -576,36 +560,27 @@ class QueueModel(QAbstractTableModel):
         found = connection.exec_driver_sql(f"SELECT max(local_id) FROM {table}").scalar()
         return int(found or 0)
 
-    def _read_history(self, slots: Sequence[int]) -> dict[int, list[HistoryRow]]:
-        """The SLA history entries of these tickets, by slot, in history order."""
-        found: dict[int, list[HistoryRow]] = {slot: [] for slot in slots}
-        ids = self._ids
-        fields = ", ".join(f"'{name}'" for name in SLA_FIELDS)
-        slot_of = self._slot_of
-        parse = dt.datetime.fromisoformat  # the cache's text is UTC: aware as read
-        with self._cache.read() as connection:
-            raw = _driver(connection)
-            for start in range(0, len(slots), _CHUNK):
-                chunk = [ids[slot] for slot in slots[start : start + _CHUNK]]
-                marks = ", ".join("?" * len(chunk))
-                for ticket_id, at, name, after in raw.execute(
-                    "SELECT ticket_id, at, field, after FROM ticket_history "
-                    f"WHERE ticket_id IN ({marks}) AND field IN ({fields}) "
-                    "ORDER BY ticket_id, at, server_id IS NULL, server_id, local_id",
-                    chunk,
-                ).fetchall():
-                    found[slot_of[ticket_id]].append(HistoryRow(parse(at), name, after))
-        return found
+    @staticmethod
+    def _pending_ids(connection: Connection) -> set[int]:
+        """The tickets with commands in the outbox (their SLA is provisional)."""
+        return {
+            ticket_id
+            for (ticket_id,) in connection.exec_driver_sql(
+                f"SELECT DISTINCT ticket_id FROM {schema.outbox.name} WHERE ticket_id IS NOT NULL"
+            )
+        }
 
     def _events_of(self, slots: Sequence[int]) -> list[list[Event]]:
         missing = [slot for slot in slots if self._events[slot] is None]
         if missing:
-            history = self._read_history(missing)
+            ids = self._ids
+            with self._cache.read() as connection:
+                history = read_sla_history(connection, [ids[slot] for slot in missing])
             organisations = self._organisations
             for slot in missing:
                 known = organisations.get(self._organisation[slot])
                 self._events[slot] = events_from_history(
-                    history[slot],
+                    history[ids[slot]],
                     created_at=_parse_instant(self._created[slot]),
                     priority=self._priority[slot],
                     severity=self._severity[slot],
@@ -715,12 +690,6 @@ class QueueModel(QAbstractTableModel):
     def fully_evaluated(self) -> bool:
         """Whether every ticket's clocks are known (else the background is at it)."""
         return self._unevaluated == 0
-
-    def finish_evaluation(self) -> None:
-        """Evaluate the clocks still unknown now, rather than in the background."""
-        if self._unevaluated:
-            self._ensure_all()
-            self.countsChanged.emit()
 
     def _schedule_background(self) -> None:
         if self._unevaluated:  # after the queue on screen is painted
@@ -1132,9 +1101,12 @@ class QueueModel(QAbstractTableModel):
         if self._wakes:
             candidates.append(self._wakes[0][0])
         first, last = self._visible
-        rows = self._rows
+        rows, wake, evaluated = self._rows, self._wake, self._evaluated
         for position in range(first, min(last, len(rows) - 1) + 1):
-            sla = self._clocks(rows[position])[0]
+            slot = rows[position]
+            if wake[slot] < 0 and evaluated[slot]:
+                continue  # no clock runs: nothing changes until an event (see _moving_runs)
+            sla = self._clocks(slot)[0]
             if sla is not None:
                 found = sla.next_change_us(self._now_us, step)
                 if found is not None:
@@ -1162,13 +1134,7 @@ class QueueModel(QAbstractTableModel):
                     tuple(chunk),
                 ):
                     found[read[0]] = tuple(read)
-            pending = {
-                ticket_id
-                for (ticket_id,) in connection.exec_driver_sql(
-                    f"SELECT DISTINCT ticket_id FROM {schema.outbox.name} "
-                    "WHERE ticket_id IS NOT NULL"
-                )
-            }
+            pending = self._pending_ids(connection)
         if any(ticket_id not in self._slot_of for ticket_id in found) or any(
             ticket_id not in found for ticket_id in wanted if ticket_id in self._slot_of
         ):
@@ -1226,14 +1192,8 @@ class QueueModel(QAbstractTableModel):
         Returns how many tickets were re-read; a cache whose tickets came or went
         is reloaded whole.
         """
+        changed, history_mark = self._cache.history_since(self._history_mark)
         with self._cache.read() as connection:
-            changed = {
-                ticket_id
-                for (ticket_id,) in connection.exec_driver_sql(
-                    "SELECT DISTINCT ticket_id FROM ticket_history WHERE local_id > ?",
-                    (self._history_mark,),
-                )
-            }
             changed.update(
                 ticket_id
                 for (ticket_id,) in connection.exec_driver_sql(
@@ -1244,12 +1204,11 @@ class QueueModel(QAbstractTableModel):
             count = connection.exec_driver_sql(
                 f"SELECT count(*) FROM {schema.tickets.name}"
             ).scalar()
-            history_mark = self._max_id(connection, schema.ticket_history.name)
             comment_mark = self._max_id(connection, schema.comments.name)
         if count != len(self._ids) or any(i not in self._slot_of for i in changed):
             self.reload()
             return len(self._ids)
-        self._history_mark = max(self._history_mark, history_mark)
+        self._history_mark = history_mark  # history_since never goes back
         self._comment_mark = max(self._comment_mark, comment_mark)
         self.refresh_tickets(changed)  # and every ticket's provisional mark
         return len(changed)
@@ -1296,11 +1255,6 @@ class QueueModel(QAbstractTableModel):
             None if first == _NO_STATE else _STATES[first],
             None if second == _NO_STATE else _STATES[second],
         )
-
-    def all_rows(self) -> list[QueueRow]:
-        """Every cached ticket's row (whatever the view), clocks as of the last tick."""
-        self._ensure_all()
-        return [self._row(slot) for slot in range(len(self._ids))]
 
     def assigned_to(self, user_id: int) -> list[QueueRow]:
         """The open tickets assigned to ``user_id`` (whatever the view)."""

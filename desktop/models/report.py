@@ -293,9 +293,16 @@ def bucket_value(bucket: ComplianceBucket, column: BucketColumn) -> float | int 
     return value if isinstance(value, int | float) else None
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
-    """Missing values sort last whatever the order's direction asks of the others."""
-    return (1, 0) if value is None else (0, value)
+def _reorder(model: QAbstractTableModel, before: Sequence[Any], after: Sequence[Any]) -> None:
+    """Move the model's persistent indexes from the rows of ``before`` to those of ``after``
+    (the same objects, in a new order; a row of neither stays where it is)."""
+    old = {id(item): row for row, item in enumerate(before)}
+    mapping = {old[id(item)]: row for row, item in enumerate(after)}
+    indexes = model.persistentIndexList()
+    model.changePersistentIndexList(
+        indexes,
+        [model.index(mapping.get(i.row(), i.row()), i.column()) for i in indexes],
+    )
 
 
 class BucketModel(QAbstractTableModel):
@@ -369,9 +376,7 @@ class BucketModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(bucket, column)
         if role == SORT_ROLE:
-            if column is BucketColumn.GROUP:
-                return bucket_label(self.dimension, bucket).casefold()
-            return bucket_value(bucket, column)
+            return self._sort_value(bucket, column)
         if role == RATE_ROLE and column in _RATE_COLUMNS:
             return bucket_value(bucket, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -410,22 +415,16 @@ class BucketModel(QAbstractTableModel):
         if not 0 <= column < len(BucketColumn):
             return
         self.layoutAboutToBeChanged.emit()
-        old = {id(bucket): row for row, bucket in enumerate(self._rows)}
-        before = self.persistentIndexList()
+        before = self._rows
         chosen = BucketColumn(column)
-        present = [b for b in self._rows if self._sort_value(b, chosen) is not None]
-        absent = [b for b in self._rows if self._sort_value(b, chosen) is None]
+        present = [b for b in before if self._sort_value(b, chosen) is not None]
+        absent = [b for b in before if self._sort_value(b, chosen) is None]
         present.sort(
             key=lambda b: self._sort_value(b, chosen),
             reverse=order == Qt.SortOrder.DescendingOrder,
         )
         self._rows = present + absent
-        new = {id(bucket): row for row, bucket in enumerate(self._rows)}
-        mapping = {old[key]: row for key, row in new.items()}
-        after = [
-            self.index(mapping.get(index.row(), index.row()), index.column()) for index in before
-        ]
-        self.changePersistentIndexList(before, after)
+        _reorder(self, before, self._rows)
         self.layoutChanged.emit()
 
     def _sort_value(self, bucket: ComplianceBucket, column: BucketColumn) -> Any:
@@ -605,19 +604,14 @@ class BreachedModel(QAbstractTableModel):
         if not 0 <= column < len(BreachedColumn):
             return
         self.layoutAboutToBeChanged.emit()
-        before = self.persistentIndexList()
-        old = {id(ticket): row for row, ticket in enumerate(self._rows)}
+        before = self._rows
         chosen = BreachedColumn(column)
-        self._rows.sort(
+        self._rows = sorted(
+            before,
             key=lambda t: self._sort_value(t, chosen),
             reverse=order == Qt.SortOrder.DescendingOrder,
         )
-        new = {id(ticket): row for row, ticket in enumerate(self._rows)}
-        mapping = {old[key]: row for key, row in new.items()}
-        after = [
-            self.index(mapping.get(index.row(), index.row()), index.column()) for index in before
-        ]
-        self.changePersistentIndexList(before, after)
+        _reorder(self, before, self._rows)
         self.layoutChanged.emit()
 
 

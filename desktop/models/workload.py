@@ -39,10 +39,10 @@ from PySide6.QtGui import QBrush, QColor
 from sqlalchemy import delete, func, select
 
 import i18n
-from desktop.models.sla_cells import HistoryRow, SlaRules, events_from_history
+from desktop.models.sla_cells import SlaRules, events_from_history, read_sla_history
 from i18n import N_, gettext, ngettext
 from sla.calendar import to_us
-from sla.clock import ClockState, Event, evaluate_many
+from sla.clock import ClockState, Event, Status, evaluate_many
 from sync import schema
 from sync.cache import Cache
 from sync.outbox import apply_optimistically, enqueue, make_command, rebase
@@ -75,7 +75,7 @@ FORECAST_HORIZON: Final = dt.timedelta(hours=4)
 #: "will breach within the hour" in the reassignment preview, in business time.
 SOON: Final = dt.timedelta(hours=1)
 LEAD_ROLES: Final = frozenset({Role.TEAM_LEAD, Role.ADMIN})
-_DONE: Final = ("resolved", "closed")
+_DONE: Final = tuple(status.value for status in Status if status.is_done)
 _CHUNK: Final = 500
 
 #: Custom roles: the sort value of a cell, the (team id, agent id or None) of a row.
@@ -87,10 +87,8 @@ def is_lead(cache: Cache, me: int | None) -> bool:
     """Whether the signed-in user may reassign, see the workload and edit announcements."""
     if me is None:
         return False
-    for user in cache.users():
-        if user.id == me:
-            return user.role in LEAD_ROLES
-    return False
+    user = _me(cache.users(), me)
+    return user is not None and user.role in LEAD_ROLES
 
 
 def _me(users: Iterable[UserOut], me: int | None) -> UserOut | None:
@@ -127,7 +125,7 @@ def load_open_tickets(
 ) -> list[OpenTicket]:
     """Open tickets (not resolved or closed) of ``team_ids`` (None: all) or of ``ticket_ids``,
     with their SLA events, in a few bulk reads."""
-    t, h, o = schema.tickets.c, schema.ticket_history.c, schema.organisations.c
+    t, o = schema.tickets.c, schema.organisations.c
     query = (
         select(
             t.id, t.team_id, t.assignee_id, t.status, t.version, t.created_at, t.priority,
@@ -147,19 +145,7 @@ def load_open_tickets(
             rows = list(connection.execute(query.where(t.team_id.in_(list(team_ids)))).all())
         else:
             rows = list(connection.execute(query).all())
-        ids = sorted(row.id for row in rows)
-        history: dict[int, list[HistoryRow]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            for ticket_id, at, name, after in connection.execute(
-                select(h.ticket_id, h.at, h.field, h.after)
-                .where(
-                    h.ticket_id.in_(chunk),
-                    h.field.in_(("created", "status", "priority", "severity", "responded")),
-                )
-                .order_by(h.ticket_id, h.at, h.server_id.is_(None), h.server_id, h.local_id)
-            ):
-                history.setdefault(ticket_id, []).append(HistoryRow(at, name, after))
+        history = read_sla_history(connection, sorted(row.id for row in rows))
     found = [
         OpenTicket(
             row.id,
@@ -168,7 +154,7 @@ def load_open_tickets(
             row.status,
             row.version,
             events_from_history(
-                history.get(row.id, ()),
+                history[row.id],
                 created_at=row.created_at,
                 priority=row.priority,
                 severity=row.severity,
@@ -425,13 +411,12 @@ class WorkloadModel(QAbstractTableModel):
         self._rows: list[WorkloadRow] = []
         self._presence: dict[int, tuple[bool, dt.datetime]] | None = None
         self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
-        self.evaluated_at: dt.datetime | None = None
 
     # -- loading and time ---------------------------------------------------------------
 
     def reload(self) -> None:
         """Read the teams, agents and open tickets from the cache again."""
-        _changed, self._history_mark = self._cache.history_since(self._history_mark)
+        self._history_mark = self._cache.history_mark()
         teams = led_teams(self._cache, self._me)
         self._team_ids = [team.id for team in teams]
         self._tickets = {
@@ -515,7 +500,6 @@ class WorkloadModel(QAbstractTableModel):
         """Count the rows at now (``again``: evaluate the clocks from the histories first;
         else, or once the snapshot changed, the rows' thresholds are sorted again)."""
         now = self._now()
-        self.evaluated_at = now
         if again or self._snapshot is None:
             self._snapshot = snapshot(list(self._tickets.values()), self._rules(), now)
         thresholds = dict(zip(self._snapshot.ids, self._snapshot.thresholds(), strict=True))
@@ -543,7 +527,6 @@ class WorkloadModel(QAbstractTableModel):
             return
         before = [tuple(row.count(c) for c in _COUNTS) for row in self._rows]
         now = self._now()
-        self.evaluated_at = now
         self._count_at(now)  # no pass over the tickets: a few binary searches a row
         after = [tuple(row.count(c) for c in _COUNTS) for row in self._rows]
         if before == after:
@@ -694,7 +677,9 @@ class WorkloadModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{self._text(row, WorkloadColumn.AGENT)}: {self._text(row, column)}"
+            return gettext("{agent}: {value}").format(
+                agent=self._text(row, WorkloadColumn.AGENT), value=self._text(row, column)
+            )
         return None
 
     def _text(self, row: WorkloadRow, column: WorkloadColumn) -> str:
