@@ -9,10 +9,8 @@ end after the start); what the server refuses is shown in its own words.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import QDateTime, Qt, Signal
@@ -34,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 import i18n
+from desktop.views.tasks import BackgroundTasks
 from i18n import _
 from sync.client import ApiClient, ApiError
 from sync.protocol import AnnouncementIn, AnnouncementOut
@@ -175,7 +174,7 @@ class AnnouncementsEditor(QDialog):
         self._now = now
         self.items: dict[int, AnnouncementOut] = {}
         self.editing: int | None = None
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self.tasks = BackgroundTasks()
 
         self.list = QListWidget()
         self.list.setObjectName("announcements")
@@ -183,7 +182,7 @@ class AnnouncementsEditor(QDialog):
         self.new_button = QPushButton()
         self.new_button.clicked.connect(self.new)
         self.end_button = QPushButton()
-        self.end_button.clicked.connect(lambda: self._run(self.end_selected()))
+        self.end_button.clicked.connect(lambda: self.tasks.start(self.end_selected()))
         self.form = AnnouncementForm(now)
         self.error_label = QLabel()
         self.error_label.setObjectName("announcement-error")
@@ -194,7 +193,7 @@ class AnnouncementsEditor(QDialog):
         self.status_label.setWordWrap(True)
         self.save_button = QPushButton()
         self.save_button.setDefault(True)
-        self.save_button.clicked.connect(lambda: self._run(self.save()))
+        self.save_button.clicked.connect(lambda: self.tasks.start(self.save()))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
 
@@ -242,12 +241,7 @@ class AnnouncementsEditor(QDialog):
             self.form_title.setText(_("Edit announcement"))
             self.save_button.setText(_("&Save changes"))
 
-    # -- tasks -------------------------------------------------------------------------------
-
-    def _run(self, job: Any) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # -- errors ------------------------------------------------------------------------------
 
     def _fail(self, message: str) -> None:
         self.error_label.setText(message)
@@ -280,15 +274,14 @@ class AnnouncementsEditor(QDialog):
         self.list.clear()
         now = self._now()
         for item in sorted(found, key=lambda a: a.starts_at, reverse=True):
+            # local time, as in the start and end fields (the server answers in UTC)
+            start = i18n.format_datetime(item.starts_at.astimezone(), "short")
             if item.ends_at is not None:
                 when = _("{start} – {end}").format(
-                    start=i18n.format_datetime(item.starts_at, "short"),
-                    end=i18n.format_datetime(item.ends_at, "short"),
+                    start=start, end=i18n.format_datetime(item.ends_at.astimezone(), "short")
                 )
             else:
-                when = _("since {start}").format(
-                    start=i18n.format_datetime(item.starts_at, "short")
-                )
+                when = _("since {start}").format(start=start)
             state = _("scheduled") if item.starts_at > now else _("running")
             entry = QListWidgetItem(f"{item.title}\n{when} · {state}", self.list)
             entry.setData(_ID_ROLE, item.id)

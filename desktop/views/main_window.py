@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Final
 
@@ -133,14 +133,10 @@ class QueueTable(QTableView):
         self.setModel(model)
         self._queue = model
         self.setObjectName("queue")
-        records_table(self)
+        records_table(self, row_padding=12)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        vertical = self.verticalHeader()
-        vertical.setVisible(False)
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(self.fontMetrics().height() + 12)
         horizontal = self.horizontalHeader()
         horizontal.setHighlightSections(False)
         horizontal.setSectionsMovable(True)
@@ -679,7 +675,11 @@ class MainWindow(QMainWindow):
 
     def refresh_ticket(self, ticket_id: int) -> None:
         """This ticket changed here (an edit, a reply): its row is read again."""
-        self._keep_current(lambda: self.model.refresh_tickets([ticket_id]))
+        self.refresh_tickets([ticket_id])
+
+    def refresh_tickets(self, ticket_ids: Iterable[int]) -> None:
+        """These tickets changed here (a reassignment, say): their rows are read again."""
+        self._keep_current(lambda: self.model.refresh_tickets(ticket_ids))
 
     def refresh_changed(self) -> None:
         """Read again the tickets that changed in the cache (after a sync)."""
@@ -774,19 +774,8 @@ class MainWindow(QMainWindow):
         self.refresh_status()
 
     def reload(self) -> None:
-        current = self.current_ticket_id()
-        self.model.reload()
-        if self.search_box.text().strip():
-            self.apply_search()
-        if current is not None:
-            position = self.model.position_of(current)
-            if position is not None:
-                self.table.setCurrentIndex(self.model.index(position, Column.TRACKING))
-        self._select_first_if_none()
-        self.workspace.refresh()
-        self.banner.refresh()
-        self.team.reload()
-        self.refresh_status()
+        """Read the whole cache again (after an initial sync, a resolved conflict)."""
+        self._keep_current(self.model.reload)
 
     def show_workload(self) -> None:
         """Show the team workload panel (team leads and admins; for ``--screenshot``)."""
@@ -803,7 +792,7 @@ class MainWindow(QMainWindow):
         view = compliance_report_view(
             self.cache,
             me=self.store.user_id,
-            client=lambda: None if self.engine is None else self.engine.client,
+            client=self.team.client,
             zone=self.model.rules.calendar.zone,
             clock=self.model.now,
             parent=self,

@@ -12,15 +12,15 @@ presence shows as unknown.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
+from desktop.views.tasks import BackgroundTasks
 from i18n import _
 from sync.client import ApiClient, ApiError
 from sync.protocol import PresenceActivity, PresenceEntry, PresenceOut
@@ -70,8 +70,7 @@ class PresenceTracker(QObject):
         self.me = me
         self.ticket_id: int | None = None
         self.activity: PresenceActivity | None = None
-        self.last: PresenceOut | None = None
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks = BackgroundTasks()
         self.timer = QTimer(self)
         self.timer.setInterval(_REPORT_MS)
         self.timer.timeout.connect(self.report_soon)
@@ -102,13 +101,8 @@ class PresenceTracker(QObject):
         if self._client() is None:
             self.show(None)
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        if self._tasks.start(self.report()) is None:
             return
-        task = loop.create_task(self.report())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         if not self.timer.isActive():
             self.timer.start()
 
@@ -128,12 +122,7 @@ class PresenceTracker(QObject):
         self.show(answer)
         return answer
 
-    async def poll(self) -> PresenceOut | None:
-        """Who is online (after a sync, say), without saying anything new."""
-        return await self.report()
-
     def show(self, presence: PresenceOut | None) -> None:
-        self.last = presence
         text = (
             ""
             if presence is None or self.ticket_id is None
@@ -146,10 +135,8 @@ class PresenceTracker(QObject):
 
     async def settle(self) -> None:
         """Until no report is in flight."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.settle()
 
     def stop(self) -> None:
         self.timer.stop()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()

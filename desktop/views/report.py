@@ -10,7 +10,6 @@ figure) and to a one-page A4 PDF summary with both charts (:func:`write_pdf`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
@@ -89,6 +88,7 @@ from desktop.models.report import (
 )
 from desktop.models.workload import led_teams
 from desktop.views.tables import records_table
+from desktop.views.tasks import BackgroundTasks
 from i18n import _, ngettext
 from sla.policy import Priority, Severity
 from sync.cache import Cache
@@ -162,7 +162,8 @@ def weekly_chart(report: ComplianceReport | None) -> QChart:
     y_axis = QValueAxis()
     y_axis.setRange(0, 100)
     y_axis.setTickCount(6)
-    y_axis.setLabelFormat("%d %%" if i18n.current_language() == "fr" else "%d%%")
+    # "%d%%", "%d %%": the locale's percent sign, as the tables write rates
+    y_axis.setLabelFormat(i18n.format_percent(0).replace("%", "%%").replace("0", "%d"))
     chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(x_axis)
@@ -343,7 +344,7 @@ class ReportView(QWidget):
         #: when the shown report was fetched, if it is a saved copy (offline)
         self.saved_at: dt.datetime | None = None
         self._problem: ApiError | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
         self._generation = 0
 
         # -- the period, the team, the actions
@@ -483,10 +484,6 @@ class ReportView(QWidget):
         table.horizontalHeader().setDefaultAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         )
-        vertical = table.verticalHeader()
-        vertical.setVisible(False)
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(table.fontMetrics().height() + 10)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         return table
 
@@ -575,27 +572,17 @@ class ReportView(QWidget):
     def refresh(self) -> None:
         """Fetch the report of the period in the background (what is shown stays until the
         answer comes; an earlier fetch still under way is left to finish, and ignored)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None or self.fetch is None:
-            self._generation += 1
-            self._show_saved(None)
+        if self.fetch is not None and self._tasks.start(self.load()) is not None:
             return
-        task = loop.create_task(self.load())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._generation += 1  # no loop running, or nothing to fetch with
+        self._show_saved(None)
 
     async def settled(self) -> None:
         """Until the fetches under way (if any) are over."""
-        while self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*self._tasks)
+        await self._tasks.settle()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for task in list(self._tasks):  # the window goes: nothing left to show answers in
-            task.cancel()
+        self._tasks.cancel()  # the window goes: nothing left to show answers in
         super().closeEvent(event)
 
     async def load(self) -> None:

@@ -117,7 +117,7 @@ def describe_command(command: Command, cache: Cache) -> str:
             what = _("assign to {name}").format(name=_user_name(cache, command.assignee_id))
     elif isinstance(command, SetTeamCommand):
         team = next((t.name for t in cache.teams() if t.id == command.team_id), None)
-        team = team or f"#{command.team_id}"
+        team = team or _("team #{id}").format(id=command.team_id)
         if command.assignee_id is None:
             what = _("move to team {team}").format(team=team)
         else:

@@ -11,7 +11,6 @@ refuses them anyway).  Presence (who else is on the open ticket) is for everyone
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Final
 
@@ -68,7 +67,6 @@ class TeamLeadTools(QObject):
         self.last_at: dt.datetime | None = None
         self.reassign_dialog: ReassignDialog | None = None
         self.announcements: AnnouncementsEditor | None = None
-        self._tasks: set[asyncio.Future[Any]] = set()
         self._press: QPoint | None = None
         self._press_row = -1
 
@@ -159,7 +157,6 @@ class TeamLeadTools(QObject):
             action.setVisible(lead)
         self.undo_action.setVisible(lead)
         self.undo_action.setEnabled(lead and self._undoable())
-        self.dock.toggleViewAction().setEnabled(lead)
         if not lead:
             self.dock.hide()
         self.window.table.setSelectionMode(
@@ -254,7 +251,7 @@ class TeamLeadTools(QObject):
             self.last, self.last_at = done, self.window.model.now()
         self.undo_action.setEnabled(self._undoable())
         self.window.commands_queued()
-        self.window.reload()
+        self.window.refresh_tickets(move.ticket_id for move in done.moves)
         self.window.statusBar().showMessage(
             ngettext(
                 "{count} ticket reassigned to {target}. Undo: Ctrl+Shift+Z",
@@ -290,7 +287,7 @@ class TeamLeadTools(QObject):
         if again and outcome == UndoOutcome(deferred=reassignment.moves):
             return outcome  # still waiting for the server: nothing new to say
         self.window.commands_queued()
-        self.window.reload()
+        self.window.refresh_tickets(move.ticket_id for move in reassignment.moves)
         back = outcome.withdrawn + outcome.reverted
         parts = []
         if back or not outcome.deferred:
@@ -340,7 +337,7 @@ class TeamLeadTools(QObject):
             editor.finished.connect(lambda _code: self._announcements_closed())
             editor.changed.connect(self._announcements_changed)
             self.announcements = editor
-            self._run(editor.refresh())
+            editor.tasks.start(editor.refresh())
         self.announcements.show()
         self.announcements.activateWindow()
         return self.announcements
@@ -354,16 +351,6 @@ class TeamLeadTools(QObject):
         """Published, edited or ended: pull now, so this console's banner follows at once."""
         if self.window.engine is not None:
             self.window.engine.sync_now()
-
-    def _run(self, job: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            job.close()
-            return
-        task = loop.create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # -- the workload panel --
 

@@ -481,11 +481,6 @@ class TicketWorkspace(QWidget):
         self.history_view = records_table(QTableView())
         self.history_view.setObjectName("history")
         self.history_view.setModel(self.history_model)
-        self.history_view.verticalHeader().setVisible(False)
-        self.history_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.history_view.verticalHeader().setDefaultSectionSize(
-            self.history_view.fontMetrics().height() + 10
-        )
         header = self.history_view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
