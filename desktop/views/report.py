@@ -162,8 +162,10 @@ def weekly_chart(report: ComplianceReport | None) -> QChart:
     y_axis = QValueAxis()
     y_axis.setRange(0, 100)
     y_axis.setTickCount(6)
-    # "%d%%", "%d %%": the locale's percent sign, as the tables write rates
-    y_axis.setLabelFormat(i18n.format_percent(0).replace("%", "%%").replace("0", "%d"))
+    # "%d%%", "%d %%": the locale's percent sign, as the tables write rates; QtCharts
+    # formats its labels printf-style on bytes, where a no-break space does not survive
+    percent = i18n.format_percent(0).replace("\u00a0", " ").replace("\u202f", " ")
+    y_axis.setLabelFormat(percent.replace("%", "%%").replace("0", "%d"))
     chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(x_axis)
