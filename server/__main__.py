@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from i18n import _
+from server import DATABASE_URL_VARIABLE
 
 
 def default_database_url() -> str:
@@ -37,12 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--database-url",
         default=None,
-        help=_("SQLAlchemy database URL (default: a SQLite file in the user data folder)"),
+        help=_(
+            "SQLAlchemy database URL (default: $OFFIMIZER_DATABASE_URL, else a SQLite file "
+            "in the user data folder)"
+        ),
     )
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help=_("migrate the database, then serve the API"))
     serve.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
     serve.add_argument("--port", type=int, default=8000, help=_("port to listen on"))
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help=_("server processes (several need PostgreSQL; one per core is a good start)"),
+    )
     serve.add_argument(
         "--seed-demo",
         action="store_true",
@@ -88,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    url = arguments.database_url or default_database_url()
+    url = arguments.database_url or os.environ.get(DATABASE_URL_VARIABLE) or default_database_url()
     command = arguments.command or "serve"
     if command == "backup":  # a copy as it is: neither created nor migrated
         from server.backup import run
@@ -96,6 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(url, arguments.destination, force=arguments.force)
     if command == "openapi":
         return _write_openapi(arguments.output)
+    workers = getattr(arguments, "workers", 1)
+    if workers < 1:
+        print(_("--workers: at least one process is needed."), file=sys.stderr)
+        return 2
+    if workers > 1 and not url.startswith("postgresql"):
+        print(
+            _(
+                "Several worker processes need PostgreSQL: they tell each other of "
+                "changes through its notifications. With SQLite, run one process."
+            ),
+            file=sys.stderr,
+        )
+        return 2
     _prepare_sqlite_folder(url)
 
     from server.db import make_engine
@@ -124,10 +148,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     host = getattr(arguments, "host", "127.0.0.1")
     port = getattr(arguments, "port", 8000)
+    workers = getattr(arguments, "workers", 1)
     from server.notifications import mailer_running
 
     with mailer_running(engine, arguments):  # requester e-mails, outside any request
-        uvicorn.run(create_app(engine), host=host, port=port, date_header=False)
+        if workers == 1:
+            uvicorn.run(create_app(engine), host=host, port=port, date_header=False)
+        else:  # each process builds its own app (and engine) from the environment
+            os.environ[DATABASE_URL_VARIABLE] = url
+            engine.dispose()
+            uvicorn.run(
+                "server.app:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                date_header=False,
+            )
     return 0
 
 

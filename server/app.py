@@ -10,25 +10,29 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Final, NamedTuple
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from i18n import _, ngettext
+from server import DATABASE_URL_VARIABLE, extras, openapi, presence, ratelimit
 from server import changes as feed
-from server import extras, openapi, presence, ratelimit
-from server.db import READ_ONLY, make_read_sessionmaker, make_sessionmaker, transaction
+from server.db import make_engine, make_sessionmaker, read_only, transaction
 from server.models import (
     AuthToken,
     Organisation,
@@ -84,6 +88,8 @@ ASGIApp = Callable[
 
 DEFAULT_TOKEN_TTL: Final = dt.timedelta(hours=12)
 DEFAULT_BODY_LIMIT: Final = 4 * 1024 * 1024
+#: Threads of a process reading the change feed (a poll is a few short queries).
+FEED_THREADS: Final = 4
 #: Failed logins tolerated within :data:`LOGIN_WINDOW`, per account and per address.
 ACCOUNT_FAILURES: Final = 5
 ADDRESS_FAILURES: Final = 20
@@ -253,6 +259,34 @@ class _Reader(NamedTuple):
     high: int  # the feed's highest committed sequence number
 
 
+#: :func:`create_app`'s ``authenticate_reader`` query, built once (it runs on every poll)
+_READER_QUERY: Final = (
+    select(
+        AuthToken.revoked_at,
+        AuthToken.expires_at,
+        AuthToken.user_id,
+        User.role,
+        User.active,
+        TeamMember.team_id,
+        Presence.last_seen_at,
+        feed.high_water().scalar_subquery().label("high"),
+    )
+    .join(User, User.id == AuthToken.user_id)
+    .outerjoin(TeamMember, TeamMember.user_id == User.id)
+    .outerjoin(Presence, Presence.user_id == User.id)
+    .where(AuthToken.token_hash == bindparam("digest"))
+)
+
+
+def app_from_environment() -> FastAPI:
+    """The API over the database named by ``$OFFIMIZER_DATABASE_URL`` (already migrated):
+    what each process of ``offimizer-server serve --workers N`` runs."""
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    if not url:
+        raise RuntimeError(f"{DATABASE_URL_VARIABLE} names no database")
+    return create_app(make_engine(url))
+
+
 def create_app(
     engine: Engine,
     *,
@@ -262,8 +296,7 @@ def create_app(
 ) -> FastAPI:
     """The API over an already migrated database (see :mod:`server.migrate`)."""
     factory: sessionmaker[Session] = make_sessionmaker(engine)
-    reader = make_read_sessionmaker(engine)  # for transactions that only read
-    read_engine = engine.execution_options(**{READ_ONLY: True})  # the feed's polls
+    read_engine = read_only(engine)  # the feed's polls, and who sends commands
     with transaction(factory) as session:
         ensure_default_config(session, clock())
 
@@ -325,22 +358,7 @@ def create_app(
         A plain connection (no ORM) and one statement: the token, the user, their
         teams, their presence and the feed's high-water mark together.
         """
-        rows = connection.execute(
-            select(
-                AuthToken.revoked_at,
-                AuthToken.expires_at,
-                AuthToken.user_id,
-                User.role,
-                User.active,
-                TeamMember.team_id,
-                Presence.last_seen_at,
-                feed.high_water().scalar_subquery().label("high"),
-            )
-            .join(User, User.id == AuthToken.user_id)
-            .outerjoin(TeamMember, TeamMember.user_id == User.id)
-            .outerjoin(Presence, Presence.user_id == User.id)
-            .where(AuthToken.token_hash == token_digest(token))
-        ).all()
+        rows = connection.execute(_READER_QUERY, {"digest": token_digest(token)}).all()
         if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= clock():
             raise ServiceError(
                 401, "invalid_token", _("Your session has expired or was closed: sign in again.")
@@ -524,12 +542,11 @@ def create_app(
 
     # -- sync -----------------------------------------------------------------
 
-    @app.get(f"{API_PREFIX}/changes", response_model=ChangePage, tags=["sync"])
-    def changes(
-        token: Token,
-        cursor: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
-    ) -> Any:
+    # The feed's polls run on threads of their own: however many pushes wait for the
+    # database's write lock on the shared pool, a poll never queues behind them.
+    feed_threads = anyio.CapacityLimiter(FEED_THREADS)
+
+    def read_feed(token: str, cursor: str | None, limit: int) -> tuple[bytes, _Reader]:
         with read_engine.connect() as connection, connection.begin():
             caller = authenticate_reader(connection, token)
             try:
@@ -543,14 +560,29 @@ def create_app(
                     _("This cursor is unknown to the server: synchronize from the start."),
                     "cursor",
                 ) from None
-        presence.pull_seen(factory, caller.user_id, caller.last_seen_at, clock())  # a pull: "seen"
+        return body, caller
+
+    @app.get(f"{API_PREFIX}/changes", response_model=ChangePage, tags=["sync"])
+    async def changes(
+        token: Token,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
+    ) -> Any:
+        body, caller = await anyio.to_thread.run_sync(
+            read_feed, token, cursor, limit, limiter=feed_threads
+        )
         # already the JSON of a ChangePage: not parsed and dumped again
-        return Response(content=body, media_type="application/json")
+        response = Response(content=body, media_type="application/json")
+        now = clock()
+        if presence.pull_marks_seen(caller.last_seen_at, now):
+            # written once the answer is sent: the write may wait for the database's lock
+            response.background = BackgroundTask(presence.pull_seen, factory, caller.user_id, now)
+        return response
 
     @app.post(f"{API_PREFIX}/commands", response_model=CommandBatchResult, tags=["sync"])
     def commands(token: Token, batch: CommandBatch) -> Any:
-        with transaction(reader) as session:
-            user_id = authenticate(session, token).id
+        with read_engine.connect() as connection, connection.begin():
+            user_id = authenticate_reader(connection, token).user_id  # one light query
         results = execute_batch(factory, user_id, batch.commands, clock)
         return CommandBatchResult(results=results)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, Text, cast, func, select
+from sqlalchemy import Connection, Select, Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from server.db import upsert_insert
@@ -30,28 +30,26 @@ from sync.protocol import Change, ChangeEntity, ChangeOp, ChangePage
 FEED_COUNTER: Final = "changes"
 
 
-def _ensure_counter(session: Session, name: str) -> None:
-    session.execute(
-        upsert_insert(session, Counter).values(name=name, value=0).on_conflict_do_nothing()
-    )
-
-
 def take(session: Session, name: str, count: int = 1) -> int:
     """Reserve ``count`` consecutive numbers of counter ``name``; returns the first.
 
-    The counter row stays locked until the transaction ends.
+    One ``UPDATE ... RETURNING``: the counter row stays locked (PostgreSQL's row
+    lock, SQLite's write lock) until the transaction ends.
     """
-    _ensure_counter(session, name)
-    counter = session.scalars(
-        select(Counter)
+    bump = (
+        update(Counter)
         .where(Counter.name == name)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # the value the last holder committed
-    ).one()
-    first = counter.value + 1
-    counter.value += count
-    session.flush()
-    return first
+        .values(value=Counter.value + count)
+        .returning(Counter.value)
+    )
+    connection = session.connection()  # Core: no ORM object of the counter to keep in step
+    last: int | None = connection.execute(bump).scalar_one_or_none()
+    if last is None:  # a counter's first use (or first since a concurrent creation)
+        connection.execute(
+            upsert_insert(session, Counter).values(name=name, value=0).on_conflict_do_nothing()
+        )
+        last = connection.execute(bump).scalar_one()
+    return last - count + 1
 
 
 #: A change's data, or how to compute it when the transaction publishes its changes.
@@ -149,6 +147,29 @@ def high_water() -> Select[int]:
     return select(Counter.value).where(Counter.name == FEED_COUNTER)
 
 
+def _rows_query(*, teams: bool) -> Select[int, str, int, str, str]:
+    # ``data`` as the JSON text it is stored as: parsed by nobody, sent as it is
+    query = select(
+        ChangeLog.seq,
+        ChangeLog.entity,
+        ChangeLog.entity_id,
+        ChangeLog.op,
+        cast(ChangeLog.data, Text),
+    ).where(ChangeLog.seq > bindparam("after"), ChangeLog.seq <= bindparam("high"))
+    if teams:
+        # an expression, not the bare column: the planner must walk the sequence range
+        # (a few rows for a delta pull), not every change of the team through its index
+        query = query.where(
+            func.coalesce(ChangeLog.team_id, 0).in_(bindparam("teams", expanding=True))
+        )
+    return query.order_by(ChangeLog.seq).limit(bindparam("limit"))
+
+
+# built once: a poll only binds its parameters
+_ALL_ROWS: Final = _rows_query(teams=False)
+_TEAM_ROWS: Final = _rows_query(teams=True)
+
+
 def _read_rows(
     session: Session | Connection,
     after: int,
@@ -162,19 +183,11 @@ def _read_rows(
         raise CursorError(str(after))
     if after == high:  # nothing new (most polls): no query at all
         return _Page([], high, False, 0)
-    # ``data`` as the JSON text it is stored as: parsed by nobody, sent as it is
-    query = select(
-        ChangeLog.seq,
-        ChangeLog.entity,
-        ChangeLog.entity_id,
-        ChangeLog.op,
-        cast(ChangeLog.data, Text),
-    ).where(ChangeLog.seq > after, ChangeLog.seq <= high)
-    if team_ids is not None:
-        # an expression, not the bare column: the planner must walk the sequence range
-        # (a few rows for a delta pull), not every change of the team through its index
-        query = query.where(func.coalesce(ChangeLog.team_id, 0).in_([0, *team_ids]))
-    rows: list[Any] = list(session.execute(query.order_by(ChangeLog.seq).limit(limit + 1)))
+    parameters = {"after": after, "high": high, "limit": limit + 1}
+    if team_ids is None:
+        rows: list[Any] = list(session.execute(_ALL_ROWS, parameters))
+    else:
+        rows = list(session.execute(_TEAM_ROWS, {**parameters, "teams": [0, *team_ids]}))
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_seq = rows[-1][0] if has_more else high

@@ -3,7 +3,7 @@
 SQLite (the default) gets foreign keys, WAL and a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE``: writers are serialized up front
 instead of failing when a reader upgrades (transactions that only read use
-:func:`make_read_sessionmaker` and a plain ``BEGIN``).  PostgreSQL runs at READ COMMITTED;
+:func:`read_only` and a plain ``BEGIN``).  PostgreSQL runs at READ COMMITTED;
 writers lock the rows they change and, last, the change-feed counter
 (:mod:`server.changes`).
 """
@@ -30,7 +30,7 @@ NAMING_CONVENTION = {
 }
 
 
-#: Execution option of the engines behind :func:`make_read_sessionmaker`.
+#: Execution option of the engines :func:`read_only` gives.
 READ_ONLY: Final = "offimizer_read_only"
 
 
@@ -91,15 +91,15 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for transactions that only read.
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read.
 
     On SQLite they start with a plain (deferred) ``BEGIN``: in WAL mode readers
     then read their snapshot alongside the writer instead of queueing for the
-    write lock.  Writing through them is a bug (it could fail with "database is
-    locked").  On PostgreSQL they are ordinary sessions.
+    write lock.  Writing through it is a bug (it could fail with "database is
+    locked").  On PostgreSQL it is the engine as it is.
     """
-    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager

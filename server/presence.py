@@ -31,6 +31,7 @@ __all__ = [
     "make_router",
     "mark_seen",
     "presence_out",
+    "pull_marks_seen",
     "pull_seen",
     "report",
 ]
@@ -70,17 +71,20 @@ def mark_seen(session: Session, user_id: int, now: dt.datetime) -> None:
     )
 
 
-def pull_seen(
-    factory: sessionmaker[Session], user_id: int, last_seen_at: dt.datetime | None, now: dt.datetime
-) -> None:
-    """A change-feed pull by ``user_id``, last seen at ``last_seen_at``, counts as "seen".
+def pull_marks_seen(last_seen_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a change-feed pull at ``now`` is written down as "seen".
 
-    Written (in a transaction of its own, the pull's being read-only) only when
-    ``last_seen_at`` is older than :data:`PULL_GRANULARITY`: fewer writes.
+    Only when the user's ``last_seen_at`` is older than :data:`PULL_GRANULARITY`:
+    a console polls often, and most of its polls write nothing.
     """
-    if last_seen_at is None or now - last_seen_at >= PULL_GRANULARITY:
-        with transaction(factory) as session:
-            mark_seen(session, user_id, now)
+    return last_seen_at is None or now - last_seen_at >= PULL_GRANULARITY
+
+
+def pull_seen(factory: sessionmaker[Session], user_id: int, now: dt.datetime) -> None:
+    """A change-feed pull by ``user_id`` counts as "seen" (a transaction of its own:
+    the pull's is read-only)."""
+    with transaction(factory) as session:
+        mark_seen(session, user_id, now)
 
 
 def _visible_users(session: Session, user: User) -> Any:

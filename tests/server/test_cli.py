@@ -55,3 +55,24 @@ def test_create_user_hashes_the_password_and_joins_teams(
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["--database-url", url, "create-user", "dan", "--password-stdin"]) == 1
     engine.dispose()
+
+
+def test_several_workers_are_refused_on_sqlite_with_a_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    assert main(["--database-url", url, "serve", "--workers", "2"]) == 2
+    assert "PostgreSQL" in capsys.readouterr().err
+    assert main(["--database-url", url, "serve", "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "server.db").exists()  # refused before anything was written
+
+
+def test_the_database_url_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("OFFIMIZER_DATABASE_URL", url)
+    assert main(["migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert (tmp_path / "from-env.db").exists()

@@ -1,4 +1,5 @@
-"""Two real ``offimizer-server serve`` processes on one PostgreSQL database: both
+"""Two real ``offimizer-server serve`` servers (the second with ``--workers 2``: three
+processes in all) on one PostgreSQL database: both
 start at once on an empty database, then take concurrent commands (the same
 mutation ids sent to both at once among them) while feeds are read through
 both.  Nothing is lost, nothing applied twice, and each feed equals the
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -82,6 +84,19 @@ class Server:
                 self.ready.set()
         self.ready.set()  # exited: wait no longer
 
+    def wait_answering(self) -> None:
+        """Until the server answers: with ``--workers``, uvicorn says it runs before
+        its processes listen."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                httpx.get(f"{self.base_url}/api/v1/me", timeout=REQUEST_TIMEOUT)
+                return
+            except httpx.ConnectError:
+                assert self.process.poll() is None, "".join(self.log)
+                assert time.monotonic() < deadline, "".join(self.log)
+                time.sleep(0.1)  # polling for the start, not timing anything
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -114,14 +129,14 @@ def empty_database() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def servers(empty_database: str) -> Iterator[list[Server]]:
-    """Two servers started at the same moment on the same empty database."""
+    """Two servers (one with two worker processes) started at once on one empty database."""
     started: list[Server] = []
     try:
-        for _ in range(2):
+        for workers in (1, 2):  # the second is one server of two worker processes
             port = free_port()
             process = subprocess.Popen(
                 [sys.executable, "-m", "server", "--database-url", empty_database, "serve"]
-                + ["--host", "127.0.0.1", "--port", str(port)],
+                + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -134,6 +149,7 @@ def servers(empty_database: str) -> Iterator[list[Server]]:
         for server in started:
             server.ready.wait(timeout=STARTUP_TIMEOUT)
             assert server.running, "".join(server.log)
+            server.wait_answering()
         yield started
     finally:
         for server in started:
