@@ -5,15 +5,18 @@ Run with ``python benchmarks/bench_server.py``.  For each database it:
 * seeds a fresh database with 100,000 tickets (Core bulk inserts through
   :func:`server.demo.write_tickets`: a creation for each, a public reply and the
   first response for most, the change-feed rows that go with them), then
-  starts the server (uvicorn, in a subprocess, on a free port of 127.0.0.1);
+  starts ``offimizer-server serve`` on a free port of 127.0.0.1 as production
+  runs it: one process on SQLite (several need PostgreSQL), ``--pg-workers``
+  processes on PostgreSQL (default: one a core);
 * (a) initial sync: pages through ``GET /api/v1/changes`` from an empty cursor
   (limit 1,000) over real HTTP with httpx, as an administrator, and prints the
   tickets received per second (target: >= 5,000/s);
-* (b) delta pulls: 200 simulated consoles (asyncio + httpx.AsyncClient), each
-  polling the feed from its own cursor about once a second (a console polls
-  when told "new changes" or every few seconds; once a second is a heavy
-  case; ``--poll-interval`` changes it), while writer consoles push commands;
-  prints p50/p95 of a pull (target: p95 <= 100 ms);
+* (b) delta pulls: 200 simulated consoles (asyncio, an httpx.AsyncClient and
+  keep-alive connection each, as separate programs would have), each polling
+  the feed from its own cursor about once a second (a console polls when told
+  "new changes" or every few seconds; once a second is a heavy case;
+  ``--poll-interval`` changes it), while writer consoles push commands; prints
+  p50/p95 of a pull (target: p95 <= 100 ms);
 * (c) the p50/p95 of ``POST /api/v1/commands`` (one command a batch) under the
   same load.
 
@@ -251,28 +254,18 @@ def free_port() -> int:
         return port
 
 
-def serve(url: str, port: int) -> None:
-    """The server subprocess: the API over ``url`` on 127.0.0.1:``port``."""
-    import uvicorn
-
-    from server.app import create_app
-
-    uvicorn.run(
-        create_app(make_engine(url, pool_size=20, max_overflow=20)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        date_header=False,
-    )
-
-
 class Server:
-    def __init__(self, url: str) -> None:
+    """``offimizer-server serve`` as run in production: ``workers`` processes."""
+
+    def __init__(self, url: str, workers: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", url, str(self.port)],
+            [sys.executable, "-m", "server", "--database-url", url, "serve"]
+            + ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
             cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.DEVNULL,  # uvicorn's access log: a line a request
+            stderr=subprocess.DEVNULL,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -426,8 +419,13 @@ async def run_load(
 ) -> Load:
     load = Load()
     rng = random.Random(SEED)
-    limits = httpx.Limits(max_connections=len(console_tokens) + len(writer_tokens) + 10)
-    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
+    # one client (one keep-alive connection) per console, as each console is its own
+    # program: a single client shared by all would measure httpx's pool, not the server
+    clients = [
+        httpx.AsyncClient(base_url=base, timeout=30.0, limits=httpx.Limits(max_connections=1))
+        for _ in range(len(console_tokens) + len(writer_tokens))
+    ]
+    try:
         now = time.monotonic()
         measure_from, until = now + WARMUP_SECONDS, now + WARMUP_SECONDS + seconds
         tasks = [
@@ -441,13 +439,18 @@ async def run_load(
                 random.Random(rng.random()),
                 interval,
             )
-            for token in console_tokens
+            for client, token in zip(clients, console_tokens, strict=False)
         ]
         tasks += [
             writer(client, token, tickets, load, measure_from, until, random.Random(rng.random()))
-            for token, tickets in writer_tokens
+            for client, (token, tickets) in zip(
+                clients[len(console_tokens) :], writer_tokens, strict=True
+            )
         ]
         await asyncio.gather(*tasks)
+    finally:
+        for client in clients:
+            await client.aclose()
     return load
 
 
@@ -455,9 +458,9 @@ async def run_load(
 
 
 def bench_database(
-    name: str, url: str, count: int, consoles: int, seconds: float, interval: float
+    name: str, url: str, workers: int, count: int, consoles: int, seconds: float, interval: float
 ) -> None:
-    print(f"{name}:")
+    print(f"{name}, offimizer-server serve --workers {workers}:")
     now = dt.datetime.now(dt.UTC)
     engine = make_engine(url)
     upgrade(engine)
@@ -486,7 +489,7 @@ def bench_database(
     ]
     engine.dispose()
 
-    server = Server(url)
+    server = Server(url, workers)
     try:
         server.wait_ready()
         tickets, changes, size, took, cursor = initial_sync(server.base, admin_token)
@@ -532,24 +535,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pg-url", default=os.environ.get("OFFIMIZER_BENCH_PG_URL", DEFAULT_PG_URL)
     )
+    parser.add_argument(
+        "--pg-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes on PostgreSQL (default: one a core; SQLite runs one)",
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-pg", action="store_true")
-    parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
-        return 0
     print(f"Python {sys.version.split()[0]} on {os.cpu_count()} CPU(s)")
     load = (args.tickets, args.consoles, args.seconds, args.poll_interval)
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             sqlite_url = sqlite_database(Path(folder))
-            bench_database("SQLite", sqlite_url, *load)
+            bench_database("SQLite", sqlite_url, 1, *load)
     if not args.skip_pg:
         url = postgres_database(args.pg_url)
         if url is not None:
             try:
-                bench_database("PostgreSQL", url, *load)
+                bench_database("PostgreSQL", url, args.pg_workers, *load)
             finally:
                 drop_postgres_database(args.pg_url)
     return 0
