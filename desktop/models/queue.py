@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -166,8 +166,16 @@ _BREACHED: Final = _STATE_CODE[ClockStatus.BREACHED]
 PLAN_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
 TICKET_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 2
 CLOCK_STATE_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 3
+#: An SLA cell's look in one call, :class:`SlaCell` (what its delegate paints).
+SLA_CELL_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 4
+
+#: Every cell's flags (asked for each cell painted: built once).
+_ROW_FLAGS: Final = (
+    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+)
 
 _SLA_ROLES: Final = [
+    SLA_CELL_ROLE,
     Qt.ItemDataRole.DisplayRole,
     Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.ForegroundRole,
@@ -259,6 +267,15 @@ class QueueTicket:
     updated_at: dt.datetime
     #: commands of this ticket not yet seen in a pull: its SLA is provisional
     pending: bool
+
+
+class SlaCell(NamedTuple):
+    """How an SLA cell looks: its text, colours (None: the view's) and font."""
+
+    text: str
+    foreground: QBrush | None
+    background: QBrush | None
+    font: QFont | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1307,13 +1324,7 @@ class QueueModel(QAbstractTableModel):
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -1434,10 +1445,20 @@ class QueueModel(QAbstractTableModel):
                 clock, self._now, self._zone, provisional=provisional, problem=problem
             )
         style = clock_style(clock)
+        if role == SLA_CELL_ROLE:
+            return SlaCell(
+                clock_text(clock, self._now, provisional=provisional),
+                None if style.foreground is None else _brush(style.foreground),
+                None if style.background is None else _brush(style.background),
+                self._sla_font(style.bold, provisional),
+            )
         if role == Qt.ItemDataRole.ForegroundRole:
             return None if style.foreground is None else _brush(style.foreground)
         if role == Qt.ItemDataRole.BackgroundRole:
             return None if style.background is None else _brush(style.background)
-        if style.bold:  # FontRole
+        return self._sla_font(style.bold, provisional)  # FontRole
+
+    def _sla_font(self, bold: bool, provisional: bool) -> QFont | None:
+        if bold:
             return self._bold_italic if provisional else self._bold
         return self._italic if provisional else None

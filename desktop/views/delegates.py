@@ -1,17 +1,18 @@
-"""Item delegates of the queue: the organisation's plan drawn as a badge."""
+"""Item delegates of the queue: the organisation's plan drawn as a badge, and the
+SLA countdowns painted from one model call."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop.models.queue import PLAN_ROLE
+from desktop.models.queue import PLAN_ROLE, SLA_CELL_ROLE, SlaCell
 from sla.policy import plan_label
 
-__all__ = ["PlanBadgeDelegate"]
+__all__ = ["PlanBadgeDelegate", "SlaCellDelegate"]
 
 _BADGE_COLOURS: Final = {
     # plan code: (background, text)
@@ -20,6 +21,15 @@ _BADGE_COLOURS: Final = {
     "professional": ("#e6e8eb", "#3a3d42"),
 }
 _PADDING: Final = 6
+_LEFT_MIDDLE: Final = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+#: What a countdown cell's state is tested on: only an enabled cell, neither selected
+#: nor focused, is painted by :class:`SlaCellDelegate` itself (as integers: cheaper).
+_SPECIAL: Final = (
+    QStyle.StateFlag.State_Selected
+    | QStyle.StateFlag.State_HasFocus
+    | QStyle.StateFlag.State_Enabled
+).value
+_ENABLED: Final = QStyle.StateFlag.State_Enabled.value
 
 
 class PlanBadgeDelegate(QStyledItemDelegate):
@@ -78,3 +88,53 @@ class PlanBadgeDelegate(QStyledItemDelegate):
             metrics = QFontMetrics(option.font)
             size.setWidth(size.width() + metrics.horizontalAdvance(plan_label(str(plan))) + 24)
         return size
+
+
+class SlaCellDelegate(QStyledItemDelegate):
+    """An SLA countdown cell: its text in its colours and font, from one model call.
+
+    These cells repaint every second.  The style's item painting asks the model
+    for about ten roles a cell, each a call into Python; a countdown needs only
+    its text, colours and font, which :data:`SLA_CELL_ROLE` gives at once.  The
+    row's own background (alternating colours) is the view's, painted before;
+    a selected, focused or disabled cell is drawn by the style as usual.
+    """
+
+    _margin: int | None = None
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        cell = index.data(SLA_CELL_ROLE)
+        if option.state.value & _SPECIAL != _ENABLED or not isinstance(cell, SlaCell):
+            super().paint(painter, option, index)
+            return
+        rect = option.rect
+        if cell.background is not None:
+            painter.fillRect(rect, cell.background)
+        margin = self._margin
+        if margin is None:  # the style's own text margin: the text sits where others' does
+            widget = option.widget
+            style = widget.style() if widget is not None else QApplication.style()
+            focus = QStyle.PixelMetric.PM_FocusFrameHMargin
+            margin = self._margin = style.pixelMetric(focus, None, widget) + 1
+        text_rect = rect.adjusted(margin, 0, -margin, 0)
+        font = cell.font if cell.font is not None else option.font
+        painter.save()
+        painter.setFont(font)
+        painter.setPen(
+            cell.foreground.color()
+            if cell.foreground is not None
+            else option.palette.color(QPalette.ColorRole.Text)
+        )
+        painter.drawText(
+            text_rect,
+            _LEFT_MIDDLE,
+            painter.fontMetrics().elidedText(
+                cell.text, Qt.TextElideMode.ElideRight, text_rect.width()
+            ),
+        )
+        painter.restore()

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 import i18n
 from desktop.models.queue import SLA_COLUMNS, Column, QueueModel, QueueView
 from desktop.views.banner import AnnouncementBanner
-from desktop.views.delegates import PlanBadgeDelegate
+from desktop.views.delegates import PlanBadgeDelegate, SlaCellDelegate
 from desktop.views.report import ReportView, compliance_report_view
 from desktop.views.sync_panel import (
     ConflictsPanel,
@@ -153,6 +153,9 @@ class QueueTable(QTableView):
         horizontal.sectionResized.connect(self._section_resized)
         self.fit_columns()
         self.setItemDelegateForColumn(Column.ORGANISATION, PlanBadgeDelegate(self))
+        countdowns = SlaCellDelegate(self)
+        for column in SLA_COLUMNS:
+            self.setItemDelegateForColumn(column, countdowns)
         # the default order is the next SLA due, which no single column shows
         horizontal.setSortIndicatorShown(False)
         horizontal.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)

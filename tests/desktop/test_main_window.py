@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTreeWidgetItem
 from pytestqt.qtbot import QtBot
@@ -193,3 +193,52 @@ def test_an_announcement_published_now_shows_despite_a_clock_a_moment_behind(
     assert [item["title"] for item in active_announcements(cache, T0)] == ["in 1 s"]
     later = T0 + dt.timedelta(seconds=30)
     assert {item["title"] for item in active_announcements(cache, later)} == {"in 1 s", "in 30 s"}
+
+
+def test_countdown_cells_are_painted_in_their_state_colours(window: MainWindow) -> None:
+    """The SLA cells are painted from one model call; what shows is what the model says:
+    an overdue clock's cell in its red background, with its text, selected or not."""
+    window.show_view(QueueView.ALL)
+    model, table = window.model, window.table
+    column = Column.RESOLUTION_SLA
+    overdue = [
+        row
+        for row in range(min(model.rowCount(), 12))
+        if model.data(model.index(row, column), Qt.ItemDataRole.BackgroundRole) is not None
+    ]
+    assert overdue, "the demo queue starts with overdue tickets"
+    row = overdue[-1]
+    index = model.index(row, column)
+    expected = model.data(index, Qt.ItemDataRole.BackgroundRole).color()
+    table.clearSelection()
+    table.setCurrentIndex(model.index(0, Column.TRACKING))
+    if row == 0:
+        table.setCurrentIndex(model.index(1, Column.TRACKING))
+    image = table.viewport().grab().toImage()
+    rect = table.visualRect(index)
+    # the cell's right end: past its text, the background alone
+    assert image.pixelColor(rect.right() - 2, rect.center().y()) == expected
+    # its text is drawn (dark pixels on the light red), in the cell's own foreground
+    foreground = model.data(index, Qt.ItemDataRole.ForegroundRole).color()
+    left = [
+        image.pixelColor(x, y)
+        for x in range(rect.left(), rect.left() + 60)
+        for y in range(rect.top(), rect.bottom())
+    ]
+    assert any(colour.lightness() < expected.lightness() - 60 for colour in left)
+
+    def near(colour: QColor) -> bool:
+        return (
+            max(
+                abs(colour.red() - foreground.red()),
+                abs(colour.green() - foreground.green()),
+                abs(colour.blue() - foreground.blue()),
+            )
+            < 24
+        )
+
+    assert any(near(colour) for colour in left)
+    # a selected row is the style's: the selection colour, not the clock's
+    table.selectRow(row)
+    image = table.viewport().grab().toImage()
+    assert image.pixelColor(rect.right() - 2, rect.center().y()) != expected
