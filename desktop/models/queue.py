@@ -32,12 +32,14 @@ import datetime as dt
 import gc
 import heapq
 import json
+import logging
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from PySide6.QtCore import (
@@ -51,8 +53,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 import i18n
+from desktop.models import sla_memo
 from desktop.models.sla_cells import (
     UNKNOWN_GROUP,
     SlaRules,
@@ -65,6 +69,7 @@ from desktop.models.sla_cells import (
     events_from_history,
     read_sla_history,
 )
+from desktop.models.sla_memo import Facts
 from i18n import N_, gettext
 from sla.calendar import to_us
 from sla.clock import ClockState, ClockStatus, Event, Status, TicketSla, evaluate_many
@@ -89,6 +94,9 @@ _SLICE: Final = 1_500
 _BACKGROUND_DELAY_MS: Final = 100
 #: Ticket ids per ``IN (…)`` query.
 _CHUNK: Final = 500
+
+
+log = logging.getLogger(__name__)
 
 
 class Column(IntEnum):
@@ -196,6 +204,7 @@ _CLOCK_FREE: Final = frozenset(
 _VALUE_BITS: Final = 64
 _VALUE_OFFSET: Final = 1 << 63
 _DUE_BITS: Final = _SLOT_BITS + _VALUE_BITS + 8  # a packed next-SLA-due key
+_LOW_64: Final = (1 << _VALUE_BITS) - 1
 
 
 def _due_key(key: tuple[int, int, int], slot: int) -> int:
@@ -211,6 +220,10 @@ def _due_key(key: tuple[int, int, int], slot: int) -> int:
 def _clock_key(clock: ClockState | None) -> int:
     group, value = clock_sort_key(clock)
     return group << _VALUE_BITS | (value + _VALUE_OFFSET)
+
+
+#: Both clock keys of a ticket whose clocks cannot be computed.
+_NO_CLOCK_KEYS: Final = (_clock_key(None), _clock_key(None))
 
 
 def _facts(sla: TicketSla) -> tuple[tuple[int, int, int], tuple[int, int], int, int]:
@@ -359,7 +372,7 @@ def _driver(connection: Connection) -> Any:
 
 _TICKET_COLUMNS: Final = (
     "id, tracking_number, subject, organisation_id, priority, severity, status, "
-    "team_id, assignee_id, created_at, updated_at"
+    "team_id, assignee_id, created_at, updated_at, version"
 )
 
 
@@ -394,6 +407,8 @@ class QueueModel(QAbstractTableModel):
         self._organisations: dict[int, tuple[str, str]] = {}
         self._users: dict[int, str] = {}
         self._clear_columns()
+        #: tickets whose clocks the last (re)load took from the memo of an earlier run
+        self.recalled = 0
         self._rows: list[int] = []  # the slots shown, in order
         self._view = view
         self._search: set[int] | None = None
@@ -411,6 +426,9 @@ class QueueModel(QAbstractTableModel):
         self._background = QTimer(self)
         self._background.setSingleShot(True)
         self._background.timeout.connect(self._evaluate_slice)
+        self._memo_timer = QTimer(self)
+        self._memo_timer.setSingleShot(True)
+        self._memo_timer.timeout.connect(self.save_memo)
         self.reload()
 
     def _clear_columns(self) -> None:
@@ -426,6 +444,7 @@ class QueueModel(QAbstractTableModel):
         self._assignee: list[int | None] = []
         self._created: list[str] = []
         self._updated: list[str] = []
+        self._version: list[int] = []  # the server's version of each ticket
         self._pending = bytearray()
         self._done = bytearray()
         # the SLA, in columns
@@ -471,6 +490,7 @@ class QueueModel(QAbstractTableModel):
     def reload(self) -> None:
         """Read every ticket from the cache again (after an initial sync, say)."""
         self._background.stop()
+        self._memo_timer.stop()
         self.beginResetModel()
         try:
             self._offset = self._cache.clock_offset()
@@ -484,7 +504,10 @@ class QueueModel(QAbstractTableModel):
                     self._rules = SlaRules.from_cache(self._cache)
                     self._rules.calendar.index()
                     read = reading.result()
-                self._load(*read)
+                self._load(*read[:4])
+                self.recalled = 0
+                if read[4] is not None:  # facts computed earlier that may still hold
+                    self._recall(read[4])
                 if len(self._ids) <= self._eager_limit:
                     self._evaluate_slots(range(len(self._ids)))
                 self._rows = self._select()
@@ -512,8 +535,13 @@ class QueueModel(QAbstractTableModel):
         self._users = users
         self._my_teams = teams
 
-    def _read_tickets(self) -> tuple[list[tuple[Any, ...]], set[int], int, int]:
-        """The shown columns of every ticket, those with pending work, the watermarks."""
+    def _read_tickets(
+        self,
+    ) -> tuple[list[tuple[Any, ...]], set[int], int, int, set[int] | None]:
+        """The shown columns of every ticket, those with pending work, the watermarks,
+        and (for a large queue with a memo of its clocks) the tickets whose SLA history
+        grew since the memo was written."""
+        path = self._memo_file()
         with self._cache.read() as connection:
             rows = (
                 _driver(connection)
@@ -523,7 +551,12 @@ class QueueModel(QAbstractTableModel):
             pending = self._pending_ids(connection)
             history_mark = self._max_id(connection, schema.ticket_history.name)
             comment_mark = self._max_id(connection, schema.comments.name)
-        return rows, pending, history_mark, comment_mark
+            changed: set[int] | None = None
+            if path is not None and len(rows) > self._eager_limit:
+                header = sla_memo.read_header(path)
+                if header is not None:
+                    changed = sla_memo.changed_since(connection, header.history_mark)
+        return rows, pending, history_mark, comment_mark, changed
 
     def _load(
         self, rows: list[tuple[Any, ...]], pending: set[int], history_mark: int, comment_mark: int
@@ -547,6 +580,7 @@ class QueueModel(QAbstractTableModel):
                 assignee,
                 created,
                 updated,
+                version,
             ) = zip(*rows, strict=True)
             self._ids = list(ids)
             self._tracking = list(tracking)
@@ -559,6 +593,7 @@ class QueueModel(QAbstractTableModel):
             self._assignee = list(assignee)
             self._created = list(created)
             self._updated = list(updated)
+            self._version = list(version)
         self._slot_of = {ticket_id: slot for slot, ticket_id in enumerate(self._ids)}
         self._pending = bytearray(ticket_id in pending for ticket_id in self._ids)
         self._done = bytearray(code in _DONE for code in self._status)
@@ -616,8 +651,12 @@ class QueueModel(QAbstractTableModel):
 
         ``keep`` receives the clocks themselves (the queue keeps only states and keys).
         """
+        before = self._unevaluated
         with _bulk():
-            return self._evaluate_many(list(slots), keep)
+            moved = self._evaluate_many(list(slots), keep)
+        if before and not self._unevaluated:  # every ticket known: the next start need
+            self._memo_timer.start(0)  # not evaluate them all again (once this is done)
+        return moved
 
     def _evaluate_many(self, slots: list[int], keep: dict[int, _Clocks] | None) -> bool:
         moved = False
@@ -656,15 +695,18 @@ class QueueModel(QAbstractTableModel):
         else:
             self._problems[slot] = problem
         if sla is None:
-            due = _due_key((UNKNOWN_GROUP, 0, 0), slot)
-            states = (_NO_STATE, _NO_STATE)
-            response_key = resolution_key = _clock_key(None)
-            wake = -1
+            facts = Facts((UNKNOWN_GROUP, 0, 0), (_NO_STATE, _NO_STATE), *_NO_CLOCK_KEYS, -1)
         else:
             key, states, response_key, resolution_key = _facts(sla)
-            due = _due_key(key, slot)
             found = sla.next_change_us(self._now_us, _STATE_ONLY_US)
             wake = -1 if found is None else found
+            facts = Facts(key, states, response_key, resolution_key, wake)
+        return self._put(slot, facts)
+
+    def _put(self, slot: int, facts: Facts) -> bool:
+        """Keep these facts of one ticket's clocks; True when its order or states moved."""
+        due = _due_key(facts.key, slot)
+        states = facts.states
         if not self._evaluated[slot]:
             self._evaluated[slot] = 1
             self._unevaluated -= 1
@@ -677,18 +719,122 @@ class QueueModel(QAbstractTableModel):
             )
         if (
             moved
-            or response_key != self._response_key[slot]
-            or resolution_key != self._resolution_key[slot]
+            or facts.response_key != self._response_key[slot]
+            or facts.resolution_key != self._resolution_key[slot]
         ):
             self._dirty.add(slot)
         self._due[slot] = due
-        self._response_key[slot] = response_key
-        self._resolution_key[slot] = resolution_key
+        self._response_key[slot] = facts.response_key
+        self._resolution_key[slot] = facts.resolution_key
         self._response_state[slot], self._resolution_state[slot] = states
+        wake = facts.wake
         if wake >= 0 and wake != self._wake[slot]:
             heapq.heappush(self._wakes, (wake, slot))
         self._wake[slot] = wake
         return moved
+
+    def _facts_of(self, slot: int) -> Facts:
+        """What :meth:`_put` kept of an evaluated slot."""
+        due = self._due[slot] >> _SLOT_BITS
+        value = (due & _LOW_64) - _VALUE_OFFSET
+        head = due >> _VALUE_BITS
+        group = head >> 4
+        key = (group, head & 15, value) if group == 0 else (group, value, 0)
+        return Facts(
+            key,
+            (self._response_state[slot], self._resolution_state[slot]),
+            self._response_key[slot],
+            self._resolution_key[slot],
+            self._wake[slot],
+        )
+
+    # -- the memo of facts (see desktop.models.sla_memo) --------------------------------
+
+    def _memo_file(self) -> Path | None:
+        path = getattr(self._cache, "path", None)
+        return sla_memo.memo_path(Path(path)) if path is not None else None
+
+    def _digest(self) -> str:
+        rules = self.rules
+        plans = ((key, plan) for key, (_name, plan) in self._organisations.items())
+        return sla_memo.rules_digest(rules.policy, rules.calendar, plans)
+
+    def _recall(self, changed: set[int]) -> None:
+        """Take the facts the memo still vouches for (see :mod:`desktop.models.sla_memo`):
+        tickets without pending work, at the same version, without new SLA history."""
+        path = self._memo_file()
+        memo = None if path is None else sla_memo.load(path, self._digest())
+        now_us = self._now_us
+        if memo is None or now_us < memo.header.computed_at_us:
+            return
+        c, where = memo.columns, memo.where
+        versions, wakes_at = c["versions"], c["wake"]
+        group, first, second = c["group"], c["first"], c["second"]
+        response_high, response_low = c["response_high"], c["response_low"]
+        resolution_high, resolution_low = c["resolution_high"], c["resolution_low"]
+        response_states, resolution_states = c["response_state"], c["resolution_state"]
+        pending, version, evaluated = self._pending, self._version, self._evaluated
+        due, wake, wakes = self._due, self._wake, self._wakes
+        response_key, resolution_key = self._response_key, self._resolution_key
+        response_state, resolution_state = self._response_state, self._resolution_state
+        recalled = 0
+        for slot, ticket_id in enumerate(self._ids):
+            at = where.get(ticket_id)
+            if (
+                at is None
+                or pending[slot]
+                or versions[at] != version[slot]
+                or ticket_id in changed
+                or evaluated[slot]
+            ):
+                continue
+            when = wakes_at[at]
+            if 0 <= when <= now_us:
+                continue  # a state changed since: evaluated again
+            due[slot] = _due_key((group[at], first[at], second[at]), slot)
+            response_key[slot] = response_high[at] << 64 | response_low[at]
+            resolution_key[slot] = resolution_high[at] << 64 | resolution_low[at]
+            response_state[slot] = response_states[at]
+            resolution_state[slot] = resolution_states[at]
+            wake[slot] = when
+            if when >= 0:
+                wakes.append((when, slot))
+            evaluated[slot] = 1
+            recalled += 1
+        heapq.heapify(wakes)
+        self._unevaluated -= recalled
+        self.recalled = recalled
+
+    def save_memo(self) -> bool:
+        """Write the facts of every evaluated ticket for the next start (a large queue
+        only); False when not written (nothing worth it, or the cache moved since the
+        queue last read it: the facts would not match what it holds)."""
+        path = self._memo_file()
+        if path is None or len(self._ids) <= self._eager_limit or self._rules is None:
+            return False
+        ids, pending = self._ids, self._pending
+        try:
+            with self._cache.read() as connection:
+                if Cache._history_mark(connection) != self._history_mark:
+                    return False
+                shown = {ticket_id for slot, ticket_id in enumerate(ids) if pending[slot]}
+                if self._pending_ids(connection) != shown:
+                    return False
+        except SQLAlchemyError as error:  # a memo not written costs a slower start, no more
+            log.warning("the queue's SLA memo was not written: %s", error)
+            return False
+        evaluated, problems, version = self._evaluated, self._problems, self._version
+        header = sla_memo.Header(self._digest(), 0, self._now_us, self._history_mark)
+        sla_memo.save(
+            path,
+            header,
+            (
+                (ids[slot], version[slot], self._facts_of(slot))
+                for slot in range(len(ids))
+                if evaluated[slot] and not pending[slot] and slot not in problems
+            ),
+        )
+        return True
 
     def _ensure(self, slots: Iterable[int]) -> None:
         """These tickets' clocks known (evaluated now if they never were)."""
@@ -1163,7 +1309,7 @@ class QueueModel(QAbstractTableModel):
             slot = self._slot_of[ticket_id]
             slots.append(slot)
             (_, tracking, subject, organisation, priority, severity, status) = row[:7]
-            team, assignee, created, updated = row[7:]
+            team, assignee, created, updated, version = row[7:]
             self._tracking[slot] = tracking
             self._subject[slot] = subject
             self._organisation[slot] = organisation
@@ -1174,6 +1320,7 @@ class QueueModel(QAbstractTableModel):
             self._assignee[slot] = assignee
             self._created[slot] = created
             self._updated[slot] = updated
+            self._version[slot] = version
             self._pending[slot] = ticket_id in pending
             self._done[slot] = status in _DONE
             self._events[slot] = None

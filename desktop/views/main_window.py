@@ -828,6 +828,7 @@ class MainWindow(QMainWindow):
         self.schedule_tick()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.model.save_memo()  # what is known of the clocks, for a quicker next start
         self.ticker.stop()
         self._reload_timer.stop()
         self._banner_timer.stop()

@@ -1,0 +1,226 @@
+"""A memo of the queue's SLA facts, so that a cold start need not replay every history.
+
+What the queue keeps of a ticket's clocks (its sort keys, both clocks' states and
+the instant of its next state change) is a pure function of the ticket's SLA
+inputs (its SLA history entries, creation, priority, severity and plan), the
+policy and calendar, and the instant; and between two state changes it does not
+depend on the instant at all.  So facts computed at ``T`` still hold at any
+later instant before the ticket's next state change, as long as the inputs are
+the same.  Nothing here drifts: the memo is a cache of that function, checked
+entry by entry, never a source of truth.
+
+The memo is a file next to the cache (``<cache>.queue-sla``), written when the
+queue has evaluated every ticket and on close, read at start.  An entry is used
+only when all of these hold, else the ticket is evaluated as usual:
+
+* the file was written by this version of the console, for the same policy,
+  calendar and organisations' plans (a digest of them), at an instant not after
+  "now";
+* the ticket has no pending command (its clocks are then provisional);
+* it is at the server version it was at (a ticket row the server changed
+  carries a new version), and no SLA history entry of it came into the cache
+  since the memo was written (the cache's history ids only grow);
+* its next state change, if any, is still to come.
+
+A missing, unreadable or foreign file is no memo at all: the console works
+without it, only slower to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from sqlalchemy import Connection
+
+from sla.history import SLA_FIELDS
+from sla.policy import calendar_to_dict
+from sync import schema
+
+log = logging.getLogger(__name__)
+
+#: The file's format; a change makes older files unused.
+FORMAT: Final = 1
+SUFFIX: Final = ".queue-sla"
+_MAGIC: Final = b"offimizer-queue-sla\n"
+
+
+def memo_path(cache_path: Path) -> Path:
+    return cache_path.with_name(cache_path.name + SUFFIX)
+
+
+def rules_digest(policy: Any, calendar: Any, plans: Iterable[tuple[int, str]]) -> str:
+    """What makes facts comparable: this console's version, the SLA documents and the
+    plan of each organisation (a ticket's targets depend on its organisation's plan)."""
+    try:
+        version = metadata.version("offimizer-console")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
+        version = "unknown"
+    text = json.dumps(
+        [FORMAT, version, policy.to_dict(), calendar_to_dict(calendar), sorted(plans)],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def changed_since(connection: Connection, history_mark: int) -> set[int]:
+    """The tickets with SLA history entries written after ``history_mark``."""
+    fields = ", ".join(f"'{name}'" for name in SLA_FIELDS)
+    raw: Any = connection.connection.driver_connection  # inside SQLAlchemy's transaction
+    return {
+        ticket_id
+        for (ticket_id,) in raw.execute(
+            f"SELECT DISTINCT ticket_id FROM {schema.ticket_history.name} "
+            f"WHERE local_id > ? AND field IN ({fields})",
+            (history_mark,),
+        )
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """One ticket's facts as the queue keeps them (see ``QueueModel._put``)."""
+
+    key: tuple[int, int, int]
+    states: tuple[int, int]
+    response_key: int
+    resolution_key: int
+    wake: int
+
+
+# The file: the magic line, a JSON header line, then one array a column, in this order.
+_COLUMNS: Final = (
+    ("ids", "q"),
+    ("versions", "q"),
+    ("group", "q"),
+    ("first", "q"),
+    ("second", "q"),
+    ("response_high", "q"),
+    ("response_low", "Q"),
+    ("resolution_high", "q"),
+    ("resolution_low", "Q"),
+    ("response_state", "B"),
+    ("resolution_state", "B"),
+    ("wake", "q"),
+)
+_LOW: Final = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Header:
+    digest: str
+    count: int
+    #: the instant the facts hold from (server time, µs)
+    computed_at_us: int
+    #: the cache's highest history id when they were written
+    history_mark: int
+
+
+def read_header(path: Path) -> Header | None:
+    """The memo's header (None: no usable memo there)."""
+    try:
+        with path.open("rb") as stream:
+            return _header(stream)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("the queue's SLA memo %s is not usable: %s", path, error)
+        return None
+
+
+def _header(stream: BinaryIO) -> Header | None:
+    if stream.readline() != _MAGIC:
+        return None
+    found = json.loads(stream.readline())
+    return Header(
+        str(found["digest"]),
+        int(found["count"]),
+        int(found["computed_at_us"]),
+        int(found["history_mark"]),
+    )
+
+
+@dataclass
+class Memo:
+    """The facts of a file, in columns, by ticket id."""
+
+    header: Header
+    columns: dict[str, array[Any]]
+    where: dict[int, int]
+
+
+def load(path: Path, digest: str) -> Memo | None:
+    """The memo at ``path`` if it was written for ``digest``; None otherwise."""
+    try:
+        with path.open("rb") as stream:
+            header = _header(stream)
+            if header is None or header.digest != digest:
+                return None
+            columns: dict[str, array[Any]] = {}
+            for name, code in _COLUMNS:
+                column = array(code)
+                column.fromfile(stream, header.count)
+                columns[name] = column
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
+        log.warning("the queue's SLA memo %s is not usable: %s", path, error)
+        return None
+    where = dict(zip(columns["ids"], range(header.count), strict=True))
+    return Memo(header, columns, where)
+
+
+def save(
+    path: Path,
+    header: Header,
+    entries: Iterable[tuple[int, int, Facts]],
+) -> None:
+    """Write ``(ticket id, version, facts)`` entries (replacing the file at once: a
+    reader never sees half of one); ``header.count`` is ignored."""
+    columns = {name: array(code) for name, code in _COLUMNS}
+    count = 0
+    for ticket_id, version, facts in entries:
+        columns["ids"].append(ticket_id)
+        columns["versions"].append(version)
+        group, first, second = facts.key
+        columns["group"].append(group)
+        columns["first"].append(first)
+        columns["second"].append(second)
+        columns["response_high"].append(facts.response_key >> 64)
+        columns["response_low"].append(facts.response_key & _LOW)
+        columns["resolution_high"].append(facts.resolution_key >> 64)
+        columns["resolution_low"].append(facts.resolution_key & _LOW)
+        columns["response_state"].append(facts.states[0])
+        columns["resolution_state"].append(facts.states[1])
+        columns["wake"].append(facts.wake)
+        count += 1
+    written = {
+        "digest": header.digest,
+        "count": count,
+        "computed_at_us": header.computed_at_us,
+        "history_mark": header.history_mark,
+    }
+    partial = path.with_name(path.name + ".partial")
+    try:
+        # as private as the cache it comes from, from its first byte
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(_MAGIC)
+            stream.write(json.dumps(written).encode() + b"\n")
+            for name, _code in _COLUMNS:
+                columns[name].tofile(stream)
+        partial.replace(path)
+    except OSError as error:  # a memo not written costs a slower start, nothing more
+        log.warning("cannot write the queue's SLA memo %s: %s", path, error)
+        with contextlib.suppress(OSError):
+            partial.unlink()
