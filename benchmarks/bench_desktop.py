@@ -6,7 +6,10 @@ fills a cache with 100,000 demo tickets and their histories (through
 for the next run), then prints, each against its target:
 
 * cold start: opening the cache and the main window until the queue's first
-  paint (s; target <= 1.5 s);
+  paint (s; target <= 1.5 s), in a process of its own: once without the queue's
+  memo of the clocks (the first start after a sync filled the cache: every
+  clock of the opening view is computed), once with the memo the run leaves at
+  its close (a start the next morning finds most clocks still valid in it);
 * sorting the whole queue by the next SLA due, from another order (ms; <= 50);
 * a search query, as typed in the search box: full-text index plus the
   current view (ms; <= 100);
@@ -48,6 +51,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.demo_data import DEMO_AGENT_ID, seed_demo_until
 from desktop.models.queue import Column, QueueView
+from desktop.models.sla_memo import memo_path
 from desktop.views.main_window import MainWindow
 from sla.clock import Status
 from sync.cache import Cache, utc_now
@@ -147,20 +151,75 @@ def sync_page(cache: Cache, ticket_ids: list[int]) -> ChangePage:
     return ChangePage(changes=changes, next_cursor=cursor, has_more=False, estimate=0)
 
 
-def business_clock() -> Callable[[], dt.datetime]:
-    """Our clock, moved to the next business hour when support is closed now (a
-    weekend, a night), so the countdowns on screen run while the ticking is measured."""
+def business_clock(state: Path) -> Callable[[], dt.datetime]:
+    """Our clock, moved into support hours when support is closed now (a weekend, a
+    night), so the countdowns on screen run while the ticking is measured.
+
+    The shift is kept in ``state`` (next to the cache) and reused while it still
+    lands in support hours, else moved forward to the next business morning: the
+    console's time never goes back from one run to the next (its memo of the
+    clocks holds only from the instant it was computed)."""
     paris = ZoneInfo("Europe/Paris")
-    local = dt.datetime.now(paris)
-    shifted = local
-    if shifted.weekday() >= 5 or not 9 <= shifted.hour < 17:
-        if shifted.hour >= 17:
+
+    def open_at(local: dt.datetime) -> bool:
+        return local.weekday() < 5 and 9 <= local.hour < 17
+
+    real = utc_now()
+    offset = dt.timedelta(0)
+    with contextlib.suppress(OSError, ValueError):
+        offset = dt.timedelta(seconds=float(state.read_text()))
+    if not open_at((real + offset).astimezone(paris)):
+        shifted = (real + offset).astimezone(paris)
+        if shifted.hour >= 9:
             shifted += dt.timedelta(days=1)
         while shifted.weekday() >= 5:
             shifted += dt.timedelta(days=1)
         shifted = shifted.replace(hour=10, minute=0, second=0, microsecond=0)
-    offset = shifted - local
+        offset = shifted - real
+        with contextlib.suppress(OSError):
+            state.write_text(str(offset.total_seconds()))
     return lambda: utc_now() + offset
+
+
+def clock_file(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".bench-clock")
+
+
+def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
+    """The cache opened and the main window shown, to the queue's first paint (s)."""
+    app = QApplication.instance()
+    assert app is not None
+    painted = FirstPaint()
+    start = time.perf_counter()
+    cache = Cache.open(path)
+    window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))
+    window.table.viewport().installEventFilter(painted)
+    window.show()
+    while painted.at is None and time.perf_counter() - start < 60:
+        app.processEvents()
+    return cache, window, (painted.at or time.perf_counter()) - start
+
+
+def cold_start_apart(path: Path, *, memo: bool) -> tuple[float, int]:
+    """A cold start in a process of its own (s), and the tickets whose clocks the
+    queue took from its memo; ``memo=False`` hides the memo from it first."""
+    saved = memo_path(path)
+    aside = saved.with_name(saved.name + ".aside")
+    hidden = not memo and saved.exists()
+    if hidden:
+        saved.replace(aside)
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--cold-only", "--cache", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        if hidden:
+            aside.replace(saved)  # the memo as it was (the run wrote its own)
+    seconds, recalled = done.stdout.split()[-2:]
+    return float(seconds), int(recalled)
 
 
 def verdict(value: float, target: float) -> str:
@@ -173,9 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=TICKETS)
     parser.add_argument("--profile", action="store_true", help="cProfile the second of ticking")
     parser.add_argument("--fill-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cold-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fill_only:
         fill(args.cache, args.tickets)
+        return 0
+    if args.cold_only:
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        cache, window, seconds = open_window(args.cache)
+        recalled = window.model.recalled
+        window.close()
+        cache.close()
+        print(f"{seconds:.4f} {recalled}")
         return 0
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with contextlib.ExitStack() as stack:
@@ -186,17 +254,12 @@ def main(argv: list[str] | None = None) -> int:
             path = args.cache
         fill_apart(path, args.tickets)
 
-        # -- cold start: the cache opened, the window built and shown, the queue painted
-        painted = FirstPaint()
-        start = time.perf_counter()
-        cache = Cache.open(path)
+        # -- cold start: the cache opened, the window built and shown, the queue painted;
+        # in processes of their own: without the memo of the queue's clocks (the first
+        # start after a sync), then, at the end, with the one this run leaves
+        cold, _ = cold_start_apart(path, memo=False)
+        cache, window, _ = open_window(path)
         stack.callback(cache.close)
-        window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock())
-        window.table.viewport().installEventFilter(painted)
-        window.show()
-        while painted.at is None and time.perf_counter() - start < 60:
-            app.processEvents()
-        cold = (painted.at or time.perf_counter()) - start
         total = cache.ticket_count()
 
         # -- sort the whole queue by the next SLA due, from another order
@@ -266,10 +329,19 @@ def main(argv: list[str] | None = None) -> int:
         sync_ms = ((repainted.at or time.perf_counter()) - started) * 1000
 
         memory = rss_mb()
-        window.close()
+        window.close()  # which writes the memo of the clocks
+        warm, recalled = cold_start_apart(path, memo=True)
 
     print(f"tickets in the cache: {total:,} (queue rows: {rows:,}; search matched {found:,})")
-    print(f"cold start to queue painted: {cold:.2f} s (target <= 1.5 s) {verdict(cold, 1.5)}")
+    print(
+        f"cold start to queue painted, first start after a sync: {cold:.2f} s "
+        f"(target <= 1.5 s) {verdict(cold, 1.5)}"
+    )
+    print(
+        f"cold start to queue painted, the clocks' memo of the last close at hand: "
+        f"{warm:.2f} s (target <= 1.5 s) {verdict(warm, 1.5)}; "
+        f"{recalled:,} tickets' clocks taken from it"
+    )
     print(f"sort by next SLA due: {sort_ms:.1f} ms (target <= 50 ms) {verdict(sort_ms, 50)}")
     print(f"search query: {search_ms:.1f} ms (target <= 100 ms) {verdict(search_ms, 100)}")
     print(f"  (the first sort by another column, its keys built: {first_sort_ms:.1f} ms)")
