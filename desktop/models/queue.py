@@ -755,9 +755,8 @@ class QueueModel(QAbstractTableModel):
         return sla_memo.memo_path(Path(path)) if path is not None else None
 
     def _digest(self) -> str:
-        rules = self.rules
         plans = ((key, plan) for key, (_name, plan) in self._organisations.items())
-        return sla_memo.rules_digest(rules.policy, rules.calendar, plans)
+        return sla_memo.rules_digest(self.rules.source, plans)
 
     def _recall(self, changed: set[int]) -> None:
         """Take the facts the memo still vouches for (see :mod:`desktop.models.sla_memo`):

@@ -71,6 +71,8 @@ class SlaRules:
     calendar: BusinessCalendar
     #: why the cache's own documents were not used, when they were not
     problem: str | None = None
+    #: the documents as the cache holds them (JSON), or "" for the contract's defaults
+    source: str = ""
 
     @classmethod
     def defaults(cls, problem: str | None = None) -> SlaRules:
@@ -87,11 +89,13 @@ class SlaRules:
             return cls.defaults(str(error))
         if config is None:
             return cls.defaults()
+        source = _source(config.policy, config.calendar)
         try:
-            return cls(*_documents(config.policy, config.calendar))
+            policy, calendar = _documents(source, config.policy, config.calendar)
         except SlaConfigError as error:
             log.warning("the cached SLA configuration is invalid: %s", error)
             return cls.defaults(str(error))
+        return cls(policy, calendar, source=source)
 
 
 #: Rules built from the cache's documents, by their JSON text: a calendar indexes its
@@ -105,8 +109,11 @@ def _default_documents() -> tuple[SlaPolicy, BusinessCalendar]:
     return default_policy(), default_calendar()
 
 
-def _documents(policy: Any, calendar: Any) -> tuple[SlaPolicy, BusinessCalendar]:
-    key = json.dumps([policy, calendar], sort_keys=True, default=str)
+def _source(policy: Any, calendar: Any) -> str:
+    return json.dumps([policy, calendar], sort_keys=True, default=str)
+
+
+def _documents(key: str, policy: Any, calendar: Any) -> tuple[SlaPolicy, BusinessCalendar]:
     found = _RULES.get(key)
     if found is None:
         found = (SlaPolicy.from_dict(policy), calendar_from_dict(calendar))

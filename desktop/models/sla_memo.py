@@ -43,7 +43,6 @@ from typing import Any, BinaryIO, Final
 from sqlalchemy import Connection
 
 from sla.history import SLA_FIELDS
-from sla.policy import calendar_to_dict
 from sync import schema
 
 log = logging.getLogger(__name__)
@@ -58,18 +57,15 @@ def memo_path(cache_path: Path) -> Path:
     return cache_path.with_name(cache_path.name + SUFFIX)
 
 
-def rules_digest(policy: Any, calendar: Any, plans: Iterable[tuple[int, str]]) -> str:
-    """What makes facts comparable: this console's version, the SLA documents and the
-    plan of each organisation (a ticket's targets depend on its organisation's plan)."""
+def rules_digest(documents: str, plans: Iterable[tuple[int, str]]) -> str:
+    """What makes facts comparable: this console's version, the SLA documents (their
+    JSON as the cache holds them; "" for the contract's defaults) and the plan of each
+    organisation (a ticket's targets depend on its organisation's plan)."""
     try:
         version = metadata.version("offimizer-console")
     except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
         version = "unknown"
-    text = json.dumps(
-        [FORMAT, version, policy.to_dict(), calendar_to_dict(calendar), sorted(plans)],
-        sort_keys=True,
-        default=str,
-    )
+    text = json.dumps([FORMAT, version, documents, sorted(plans)], default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -14,9 +14,12 @@ from desktop.demo_data import seed_demo
 from desktop.models.queue import CLOCK_STATE_ROLE, Column, QueueModel, QueueView
 from desktop.models.sla_memo import memo_path
 from sla.clock import Status
+from sla.policy import calendar_to_dict, default_calendar, default_policy
 from sync.cache import Cache
+from sync.protocol import SlaConfigOut
 from sync.store import Store
 from tests.desktop.conftest import T0, FakeClock, Feed
+
 
 @pytest.fixture(autouse=True)
 def _application(qapp: object) -> None:
@@ -220,3 +223,16 @@ def test_a_small_queue_keeps_no_memo(cache: Cache, clock: FakeClock) -> None:
     queue = QueueModel(cache, me=1, clock=clock)  # evaluated at once: no need
     assert not queue.save_memo()
     assert not memo_path(cache.path).exists()
+
+
+def test_a_new_sla_policy_makes_the_memo_unused(
+    remembered: QueueModel, cache: Cache, clock: FakeClock
+) -> None:
+    policy = default_policy().to_dict()
+    policy["at_risk"]["fraction"] = 0.5  # at risk sooner: some clocks change state
+    cache.put_sla_config(
+        SlaConfigOut(policy=policy, calendar=calendar_to_dict(default_calendar()), updated_at=T0)
+    )
+    again = open_queue(cache, clock)
+    assert again.recalled == 0
+    assert picture(again) == evaluated_afresh(cache, clock)
