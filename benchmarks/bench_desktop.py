@@ -53,6 +53,7 @@ from desktop.demo_data import DEMO_AGENT_ID, seed_demo_until
 from desktop.models.queue import Column, QueueView
 from desktop.models.sla_memo import memo_path
 from desktop.views.main_window import MainWindow
+from desktop.warmup import warm_up
 from sla.clock import Status
 from sync.cache import Cache, utc_now
 from sync.protocol import Change, ChangePage
@@ -191,6 +192,7 @@ def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
     assert app is not None
     painted = FirstPaint()
     start = time.perf_counter()
+    warm_up()  # as the console's start does
     cache = Cache.open(path)
     window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))
     window.table.viewport().installEventFilter(painted)

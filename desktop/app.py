@@ -47,6 +47,7 @@ from desktop.views.settings import (
     save_layout,
 )
 from desktop.views.sign_in import SignInDialog, SignInRequest
+from desktop.warmup import warm_up
 from i18n import _
 from sync.cache import Cache, cache_path
 from sync.client import ApiClient, ApiError, InsecureServerError
@@ -502,6 +503,7 @@ def run(
     view: str = "queue",
 ) -> int:
     """Open the console (on ``view``); with ``screenshot``, save that window and exit."""
+    warm_up()  # slow imports on the side while the cache opens
     app = application()
     with contextlib.ExitStack() as stack:
         if settings_path is None and screenshot is not None:
