@@ -766,26 +766,31 @@ class QueueModel(QAbstractTableModel):
         now_us = self._now_us
         if memo is None or now_us < memo.header.computed_at_us:
             return
-        c, where = memo.columns, memo.where
+        c = memo.columns
+        ids = self._ids
+        # the slots whose memo entry cannot hold, whatever it says
+        excluded = {slot for slot in range(len(ids)) if self._pending[slot]}
+        slot_of = self._slot_of
+        excluded.update(slot_of[i] for i in changed if i in slot_of)
+        # each slot's entry: the same tickets as when it was written (the usual case)
+        # line up; else by ticket id
+        if c["ids"].tolist() == ids:
+            entries: Iterable[int] = range(len(ids))
+        else:
+            where = memo.where
+            entries = [where.get(ticket_id, -1) for ticket_id in ids]
         versions, wakes_at = c["versions"], c["wake"]
         group, first, second = c["group"], c["first"], c["second"]
         response_high, response_low = c["response_high"], c["response_low"]
         resolution_high, resolution_low = c["resolution_high"], c["resolution_low"]
         response_states, resolution_states = c["response_state"], c["resolution_state"]
-        pending, version, evaluated = self._pending, self._version, self._evaluated
+        version, evaluated = self._version, self._evaluated
         due, wake, wakes = self._due, self._wake, self._wakes
         response_key, resolution_key = self._response_key, self._resolution_key
         response_state, resolution_state = self._response_state, self._resolution_state
         recalled = 0
-        for slot, ticket_id in enumerate(self._ids):
-            at = where.get(ticket_id)
-            if (
-                at is None
-                or pending[slot]
-                or versions[at] != version[slot]
-                or ticket_id in changed
-                or evaluated[slot]
-            ):
+        for slot, at in enumerate(entries):
+            if at < 0 or versions[at] != version[slot] or slot in excluded:
                 continue
             when = wakes_at[at]
             if 0 <= when <= now_us:

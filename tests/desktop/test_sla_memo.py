@@ -3,6 +3,7 @@ evaluation would, whatever changed in between."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -235,4 +236,18 @@ def test_a_new_sla_policy_makes_the_memo_unused(
     )
     again = open_queue(cache, clock)
     assert again.recalled == 0
+    assert picture(again) == evaluated_afresh(cache, clock)
+
+
+def test_tickets_that_came_since_are_evaluated_and_the_others_still_recalled(
+    remembered: QueueModel, cache: Cache, clock: FakeClock
+) -> None:
+    feed = Feed()
+    feed.changes.clear()
+    feed.ticket(9_000_001, created=T0 - dt.timedelta(minutes=5), priority="P1")
+    Store(cache, user_id=1).apply_page(feed.page())
+    clock.advance(seconds=5)
+    again = open_queue(cache, clock)
+    assert 0 < again.recalled < again.rowCount()
+    assert 9_000_001 in again.ticket_ids()
     assert picture(again) == evaluated_afresh(cache, clock)
