@@ -32,7 +32,14 @@ from enum import StrEnum
 from typing import Final, NamedTuple
 
 from i18n import N_, gettext
-from sla.calendar import BusinessCalendar, duration_to_us, from_us, to_us
+from sla.calendar import (
+    MEMO_BUCKET_US,
+    BusinessCalendar,
+    SpanMemo,
+    duration_to_us,
+    from_us,
+    to_us,
+)
 from sla.policy import Priority, Rules, Severity, SlaPolicy
 
 __all__ = [
@@ -554,11 +561,17 @@ def _queue_columns(
     add_response_due = columns[4].append
     add_resolution_due = columns[5].append
 
+    # the index's two searches, memoised by the hour and inlined (see SpanMemo):
+    # every instant looked up lies between a creation and now, both in the horizon
     index = calendar.index()
-    position = index.position  # unchecked: creation and now are checked below
-    locate = index.locate  # of a position > 0
-    locate_us = calendar.locate_us
     lo = index.lo
+    memo = SpanMemo(index)
+    instant_spans = memo.instants.get
+    instant_span = memo.instant_span
+    position_spans = memo.positions.get
+    position_span = memo.position_span
+    bucket = MEMO_BUCKET_US
+    locate_us = calendar.locate_us
     codes = _STATUS_CODES
     met = codes[ClockStatus.MET]
     missed = codes[ClockStatus.MISSED]
@@ -578,8 +591,9 @@ def _queue_columns(
                 _evaluate(history, policy, calendar, now_us, now_pos), now_open, columns
             )
             continue
-        created_us = created.at_us
-        created_pos = position(created_us)
+        at = created_us = created.at_us
+        start, end, before, after = instant_spans(at // bucket) or instant_span(at)
+        created_pos = before if at <= start else before + at - start if at < end else after
         priority = created.priority
         severity = created.severity
         # first-response clock: stopped at a position (-1: running), target then
@@ -611,33 +625,40 @@ def _queue_columns(
             if kind is StatusChanged:
                 new = event.status  # type: ignore[union-attr]
                 if new is resolved_status or new is closed_status:
-                    at_pos = -1
-                    if response_stop_pos < 0:
-                        at_pos = response_stop_pos = position(at)
-                        response_priority, response_severity = priority, severity
-                    if stop_pos < 0:
-                        if at_pos < 0:
-                            at_pos = position(at)
-                        if since_pos >= 0:
-                            segments.append((since, at, since_pos, at_pos))
-                            elapsed += at_pos - since_pos
-                            since_pos = -1
-                        stop_pos = at_pos
-                        stop_priority, stop_severity = priority, severity
+                    if response_stop_pos < 0 or stop_pos < 0:
+                        start, end, before, after = instant_spans(at // bucket) or instant_span(at)
+                        pos = before if at <= start else before + at - start if at < end else after
+                        if response_stop_pos < 0:
+                            response_stop_pos = pos
+                            response_priority, response_severity = priority, severity
+                        if stop_pos < 0:
+                            if since_pos >= 0:
+                                segments.append((since, at, since_pos, pos))
+                                elapsed += pos - since_pos
+                                since_pos = -1
+                            stop_pos = pos
+                            stop_priority, stop_severity = priority, severity
                 elif new is pending_status:
                     if since_pos >= 0:
-                        at_pos = position(at)
-                        segments.append((since, at, since_pos, at_pos))
-                        elapsed += at_pos - since_pos
+                        start, end, before, after = instant_spans(at // bucket) or instant_span(at)
+                        pos = before if at <= start else before + at - start if at < end else after
+                        segments.append((since, at, since_pos, pos))
+                        elapsed += pos - since_pos
                         since_pos = -1
                     stop_pos = -1
                 elif since_pos < 0:  # new/open: resume from pending or reopen
+                    start, end, before, after = instant_spans(at // bucket) or instant_span(at)
                     since = at
-                    since_pos = position(at)
+                    since_pos = (
+                        before if at <= start else before + at - start if at < end else after
+                    )
                     stop_pos = -1
             elif kind is Responded:
                 if response_stop_pos < 0:
-                    response_stop_pos = position(at)
+                    start, end, before, after = instant_spans(at // bucket) or instant_span(at)
+                    response_stop_pos = (
+                        before if at <= start else before + at - start if at < end else after
+                    )
                     response_priority, response_severity = priority, severity
             elif kind is PriorityChanged:
                 priority = event.priority  # type: ignore[union-attr]
@@ -674,8 +695,10 @@ def _queue_columns(
             add_response_state(at_risk)
         else:
             add_response_state(idle)
-        if remaining > 0:
-            add_response_due(locate(reference + remaining))
+        if remaining > 0:  # due at the position reached with the time left
+            pos = reference + remaining
+            boundary, below, above = position_spans(pos // bucket) or position_span(pos)
+            add_response_due(pos + (below if pos <= boundary else above))
         elif target == 0:
             add_response_due(created_us)
         else:  # the target was crossed in the one span
@@ -714,7 +737,9 @@ def _queue_columns(
         if since_pos < 0 and stop_pos < 0:
             add_resolution_due(NO_DUE)  # paused
         elif remaining > 0:
-            add_resolution_due(locate(reference + remaining))
+            pos = reference + remaining
+            boundary, below, above = position_spans(pos // bucket) or position_span(pos)
+            add_resolution_due(pos + (below if pos <= boundary else above))
         else:
             if since_pos >= 0:
                 segments.append((since, now_us, since_pos, now_pos))

@@ -22,12 +22,13 @@ import pytest
 from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
-from sla.calendar import BusinessCalendar, HorizonError
+from sla.calendar import MEMO_BUCKET_US, BusinessCalendar, HorizonError, SpanMemo
 
 UTC = dt.UTC
 US = dt.timedelta(microseconds=1)
 ONE_DAY = dt.timedelta(days=1)
 MIDNIGHT = dt.time(0)
+HOUR_US = 3_600_000_000
 
 CALENDAR_ZONES = (
     "Europe/Paris",
@@ -544,3 +545,72 @@ def test_hours_crowding_a_dst_change_match_the_reference(
             calendar.add(start, duration)
     else:
         assert_same_instant(calendar.add(start, duration), expected)
+
+
+# -- the memo of the index's searches ------------------------------------------------
+
+
+def memo_position(memo: SpanMemo, at: int) -> int:
+    """A position through the memo, written as its callers inline it."""
+    start, end, before, after = memo.instants.get(at // MEMO_BUCKET_US) or memo.instant_span(at)
+    return before if at <= start else before + at - start if at < end else after
+
+
+def memo_locate(memo: SpanMemo, position: int) -> int:
+    boundary, below, above = memo.positions.get(position // MEMO_BUCKET_US) or memo.position_span(
+        position
+    )
+    return position + (below if position <= boundary else above)
+
+
+@given(
+    calendar_and_instants(6),
+    st.lists(st.integers(-2 * HOUR_US, 2 * HOUR_US), min_size=1, max_size=4),
+)
+def test_the_memo_finds_what_the_index_finds(
+    case: tuple[Spec, list[dt.datetime]], nudges: list[int]
+) -> None:
+    spec, ats = case
+    calendar = calendar_of(spec)
+    index = calendar.index()
+    memo = SpanMemo(index)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    # each instant and its neighbours, twice: the second time from the memo
+    micros = [(at - epoch) // US + nudge for at in ats for nudge in [0, *nudges]]
+    micros = [at for at in micros if index.lo <= at <= index.hi] * 2
+    for at in micros:
+        position = calendar.position_us(at)
+        assert memo_position(memo, at) == position
+        for near in (position - 1, position, position + 1, position + HOUR_US):
+            if near <= 0:
+                continue
+            try:
+                expected = calendar.locate_us(near)
+            except HorizonError:
+                with pytest.raises(HorizonError):
+                    memo_locate(memo, near)
+            else:
+                assert memo_locate(memo, near) == expected
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Kolkata", "Europe/Paris"])
+def test_the_memo_on_hours_that_hold_several_intervals(timezone: str) -> None:
+    """Every minute (and the microseconds around it) of a week of short
+    intervals: hours where two intervals start or end, or one ends and the next
+    starts, are not memoised, yet found alike."""
+    pieces = [(480, 490), (500, 510), (520, 550), (600, 630), (645, 660), (1380, 1440)]
+    week = _template({day: pieces for day in range(5)} | {5: [(0, 1440)]})
+    spec = Spec(timezone, week, frozenset({dt.date(2026, 3, 4)}))
+    calendar = calendar_of(spec)
+    memo = SpanMemo(calendar.index())
+    start = (dt.datetime(2026, 3, 2, tzinfo=UTC) - dt.datetime(1970, 1, 1, tzinfo=UTC)) // US
+    minute = 60_000_000
+    for at in range(start, start + 7 * 1440 * minute, minute):
+        for near in (at - 1, at, at + 1):
+            position = calendar.position_us(near)
+            assert memo_position(memo, near) == position
+            if position > 0:
+                assert memo_locate(memo, position) == calendar.locate_us(position)
+        for position in (at - start, at - start + 1):  # positions of every kind of hour
+            position += calendar.position_us(start)
+            assert memo_locate(memo, position) == calendar.locate_us(position)
