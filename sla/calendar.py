@@ -41,7 +41,6 @@ UTC: Final = dt.UTC
 EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND: Final = dt.timedelta(microseconds=1)
 _MIDNIGHT: Final = dt.time(0, 0)
-_ZERO: Final = dt.timedelta(0)
 
 #: The contract's support hours: Monday to Friday, 09:00 to 18:00.
 MON_FRI_9_18: Final[dict[int, list[tuple[dt.time, dt.time]]]] = {
@@ -81,9 +80,16 @@ def duration_to_us(duration: dt.timedelta) -> int:
     return duration // MICROSECOND
 
 
+#: Below 2**33 s (in 2242), ``micros / 1e6`` is within 0.48 µs of the exact number
+#: of seconds, so ``fromtimestamp`` (which rounds to the nearest microsecond) gives
+#: back exactly ``micros``; the shortcut stops at 2**32 s (2106), with a margin.
+_FLOAT_EXACT_US: Final = 2**32 * 1_000_000
+
+
 def from_us(micros: int, zone: dt.tzinfo) -> dt.datetime:
-    """The aware datetime, in ``zone``, of microseconds since the epoch (a product of
-    timedeltas: faster than the keyword constructor)."""
+    """The aware datetime, in ``zone``, of microseconds since the epoch (exact)."""
+    if -_FLOAT_EXACT_US < micros < _FLOAT_EXACT_US:
+        return dt.datetime.fromtimestamp(micros / 1e6, zone)  # faster, and exact here
     return (EPOCH + MICROSECOND * micros).astimezone(zone)
 
 
@@ -464,21 +470,27 @@ class BusinessCalendar:
             raise ValueError("cannot add a negative business duration")
         if duration == 0:
             return start
-        # position_us and locate_us fused: one index fetch, two binary searches.
+        # position_us and locate_us fused: one index fetch, one or two binary searches
         index = self._index or self.index()
         if not index.lo <= start <= index.hi:
             self._check(index, start)
         starts = index.starts
-        i = bisect_right(starts, start) - 1
+        cum_after = index.cum_after
+        j = bisect_right(starts, start)  # the first interval after start's
+        i = j - 1
         if i < 0:
             target = duration
         elif start >= index.ends[i]:
-            target = index.cum_after[i] + duration
-        else:
+            target = cum_after[i] + duration
+        else:  # open at start
             target = index.cum_before[i] + start - starts[i] + duration
-        j = bisect_left(index.cum_after, target)
-        if j >= len(starts):
-            return index.locate(target)  # raises the horizon error
+            if target <= cum_after[i]:  # reached before this interval closes
+                return start + duration
+        # the interval where the target is reached: often the next one, else search
+        if j >= len(starts) or cum_after[j] < target:
+            j = bisect_left(cum_after, target)
+            if j >= len(starts):
+                return index.locate(target)  # raises the horizon error
         return starts[j] + target - index.cum_before[j]
 
     def between_us(self, start: int, end: int) -> int:
@@ -513,13 +525,13 @@ class BusinessCalendar:
 
     def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
         """The earliest instant ``t`` with ``between(start, t) == duration``."""
-        if duration <= _ZERO:
-            if duration < _ZERO:
+        micros = duration // MICROSECOND
+        if micros <= 0:
+            if micros < 0:
                 raise ValueError(f"cannot add a negative business duration ({duration})")
             to_us(start)  # rejects a naive datetime
             return start.astimezone(self.zone)
-        micros = self.add_us(to_us(start), duration // MICROSECOND)
-        return (EPOCH + MICROSECOND * micros).astimezone(self.zone)
+        return from_us(self.add_us(to_us(start), micros), self.zone)
 
     def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         """Business time from ``start`` to ``end`` (negative when ``end < start``)."""

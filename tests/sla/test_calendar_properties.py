@@ -22,7 +22,14 @@ import pytest
 from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
-from sla.calendar import MEMO_BUCKET_US, BusinessCalendar, HorizonError, SpanMemo
+from sla.calendar import (
+    MEMO_BUCKET_US,
+    BusinessCalendar,
+    HorizonError,
+    SpanMemo,
+    from_us,
+    to_us,
+)
 
 UTC = dt.UTC
 US = dt.timedelta(microseconds=1)
@@ -614,3 +621,32 @@ def test_the_memo_on_hours_that_hold_several_intervals(timezone: str) -> None:
         for position in (at - start, at - start + 1):  # positions of every kind of hour
             position += calendar.position_us(start)
             assert memo_locate(memo, position) == calendar.locate_us(position)
+
+
+# -- integer instants and datetimes --------------------------------------------------
+
+#: datetime's own range, in microseconds since the epoch
+DATETIME_RANGE_US = (
+    (dt.datetime(1, 1, 2, tzinfo=UTC) - dt.datetime(1970, 1, 1, tzinfo=UTC)) // US,
+    (dt.datetime(9999, 12, 30, tzinfo=UTC) - dt.datetime(1970, 1, 1, tzinfo=UTC)) // US,
+)
+
+
+@given(
+    st.one_of(
+        st.integers(*DATETIME_RANGE_US),
+        # around 2**32 s (2106), where from_us stops taking a float shortcut, and
+        # beyond 2**33 s (2242), where a float would no longer be exact
+        st.integers(2**32 * 10**6 - 10**13, 2**32 * 10**6 + 10**13),
+        st.integers(-(2**32) * 10**6 - 10**13, -(2**32) * 10**6 + 10**13),
+        st.integers(2**33 * 10**6, 2**35 * 10**6),
+    ),
+    st.sampled_from(INPUT_ZONES),
+)
+def test_from_us_and_to_us_are_exact_inverses(micros: int, zone: dt.tzinfo) -> None:
+    expected = dt.datetime(1970, 1, 1, tzinfo=UTC) + micros * US
+    found = from_us(micros, zone)
+    assert found == expected
+    assert found.tzinfo is zone
+    assert found.utcoffset() == expected.astimezone(zone).utcoffset()
+    assert to_us(found) == micros
