@@ -6,9 +6,9 @@ inputs:
 
 * the per-call time of :meth:`BusinessCalendar.add` on the default calendar
   (France, Monday-Friday 09:00-18:00, French public holidays; index pre-built)
-  and of pandas' ``CustomBusinessHour`` with the same hours and holidays, after
-  checking that both give the same instants; and the ratio (target: ours at
-  least 20x faster);
+  and of pandas' ``CustomBusinessHour`` with the same hours and holidays (the
+  best of several runs of each, taken in turn), after checking that both give
+  the same instants; and the ratio (target: ours at least 20x faster);
 * the time to evaluate the full SLA state (both clocks' state, remaining time
   and due instant) of 100,000 synthetic tickets with realistic histories, into
   the columns a queue sorts and filters on (``sla.clock.QueueSla``; target:
@@ -56,6 +56,7 @@ ADD_TARGET_RATIO = 20.0
 QUEUE_TARGET_S = 1.0
 TICKETS = 100_000
 ADD_CALLS = 5_000
+ADD_ROUNDS = 3  # ours and pandas timed in turn, the best of each kept
 SEED = 20260318
 UTC = dt.UTC
 
@@ -96,13 +97,12 @@ def bench_add(calendar: BusinessCalendar, rng: random.Random) -> float | None:
         ours_out.extend([add(start, duration) for start, duration in ours_in])
 
     calendar.index()  # built once, outside the timing
-    ours_s = best_of(5, run_ours) / len(inputs)
-    print(f"  ours   BusinessCalendar.add:  {ours_s * 1e6:9.2f} µs/call  ({len(inputs)} calls)")
-
     try:
         import pandas as pd
         from pandas.tseries.offsets import CustomBusinessHour
     except ImportError:
+        ours_s = best_of(5, run_ours) / len(inputs)
+        print(f"  ours   BusinessCalendar.add:  {ours_s * 1e6:9.2f} µs/call  ({len(inputs)} calls)")
         print("  pandas is not installed (pip install -e '.[bench]'): no comparison")
         return None
     # pandas works on naive local times; offsets built once per duration, outside the timing
@@ -118,7 +118,14 @@ def bench_add(calendar: BusinessCalendar, rng: random.Random) -> float | None:
         pandas_out.clear()
         pandas_out.extend([(start + offset).to_pydatetime() for start, offset in pandas_in])
 
-    pandas_s = best_of(2, run_pandas) / len(inputs)
+    # Timed in alternation, so that both see the same load on a shared machine (ours
+    # takes milliseconds, pandas most of a second: timed one after the other, a
+    # burst of load elsewhere skews the ratio either way).
+    ours_s = pandas_s = float("inf")
+    for _ in range(ADD_ROUNDS):
+        ours_s = min(ours_s, best_of(5, run_ours) / len(inputs))
+        pandas_s = min(pandas_s, best_of(1, run_pandas) / len(inputs))
+    print(f"  ours   BusinessCalendar.add:  {ours_s * 1e6:9.2f} µs/call  ({len(inputs)} calls)")
     print(f"  pandas CustomBusinessHour:    {pandas_s * 1e6:9.2f} µs/call")
 
     # pandas rolls a result that lands on closing time (Friday 18:00) to the next
