@@ -9,8 +9,8 @@ a fresh cache is created, the salvaged commands are queued again, and
 :attr:`Cache.notice` says so in words the UI can show.
 
 This module owns storage: engines, transactions, the bulk upserts of server
-rows (SQLAlchemy Core ``INSERT … ON CONFLICT DO UPDATE``), full-text search and
-the reads the console shows.  Commands and rebases live in :mod:`sync.outbox`,
+rows (``INSERT … ON CONFLICT DO UPDATE``, one ``executemany`` a table), full-text
+search and the reads the console shows.  Commands and rebases live in :mod:`sync.outbox`,
 the pull/push entry points in :mod:`sync.store`.
 """
 
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
+import operator
 import os
 import re
 import sqlite3
@@ -35,7 +37,19 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from platformdirs import user_data_dir
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import Connection, Engine, Row, and_, create_engine, delete, event, select, text
+from pydantic_core import to_json
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Row,
+    and_,
+    create_engine,
+    delete,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,6 +77,7 @@ __all__ = [
     "cache_path",
     "search_query",
     "upgrade",
+    "upsert",
     "utc_now",
 ]
 
@@ -118,7 +133,9 @@ def cache_path(server_url: str, username: str, *, data_dir: Path | None = None) 
 
 
 def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON without spaces, accents as they are (pydantic-core's encoder: a quarter of the
+    standard library's time, which counts when a sync stores 100,000 server rows)."""
+    return to_json(value).decode()
 
 
 def _make_engine(path: Path) -> Engine:
@@ -521,19 +538,67 @@ def article_row(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _UpsertPlan:
+    """``INSERT … ON CONFLICT DO UPDATE`` of some columns, and how to bind their values."""
+
+    sql: str
+    #: a row's values, in the statement's order
+    values: Callable[[dict[str, Any]], Sequence[Any]]
+    #: (position, bind processor) of the values that need one (JSON text, UTC instants…)
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def parameters(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        values, processed = self.values, self.processed
+        parameters: list[tuple[Any, ...]] = []
+        for row in rows:
+            bound = list(values(row))
+            for position, process in processed:
+                bound[position] = process(bound[position])
+            parameters.append(tuple(bound))
+        return parameters
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_plan(
+    dialect: Dialect, table_name: str, columns: tuple[str, ...], key: str
+) -> _UpsertPlan:
+    table = schema.metadata.tables[table_name]
+    quote = dialect.identifier_preparer.quote
+    updated = [name for name in columns if name != key]
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in updated)
+        if updated
+        else "DO NOTHING"
+    )
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in columns)})"
+        f" VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT ({quote(key)}) {action}"
+    )
+    getter = operator.itemgetter(*columns)
+    values = getter if len(columns) > 1 else (lambda row: (getter(row),))
+    processed = tuple(
+        (position, process)
+        for position, name in enumerate(columns)
+        if (process := table.c[name].type.bind_processor(dialect)) is not None
+    )
+    return _UpsertPlan(sql, values, processed)
+
+
 def upsert(
     connection: Connection, table: Any, rows: Sequence[dict[str, Any]], key: str = "id"
 ) -> None:
-    """Insert ``rows`` into ``table``, replacing the ones whose ``key`` exists: one statement."""
+    """Insert ``rows`` into ``table``, replacing the ones whose ``key`` exists: one statement.
+
+    ``INSERT … ON CONFLICT (key) DO UPDATE``, written once per table and columns; the
+    values go through the column types' own bind processors (the ones Core would use)
+    straight to the driver's ``executemany``: Core's per-row parameter handling cost
+    more than SQLite's own work on a page of the feed.
+    """
     if not rows:
         return
-    statement = sqlite_insert(table)
-    columns = [name for name in rows[0] if name != key]
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c[key]],
-        set_={name: statement.excluded[name] for name in columns},
-    )
-    connection.execute(statement, list(rows))
+    plan = _upsert_plan(connection.dialect, table.name, tuple(rows[0]), key)
+    connection.exec_driver_sql(plan.sql, plan.parameters(rows))
 
 
 # -- the cache ------------------------------------------------------------------------
