@@ -78,6 +78,7 @@ __all__ = [
     "search_query",
     "upgrade",
     "upsert",
+    "upsert_tickets",
     "utc_now",
 ]
 
@@ -599,6 +600,39 @@ def upsert(
         return
     plan = _upsert_plan(connection.dialect, table.name, tuple(rows[0]), key)
     connection.exec_driver_sql(plan.sql, plan.parameters(rows))
+
+
+_EXISTING_TICKETS: Final = "SELECT id FROM tickets WHERE id IN (SELECT value FROM json_each(?))"
+_INDEX_TICKETS: Final = (
+    f"INSERT INTO {schema.FTS_TABLE} (rowid, subject, description, comments)"
+    " SELECT t.id, t.subject, t.description,"
+    " coalesce((SELECT group_concat(body, ' ') FROM comments WHERE ticket_id = t.id), '')"
+    " FROM tickets AS t WHERE t.id IN (SELECT value FROM json_each(?))"
+)
+
+
+def upsert_tickets(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`upsert` of ticket rows, the full-text rows of the new ones written in one
+    statement rather than by the insert trigger a row (half the cost: migration 0003).
+
+    The trigger is deferred only between two writes of this transaction, so whatever
+    happens, a commit never leaves it deferred.
+    """
+    if not rows:
+        return
+    ids = [row["id"] for row in rows]
+    existing = set(connection.exec_driver_sql(_EXISTING_TICKETS, (_compact_json(ids),)).scalars())
+    new = [ticket_id for ticket_id in ids if ticket_id not in existing]
+    deferred = bool(new) and (
+        connection.exec_driver_sql("UPDATE sync_state SET search_deferred = 1").rowcount == 1
+    )
+    try:
+        upsert(connection, schema.tickets, rows)
+    finally:
+        if deferred:
+            connection.exec_driver_sql("UPDATE sync_state SET search_deferred = 0")
+    if deferred:
+        connection.exec_driver_sql(_INDEX_TICKETS, (_compact_json(new),))
 
 
 # -- the cache ------------------------------------------------------------------------

@@ -223,6 +223,9 @@ sync_state = Table(
     Column("last_sync_at", UTCDateTime, nullable=True),
     # server clock minus local clock, from the responses' Date headers
     Column("clock_offset_seconds", Float, nullable=False, server_default="0"),
+    # true only inside the transaction that stores a page: the tickets insert trigger
+    # leaves the full-text rows to that transaction, which writes them in one statement
+    Column("search_deferred", Boolean, nullable=False, server_default="0"),
     CheckConstraint("id = 1", name="single_row"),
 )
 

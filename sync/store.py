@@ -39,6 +39,7 @@ from sync.cache import (
     team_row,
     ticket_row,
     upsert,
+    upsert_tickets,
     user_row,
 )
 from sync.outbox import (
@@ -342,7 +343,7 @@ class Store:
             with_work = self._tickets_with_work(connection, touched)
             me = next((m for m, _raw in rows.users if m.id == self.user_id), None)
             before = None if me is None else self._cached_me(connection)
-            upsert(connection, schema.tickets, [ticket_row(m, raw) for m, raw in rows.tickets])
+            upsert_tickets(connection, [ticket_row(m, raw) for m, raw in rows.tickets])
             upsert(connection, schema.users, [user_row(m, raw) for m, raw in rows.users])
             upsert(connection, schema.teams, [team_row(m, raw) for m, raw in rows.teams])
             upsert(

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
 
 from sync import schema
 from sync.cache import Cache, cache_path, current_revision, search_query
@@ -53,7 +54,7 @@ def test_an_existing_cache_file_is_made_private(cache_file: Path, clock: FakeClo
 
 
 def test_schema_is_at_head_and_matches_the_table_definitions(cache: Cache) -> None:
-    assert current_revision(cache.engine) == "0002"
+    assert current_revision(cache.engine) == "0003"
     with cache.engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"include_name": schema.include_name, "compare_type": True}
@@ -217,6 +218,85 @@ def test_search_follows_every_write(searchable: Store) -> None:
     assert cache.search("spooler") == [1]  # a pending comment is searchable at once
     searchable.apply_page(page(("ticket", 1, None)))
     assert cache.search("spooler") == []
+
+
+def _search_deferred(cache: Cache) -> bool:
+    with cache.read() as connection:
+        return bool(connection.exec_driver_sql("SELECT search_deferred FROM sync_state").scalar())
+
+
+_WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliett",
+]
+
+
+def _word(n: int) -> str:
+    """A word of its own for ``n`` (one name a digit: "bravoalpha" for 10)."""
+    return "".join(_WORDS[int(digit)] for digit in str(n))
+
+
+def test_every_ticket_of_a_full_page_is_searchable(store: Store, cache: Cache) -> None:
+    # new tickets' full-text rows are written by the page, in one statement, beside
+    # updated ones (written by the update trigger) in the same page
+    store.apply_page(page(*[("ticket", i, ticket(i, subject="Old")) for i in range(1, 51)]))
+    store.apply_page(
+        page(
+            *[("ticket", i, ticket(i, 2, subject=f"Renamed {_word(i)}")) for i in range(1, 11)],
+            *[
+                ("ticket", i, ticket(i, description=f"About {_word(i)} today"))
+                for i in range(51, 1001)
+            ],
+            ("comment", 1, comment(1, 700, "Spooler restarted")),
+        )
+    )
+    assert cache.ticket_count() == 1000
+    for i in [*range(1, 11), *range(51, 1001)]:
+        assert cache.search(_word(i), prefix=False) == [i], i
+    assert cache.search("old", prefix=False) == list(range(11, 51))
+    assert cache.search("spooler") == [700]
+    assert not _search_deferred(cache)
+
+
+def test_tickets_written_outside_a_page_are_still_indexed_by_the_trigger(
+    store: Store, cache: Cache
+) -> None:
+    store.apply_page(page(*[("ticket", i, ticket(i)) for i in range(1, 4)]))
+    with cache.write() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO tickets (id, tracking_number, subject, description, requester_name,"
+            " requester_email, organisation_id, priority, severity, status, team_id, tags,"
+            " version, created_at, updated_at, server_row) SELECT 9, 'INC-9', 'Toner empty',"
+            " description, requester_name, requester_email, organisation_id, priority,"
+            " severity, status, team_id, tags, version, created_at, updated_at, server_row"
+            " FROM tickets WHERE id = 1"
+        )
+    assert cache.search("toner") == [9]
+
+
+def test_a_page_that_fails_while_written_leaves_search_as_it_was(
+    store: Store, cache: Cache
+) -> None:
+    store.apply_page(page(("ticket", 1, ticket(1, subject="Printer jam"))))
+    cursor = cache.cursor()
+    clash = ticket(3, subject="Scanner", tracking_number=ticket(1)["tracking_number"])
+    with pytest.raises(IntegrityError):  # two tickets, one tracking number: refused by SQLite
+        store.apply_page(page(("ticket", 2, ticket(2, subject="Scanner")), ("ticket", 3, clash)))
+    assert cache.cursor() == cursor
+    assert cache.ticket_count() == 1
+    assert cache.search("scanner") == []
+    assert not _search_deferred(cache)
+    store.apply_page(page(("ticket", 4, ticket(4, subject="Scanner offline"))))
+    assert cache.search("scanner") == [4]
+    assert cache.search("printer") == [1]
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def test_upgrade_from_the_first_revision_keeps_the_outbox(
 
     with Cache.open(cache_file, clock=clock) as cache:  # migrates to head at open
         assert cache.notice is None
-        assert current_revision(cache.engine) == "0002"
+        assert current_revision(cache.engine) == "0003"
         with cache.read() as connection:
             kept = connection.execute(
                 text("SELECT seq, mutation_id, payload, attempts FROM outbox ORDER BY seq")
@@ -80,4 +80,38 @@ def test_downgrade_and_upgrade_again_round_trip(cache_file: Path, clock: FakeClo
             command.downgrade(config, "0001")
         assert current_revision(cache.engine) == "0001"
         upgrade(cache.engine)
-        assert current_revision(cache.engine) == "0002"
+        assert current_revision(cache.engine) == "0003"
+
+
+def test_down_to_0002_and_up_again_keeps_search_and_the_outbox(
+    cache_file: Path, clock: FakeClock
+) -> None:
+    from alembic import command
+
+    from sync.cache import alembic_config
+    from sync.store import Store
+
+    from .conftest import page, ticket
+
+    with Cache.open(cache_file, clock=clock) as cache:
+        store = Store(cache, user_id=7)
+        store.apply_page(page(("ticket", 1, ticket(1, subject="Printer jam"))))
+        store.add_comment(1, "Toner ordered", public=False)
+    engine = _make_engine(cache_file)
+    with engine.begin() as connection:  # the cache as the previous release kept it
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+        trigger = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_schema WHERE name = 'tickets_search_insert'"
+        ).scalar_one()
+        assert "search_deferred" not in trigger
+    engine.dispose()
+
+    with Cache.open(cache_file, clock=clock) as cache:
+        assert current_revision(cache.engine) == "0003"
+        store = Store(cache, user_id=7)
+        assert [c.type for c in store.queued()] == ["add_comment"]
+        store.apply_page(page(("ticket", 2, ticket(2, subject="Printer offline"))))
+        assert sorted(cache.search("printer")) == [1, 2]
+        assert cache.search("toner") == [1]
