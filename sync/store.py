@@ -33,6 +33,7 @@ from sync.cache import (
     Cache,
     announcement_row,
     article_row,
+    collector_paused,
     comment_row,
     history_row,
     organisation_row,
@@ -319,6 +320,10 @@ class Store:
         Every entity is validated first; a malformed page raises
         :class:`MalformedPageError` and leaves the cache and the cursor untouched.
         """
+        with collector_paused():
+            return self._apply_page(page)
+
+    def _apply_page(self, page: ChangePage) -> PageResult:
         latest: dict[tuple[str, int], dict[str, Any] | None] = {}
         for change in page.changes:  # the feed is in commit order: the last change wins
             latest.pop((change.entity, change.id), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import stat
 from pathlib import Path
@@ -162,6 +163,22 @@ def test_a_malformed_page_changes_nothing(
     one = cache.ticket(1)
     assert one is not None and one.subject == "kept"
     assert cache.ticket(2) is None
+
+
+def test_storing_a_page_leaves_the_garbage_collector_as_it_found_it(store: Store) -> None:
+    # pages are stored with the cycle collector paused: it must never stay paused
+    assert gc.isenabled()
+    store.apply_page(page(("ticket", 1, ticket(1))))
+    assert gc.isenabled()
+    with pytest.raises(MalformedPageError):
+        store.apply_page(page(("ticket", 2, {"id": 2})))
+    assert gc.isenabled()
+    gc.disable()  # paused by someone else (a queue being evaluated): stays paused
+    try:
+        store.apply_page(page(("ticket", 2, ticket(2))))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # -- full-text search --------------------------------------------------------------------
