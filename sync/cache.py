@@ -748,12 +748,25 @@ class Cache:
     # -- transactions ---------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction (BEGIN IMMEDIATE): committed on success, rolled back on error."""
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """One write transaction (BEGIN IMMEDIATE): committed on success, rolled back on error.
+
+        ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL``):
+        a power cut may then lose this transaction, whole and with any that followed
+        it without waiting either, never the cache's consistency nor a durable commit
+        made after it.  For what the server can send again (a page of the feed with its
+        cursor), never for the user's own work.
+        """
         with self.engine.connect() as connection:
-            connection.execution_options(immediate=True)
-            with connection.begin():
-                yield connection
+            if not durable:
+                _pragma(connection, "synchronous=NORMAL")
+            try:
+                connection.execution_options(immediate=True)
+                with connection.begin():
+                    yield connection
+            finally:
+                if not durable:
+                    _pragma(connection, "synchronous=FULL")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -981,6 +994,15 @@ class Cache:
             values["clock_offset_seconds"] = offset.total_seconds()
         with self.write() as connection:
             connection.execute(schema.sync_state.update().values(**values))
+
+
+def _pragma(connection: Connection, setting: str) -> None:
+    """``PRAGMA setting`` outside any transaction (Core would begin one first)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA {setting}")
+    finally:
+        cursor.close()
 
 
 def _instant(value: Any) -> dt.datetime | None:

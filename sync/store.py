@@ -344,7 +344,8 @@ class Store:
         touched.update(comment.ticket_id for comment in rows.comments)
         touched.update(entry.ticket_id for entry in rows.history)
 
-        with self.cache.write() as connection:
+        # not durable: a page lost to a power cut is lost with its cursor, and read again
+        with self.cache.write(durable=False) as connection:
             with_work = self._tickets_with_work(connection, touched)
             me = next((m for m, _raw in rows.users if m.id == self.user_id), None)
             before = None if me is None else self._cached_me(connection)

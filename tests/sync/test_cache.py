@@ -6,12 +6,14 @@ import gc
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from sync import schema
@@ -179,6 +181,26 @@ def test_storing_a_page_leaves_the_garbage_collector_as_it_found_it(store: Store
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_only_pages_of_the_feed_commit_without_waiting_for_the_disk(
+    store: Store, cache: Cache
+) -> None:
+    # synchronous FULL (2) for the user's commands, NORMAL (1) for what the server can
+    # send again: seen by each transaction as it writes
+    seen: dict[str, int] = {}
+
+    @event.listens_for(cache.engine, "before_cursor_execute")
+    def _spy(_conn: Any, cursor: Any, statement: str, *_rest: Any) -> None:
+        for table in ("sync_state SET cursor", "outbox"):
+            if statement.startswith(("UPDATE", "INSERT")) and table in statement:
+                seen[table] = cursor.connection.execute("PRAGMA synchronous").fetchone()[0]
+
+    store.apply_page(page(("ticket", 1, ticket(1))))
+    store.add_comment(1, "On it", public=True)
+    assert seen == {"sync_state SET cursor": 1, "outbox": 2}
+    with cache.read() as connection:  # the pooled connection is FULL again
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
 # -- full-text search --------------------------------------------------------------------
