@@ -40,6 +40,7 @@ from platformdirs import user_data_dir
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from sqlalchemy import (
+    JSON,
     Connection,
     Dialect,
     Engine,
@@ -583,9 +584,24 @@ def _upsert_plan(
     processed = tuple(
         (position, process)
         for position, name in enumerate(columns)
-        if (process := table.c[name].type.bind_processor(dialect)) is not None
+        if (process := _bind_processor(table.c[name].type, dialect)) is not None
     )
     return _UpsertPlan(sql, values, processed)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else _compact_json(value)
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's own conversion; for our instants and JSON, the very function
+    (not wrapped in SQLAlchemy's layers: it runs for every value of a page)."""
+    if isinstance(type_, schema.UTCDateTime):
+        return schema.utc_text
+    if isinstance(type_, JSON) and type_.none_as_null and dialect.name == "sqlite":
+        return _json_text
+    processor: Callable[[Any], Any] | None = type_.bind_processor(dialect)
+    return processor
 
 
 def upsert(

@@ -51,6 +51,7 @@ __all__ = [
     "ticket_history",
     "tickets",
     "users",
+    "utc_text",
 ]
 
 #: The FTS5 table over ticket subject, description and comments (rowid = ticket id).
@@ -72,6 +73,21 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not (type_ == "table" and name is not None and name.startswith(FTS_TABLE))
 
 
+_NO_OFFSET: Final = dt.timedelta(0)
+
+
+def utc_text(value: dt.datetime | None) -> str | None:
+    """How :class:`UTCDateTime` stores an aware instant: ISO 8601 text in UTC."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("naive datetimes are not stored: attach a time zone")
+    if offset != _NO_OFFSET:
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="microseconds")
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """An aware instant stored as ISO 8601 text in UTC (sorts as text, reads back aware)."""
 
@@ -79,11 +95,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored: attach a time zone")
-        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        return utc_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:

@@ -361,10 +361,9 @@ class Store:
                 connection, schema.announcements, [announcement_row(a) for a in rows.announcements]
             )
             upsert(connection, schema.articles, [article_row(a) for a in rows.articles])
-            cached = self._existing_tickets(
-                connection,
-                {m.ticket_id for m in rows.comments} | {m.ticket_id for m in rows.history},
-            )
+            stored = {ticket.id for ticket, _raw in rows.tickets}  # no need to look them up
+            parents = {m.ticket_id for m in rows.comments} | {m.ticket_id for m in rows.history}
+            cached = stored | self._existing_tickets(connection, parents - stored)
             comments = [comment_row(m) for m in rows.comments]
             history = [history_row(m) for m in rows.history]
             kept_comments = [row for row in comments if row["ticket_id"] in cached]
