@@ -465,10 +465,26 @@ class ApiClient:
 
     async def changes(self, cursor: str | None, limit: int = 500) -> ChangePage:
         """One page of the change feed after ``cursor`` (None: from the start)."""
+        return self.read_changes(await self.fetch_changes(cursor, limit))
+
+    async def fetch_changes(self, cursor: str | None, limit: int = 500) -> httpx.Response:
+        """The answer carrying one page of the change feed, received but not yet read.
+
+        :meth:`read_changes` reads it: a page of 1,000 changes is CPU work, which the
+        sync loop does in its worker thread, beside the page's writes, rather than on
+        the event loop (where the two threads would take turns at every row).
+        """
         params: dict[str, str | int] = {"limit": max(1, min(limit, MAX_FEED_LIMIT))}
         if cursor:
             params["cursor"] = cursor
-        page = self._parse(ChangePage, await self._send("GET", "/changes", params=params))
+        return await self._send("GET", "/changes", params=params)
+
+    def read_changes(self, response: httpx.Response) -> ChangePage:
+        """The page of the change feed in ``response`` (from :meth:`fetch_changes`), checked.
+
+        Any thread may call it; raises :class:`MalformedResponse` for a page that is not one.
+        """
+        page = self._parse(ChangePage, response)
         if page.has_more and not page.changes:
             raise MalformedResponse("a feed page with more to come but no change in it")
         return page

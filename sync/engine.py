@@ -35,7 +35,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, ParamSpec, TypeVar
 
+import httpx
+
 from i18n import N_, gettext
+from sync.cache import collector_paused
 from sync.client import (
     ApiClient,
     ApiError,
@@ -175,8 +178,9 @@ class SyncEngine:
     """The sync loop of one cache (one server, one user).
 
     ``timer`` is the pause between passes (``asyncio.sleep``; tests pass a fake
-    they release by hand); ``random`` drives the jitter; ``offload`` runs the
-    cache's writes in a worker thread so a big page never freezes the UI.
+    they release by hand); ``random`` drives the jitter; ``offload`` reads the
+    feed's pages and runs the cache's writes in a worker thread so a big page
+    never freezes the UI.
     """
 
     def __init__(
@@ -506,14 +510,16 @@ class SyncEngine:
         initial = await self._db(cache.last_sync_at) is None
         restarted = False
         progress = InitialSyncProgress(tickets=cache.ticket_count()) if initial else None
-        fetching: asyncio.Future[ChangePage] | None = None
+        fetching: asyncio.Future[httpx.Response] | None = None
         from_start = cursor is None
         try:
             while True:
                 if fetching is None:
-                    fetching = asyncio.ensure_future(self.client.changes(cursor, self.page_size))
+                    fetching = asyncio.ensure_future(
+                        self.client.fetch_changes(cursor, self.page_size)
+                    )
                 try:
-                    page = await fetching
+                    response = await fetching
                 except RequestRefused as error:
                     if error.status != 410 or restarted:
                         raise
@@ -523,11 +529,13 @@ class SyncEngine:
                     continue
                 fetching = None
                 self._reached()
+                # read where the page is stored: the event loop stays free for the fetches
+                page = await self._db(self._read_page, response)
                 if page.has_more and page.next_cursor != cursor and self._offload:
                     # the next page travels while this one is stored (in a worker thread);
                     # it is dropped unused should storing this one fail
                     fetching = asyncio.ensure_future(
-                        self.client.changes(page.next_cursor, self.page_size)
+                        self.client.fetch_changes(page.next_cursor, self.page_size)
                     )
                 result = await self._db(self.store.apply_page, page)
                 report.pages += 1
@@ -548,6 +556,10 @@ class SyncEngine:
                 cursor = page.next_cursor
         finally:
             await _cancel(fetching)
+
+    def _read_page(self, response: httpx.Response) -> ChangePage:
+        with collector_paused():  # thousands of objects, no cycle (see the store's pages)
+            return self.client.read_changes(response)
 
     def _progress(
         self, progress: InitialSyncProgress | None, page: ChangePage, result: PageResult
