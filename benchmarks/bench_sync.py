@@ -7,7 +7,7 @@ SQLite database seeded in bulk with 100,000 tickets (each with its "created"
 history entry, in the change feed exactly as the server publishes them).  The
 console side is the real thing: :class:`~sync.engine.SyncEngine` with its
 default page size, :class:`~sync.store.Store` over a fresh
-:class:`~sync.cache.Cache` (FTS5 triggers included).  It prints:
+:class:`~sync.cache.Cache` (full-text index included).  It prints:
 
 * initial sync of every ticket into a fresh cache: seconds and tickets/s, end to
   end (HTTP, validation, upserts, full-text index; target <= 20 s);

@@ -5,7 +5,7 @@
   outbox in one transaction, so the UI shows it at once and a crash cannot
   separate the two.
 - A pull hands every page of the change feed to :meth:`Store.apply_page`: one
-  transaction upserts the page (Core bulk upserts), moves the cursor, drops the
+  transaction upserts the page (bulk upserts), moves the cursor, drops the
   commands the server state now includes, and rebases the touched tickets.
 - A push takes :meth:`Store.take_batch`, sends it, and hands the answers to
   :meth:`Store.record_results`: applied, conflict (kept with both sides for the
