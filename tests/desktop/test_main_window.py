@@ -219,7 +219,7 @@ def test_countdown_cells_are_painted_in_their_state_colours(window: MainWindow) 
     # the cell's right end: past its text, the background alone
     assert image.pixelColor(rect.right() - 2, rect.center().y()) == expected
     # its text is drawn (dark pixels on the light red), in the cell's own foreground
-    foreground = model.data(index, Qt.ItemDataRole.ForegroundRole).color()
+    foreground: QColor = model.data(index, Qt.ItemDataRole.ForegroundRole).color()
     left = [
         image.pixelColor(x, y)
         for x in range(rect.left(), rect.left() + 60)
