@@ -733,6 +733,13 @@ class QueueModel(QAbstractTableModel):
         self._wake[slot] = wake
         return moved
 
+    def _clock_facts(self, slot: int) -> tuple[tuple[int, int, int], tuple[int, int]]:
+        """A slot's sort keys and clock states (to tell what a re-evaluation moved)."""
+        return (
+            (self._due[slot], self._response_key[slot], self._resolution_key[slot]),
+            (self._response_state[slot], self._resolution_state[slot]),
+        )
+
     def _facts_of(self, slot: int) -> Facts:
         """What :meth:`_put` kept of an evaluated slot."""
         due = self._due[slot] >> _SLOT_BITS
@@ -1214,15 +1221,22 @@ class QueueModel(QAbstractTableModel):
             if slot < len(self._wake) and self._wake[slot] == instant:
                 self._wake[slot] = -1
                 woken.append(slot)
-        if woken and self._evaluate_slots(woken):
-            if self._view in _CLOCK_VIEWS:
+        if woken:
+            before = [self._clock_facts(slot) for slot in woken]
+            self._evaluate_slots(woken)
+            after = [self._clock_facts(slot) for slot in woken]
+            # most wake-ups are a clock turning "at risk": its state moves, its order not
+            states_moved = any(b[1] != a[1] for b, a in zip(before, after, strict=True))
+            keys_moved = any(b[0] != a[0] for b, a in zip(before, after, strict=True))
+            if self._view in _CLOCK_VIEWS and states_moved:
                 self._refilter()  # tickets come and go
-            elif self._sort_column in (-1, *SLA_COLUMNS):
+            elif keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
                 rows = list(self._rows)  # the same tickets, maybe in another order
                 self._sort_slots(rows, self._sort_column)
                 if rows != self._rows:
                     self._relayout(rows)
-            self.countsChanged.emit()
+            if states_moved:
+                self.countsChanged.emit()
         self._visible = (self._visible[0], min(self._visible[1], len(self._rows) - 1))
         for top, bottom in self._moving_runs():
             self.dataChanged.emit(

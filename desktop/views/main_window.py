@@ -533,19 +533,22 @@ class MainWindow(QMainWindow):
         # a large cache evaluates its clocks in the background: "…" until they are known
         counts = self.model.known_counts()
         for view, item in self._nav_items.items():
-            item.setText(0, view.label)
             count = counts[view]
-            item.setText(1, "…" if count is None else i18n.format_decimal(count))
-            item.setToolTip(
-                0,
+            tip = (
                 ""
                 if count is None
-                else ngettext("{count} ticket", "{count} tickets", count).format(count=count),
+                else ngettext("{count} ticket", "{count} tickets", count).format(count=count)
             )
+            texts = (view.label, "…" if count is None else i18n.format_decimal(count), tip)
+            if texts != (item.text(0), item.text(1), item.toolTip(0)):  # else no repaint
+                item.setText(0, texts[0])
+                item.setText(1, texts[1])
+                item.setToolTip(0, texts[2])
         breached = self._nav_items[QueueView.BREACHED]
         font = breached.font(1)
-        font.setBold(bool(counts[QueueView.BREACHED]))
-        breached.setFont(1, font)
+        if font.bold() != bool(counts[QueueView.BREACHED]):
+            font.setBold(not font.bold())
+            breached.setFont(1, font)
         self._update_title()
 
     # -- moving in the queue ------------------------------------------------------------

@@ -134,6 +134,7 @@ class ClockPanel(QFrame):
         layout.addWidget(self.value)
         layout.addWidget(self.detail)
         self.state: ClockStatus | None = None
+        self._colours: tuple[str, str] | None = None  # the tint in force
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def show_clock(
@@ -159,7 +160,10 @@ class ClockPanel(QFrame):
         self.setAccessibleName(_("{clock} SLA").format(clock=self.kind.label))
         self.setAccessibleDescription(tooltip)
         style = clock_style(clock)
-        _tinted(self, style.background or _NEUTRAL_BACKGROUND, style.foreground or "#1f2328")
+        colours = (style.background or _NEUTRAL_BACKGROUND, style.foreground or "#1f2328")
+        if colours != self._colours:  # a new palette repaints the whole panel: not each second
+            self._colours = colours
+            _tinted(self, *colours)
 
     @staticmethod
     def _detail(clock: ClockState | None, now: dt.datetime, zone: dt.tzinfo) -> str:
