@@ -14,8 +14,9 @@ for the next run), then prints, each against its target:
 * a search query, as typed in the search box: full-text index plus the
   current view (ms; <= 100);
 * CPU time of one second of ticking, the console idle on screen with its
-  countdowns running (ms; <= 5): outside support hours the console's clock is
-  moved to the next business hour, so that the countdowns do run;
+  countdowns running (ms; <= 5; the mean over five seconds): outside support
+  hours the console's clock is moved to the next business hour, so that the
+  countdowns do run;
 * a sync touching 100 tickets (those on screen, set pending or back to open,
   so a reused cache changes a little at each run): from the page stored to the
   queue repainted (ms; only these rows are read again);
@@ -60,6 +61,8 @@ from sync.protocol import Change, ChangePage
 from sync.store import Store
 
 TICKETS = 100_000
+#: Seconds of ticking measured (one second alone varies with what falls in it).
+TICK_SECONDS = 5.0
 #: Tickets a sync touches, for the refresh figure.
 SYNCED = 100
 
@@ -299,14 +302,14 @@ def main(argv: list[str] | None = None) -> int:
         window.search_box.clear()
         window.apply_search()
 
-        # -- one second of ticking, on screen, the timer following the countdowns
+        # -- seconds of ticking, on screen, the timer following the countdowns
         # (the console idle: the repaint the cleared search asked for is done first)
         settle = QEventLoop()
         QTimer.singleShot(300, settle.quit)
         settle.exec()
         window.schedule_tick()
         loop = QEventLoop()
-        QTimer.singleShot(1000, loop.quit)
+        QTimer.singleShot(int(TICK_SECONDS * 1000), loop.quit)
         profiler = cProfile.Profile() if args.profile else None
         cpu = time.process_time()
         if profiler is not None:
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         loop.exec()
         if profiler is not None:
             profiler.disable()
-        tick_ms = (time.process_time() - cpu) * 1000
+        tick_ms = (time.process_time() - cpu) * 1000 / TICK_SECONDS
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("cumtime").print_stats(25)
 
@@ -347,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sort by next SLA due: {sort_ms:.1f} ms (target <= 50 ms) {verdict(sort_ms, 50)}")
     print(f"search query: {search_ms:.1f} ms (target <= 100 ms) {verdict(search_ms, 100)}")
     print(f"  (the first sort by another column, its keys built: {first_sort_ms:.1f} ms)")
-    print(f"CPU of 1 s of ticking: {tick_ms:.1f} ms (target <= 5 ms) {verdict(tick_ms, 5)}")
+    print(
+        f"CPU of 1 s of ticking (mean of {TICK_SECONDS:g} s): {tick_ms:.1f} ms "
+        f"(target <= 5 ms) {verdict(tick_ms, 5)}"
+    )
     print(f"a sync touching {SYNCED} tickets, to the queue repainted: {sync_ms:.1f} ms")
     print(f"resident memory: {memory:.0f} MB (target <= 400 MB) {verdict(memory, 400)}")
     return 0
