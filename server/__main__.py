@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, settle_heap
 
     host = getattr(arguments, "host", "127.0.0.1")
     port = getattr(arguments, "port", 8000)
@@ -153,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with mailer_running(engine, arguments):  # requester e-mails, outside any request
         if workers == 1:
-            uvicorn.run(create_app(engine), host=host, port=port, date_header=False)
+            app = create_app(engine)
+            settle_heap(app)
+            uvicorn.run(app, host=host, port=port, date_header=False)
         else:  # each process builds its own app (and engine) from the environment
             os.environ[DATABASE_URL_VARIABLE] = url
             engine.dispose()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, inspect, select
 
 from server.__main__ import default_database_url, main
+from server.app import create_app, settle_heap
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import SlaConfig, Team, User
 from server.security import verify_password
+from server.slaclock import load_settings
 
 
 def test_the_default_database_lives_in_the_user_data_folder() -> None:
@@ -76,3 +79,20 @@ def test_the_database_url_can_come_from_the_environment(
     assert main(["migrate"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert (tmp_path / "from-env.db").exists()
+
+
+def test_a_serving_process_indexes_its_calendar_and_freezes_its_startup_heap(
+    engine: Engine,
+) -> None:
+    # built before the first request (which would otherwise wait for it), and out of
+    # the collector's way: full collections would walk it again and stall every request
+    app = create_app(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        calendar = load_settings(session).calendar
+    gc.unfreeze()
+    try:
+        settle_heap(app)
+        assert calendar._index is not None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
