@@ -54,7 +54,7 @@ from desktop.demo_data import DEMO_AGENT_ID, seed_demo_until
 from desktop.models.queue import Column, QueueView
 from desktop.models.sla_memo import memo_path
 from desktop.views.main_window import MainWindow
-from desktop.warmup import warm_up
+from desktop.warmup import hold_collector, settle_heap, warm_up
 from sla.clock import Status
 from sync.cache import Cache, utc_now
 from sync.protocol import Change, ChangePage
@@ -196,8 +196,10 @@ def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
     painted = FirstPaint()
     start = time.perf_counter()
     warm_up()  # as the console's start does
+    hold_collector()
     cache = Cache.open(path)
     window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))
+    settle_heap()
     window.table.viewport().installEventFilter(painted)
     window.show()
     while painted.at is None and time.perf_counter() - start < 60:

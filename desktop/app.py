@@ -47,7 +47,7 @@ from desktop.views.settings import (
     save_layout,
 )
 from desktop.views.sign_in import SignInDialog, SignInRequest
-from desktop.warmup import warm_up
+from desktop.warmup import hold_collector, settle_heap, warm_up
 from i18n import _
 from sync.cache import Cache, cache_path
 from sync.client import ApiClient, ApiError, InsecureServerError
@@ -464,6 +464,7 @@ async def _main(
             return 0
         window = console.window
         assert window is not None
+        settle_heap()
         shown = await show_view(window, view)
         if screenshot is not None:
             await save_screenshot(shown, screenshot)
@@ -504,6 +505,7 @@ def run(
 ) -> int:
     """Open the console (on ``view``); with ``screenshot``, save that window and exit."""
     warm_up()  # slow imports on the side while the cache opens
+    hold_collector()  # until the window is up (see desktop.warmup)
     app = application()
     with contextlib.ExitStack() as stack:
         if settings_path is None and screenshot is not None:
