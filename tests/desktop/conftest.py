@@ -14,6 +14,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from sync.cache import Cache
 from sync.protocol import Change, ChangePage
@@ -33,9 +34,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _collect_qt_garbage() -> Iterator[None]:
-    """Free each test's windows on the main thread: Python's collector may otherwise run
-    later on a server thread, and Qt objects with timers must not die there."""
+def _collect_qt_garbage(qapp: QApplication) -> Iterator[None]:
+    """The application exists before any model (their timers need its event loop, even
+    in a test run alone), and each test's windows are freed on the main thread: Python's
+    collector may otherwise run later on a server thread, and Qt objects with timers
+    must not die there."""
     yield
     gc.collect()
 
