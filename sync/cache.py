@@ -655,7 +655,8 @@ def upsert_tickets(connection: Connection, rows: Sequence[dict[str, Any]]) -> No
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a page of the feed is validated and stored.
+    """Pause Python's cycle collector while many objects are made at once: a page of
+    the feed validated and stored, the console's queue read or its clocks evaluated.
 
     A page makes some 20,000 objects (models, rows, parameters), no reference cycle,
     and keeps them until it is stored: enough to set off a full collection every page

@@ -27,15 +27,13 @@ finds them) re-reads only the tickets that changed.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import datetime as dt
-import gc
 import heapq
 import json
 import logging
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -75,7 +73,7 @@ from sla.calendar import to_us
 from sla.clock import ClockState, ClockStatus, Event, Status, TicketSla, evaluate_many
 from sla.policy import Priority, Severity, plan_label
 from sync import schema
-from sync.cache import Cache, utc_now
+from sync.cache import Cache, collector_paused, utc_now
 
 __all__ = ["Column", "QueueModel", "QueueRow", "QueueTicket", "QueueView"]
 
@@ -113,6 +111,10 @@ class Column(IntEnum):
 
 
 SLA_COLUMNS: Final = (Column.RESPONSE_SLA, Column.RESOLUTION_SLA)
+_COLUMN_COUNT: Final = len(Column)
+#: How long a new order may wait while it changes no row on screen (µs; see
+#: :meth:`QueueModel._follow_clocks`).
+_ORDER_WAIT_US: Final = 10_000_000
 
 _HEADERS: Final = {
     Column.TRACKING: N_("Ticket"),
@@ -174,8 +176,8 @@ _BREACHED: Final = _STATE_CODE[ClockStatus.BREACHED]
 PLAN_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
 TICKET_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 2
 CLOCK_STATE_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 3
-#: An SLA cell's look in one call, :class:`SlaCell` (what its delegate paints).
-SLA_CELL_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 4
+#: A cell's look in one call, :class:`Cell` (what the queue's delegate paints).
+CELL_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 4
 
 #: Every cell's flags (asked for each cell painted: built once).
 _ROW_FLAGS: Final = (
@@ -183,7 +185,7 @@ _ROW_FLAGS: Final = (
 )
 
 _SLA_ROLES: Final = [
-    SLA_CELL_ROLE,
+    CELL_ROLE,
     Qt.ItemDataRole.DisplayRole,
     Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.ForegroundRole,
@@ -282,8 +284,8 @@ class QueueTicket:
     pending: bool
 
 
-class SlaCell(NamedTuple):
-    """How an SLA cell looks: its text, colours (None: the view's) and font."""
+class Cell(NamedTuple):
+    """How a cell looks: its text, colours (None: the view's) and font."""
 
     text: str
     foreground: QBrush | None
@@ -338,19 +340,6 @@ def _parse_instant(text: str) -> dt.datetime:
 def _stamp(when: dt.datetime) -> str:
     """An instant as the cache stores it (ISO text in UTC: sorts as text)."""
     return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-@contextlib.contextmanager
-def _bulk() -> Iterator[None]:
-    """Many objects made at once: the cyclic garbage collector waits until the end
-    (else it walks every object of the queue again and again while they are made)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _BRUSHES: dict[str, QBrush] = {}
@@ -415,6 +404,11 @@ class QueueModel(QAbstractTableModel):
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._visible = (0, -1)
+        #: what each SLA cell showed when last painted (its text and clock state), by
+        #: slot * 2 + (0 response, 1 resolution): a tick repaints the cells that change
+        self._painted: dict[int, tuple[str, int]] = {}
+        #: when a clock-driven order was left waiting (see :meth:`_follow_clocks`)
+        self._order_waits_since: int | None = None
         self._now = self.now()
         self._now_us = to_us(self._now)
         self._bold = QFont()
@@ -493,10 +487,11 @@ class QueueModel(QAbstractTableModel):
         self._memo_timer.stop()
         self.beginResetModel()
         try:
+            self._painted = {}  # slots are numbered again
             self._offset = self._cache.clock_offset()
             self._now = self.now()
             self._now_us = to_us(self._now)
-            with _bulk():
+            with collector_paused():
                 # SQLite reads the tickets (the GIL released) while the SLA calendar
                 # indexes its business hours: the two slowest steps of a cold start
                 with ThreadPoolExecutor(1, thread_name_prefix="queue-read") as pool:
@@ -652,7 +647,7 @@ class QueueModel(QAbstractTableModel):
         ``keep`` receives the clocks themselves (the queue keeps only states and keys).
         """
         before = self._unevaluated
-        with _bulk():
+        with collector_paused():
             moved = self._evaluate_many(list(slots), keep)
         if before and not self._unevaluated:  # every ticket known: the next start need
             self._memo_timer.start(0)  # not evaluate them all again (once this is done)
@@ -1017,7 +1012,30 @@ class QueueModel(QAbstractTableModel):
         self._current = {}
         self.endResetModel()
 
+    def _follow_clocks(self, *, now: bool = False) -> None:
+        """Clocks moved in the order (one breached, say): the queue's rows follow.
+
+        With many tickets a clock breaches every few seconds, mostly one far below
+        the rows on screen; a new order repaints every cell shown.  When the rows
+        on screen stay as they are, the new order waits (at most
+        ``_ORDER_WAIT_US``, or until the view scrolls): nothing visible changes
+        meanwhile, and one relayout serves several breaches.
+        """
+        rows = list(self._rows)  # the same tickets, maybe in another order
+        self._sort_slots(rows, self._sort_column)
+        if rows == self._rows:
+            self._order_waits_since = None
+            return
+        first, last = self._visible
+        unseen = first <= last and rows[first : last + 1] == self._rows[first : last + 1]
+        if unseen and not now:
+            if self._order_waits_since is None:
+                self._order_waits_since = self._now_us
+            return
+        self._relayout(rows)
+
     def _relayout(self, rows: list[int]) -> None:
+        self._order_waits_since = None
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         if old:
@@ -1203,7 +1221,10 @@ class QueueModel(QAbstractTableModel):
 
     def set_visible_rows(self, first: int, last: int) -> None:
         """The rows the view shows now (inclusive); ticks repaint these only."""
-        self._visible = (max(first, 0), min(last, len(self._rows) - 1))
+        visible = (max(first, 0), min(last, len(self._rows) - 1))
+        moved, self._visible = visible != self._visible, visible
+        if moved and self._order_waits_since is not None:
+            self._follow_clocks(now=True)  # other rows come into view: in their order
 
     @property
     def visible_rows(self) -> tuple[int, int]:
@@ -1231,41 +1252,49 @@ class QueueModel(QAbstractTableModel):
             if self._view in _CLOCK_VIEWS and states_moved:
                 self._refilter()  # tickets come and go
             elif keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
-                rows = list(self._rows)  # the same tickets, maybe in another order
-                self._sort_slots(rows, self._sort_column)
-                if rows != self._rows:
-                    self._relayout(rows)
+                self._follow_clocks()
             if states_moved:
                 self.countsChanged.emit()
+        waits = self._order_waits_since
+        if waits is not None and self._now_us - waits >= _ORDER_WAIT_US:
+            self._follow_clocks(now=True)
         self._visible = (self._visible[0], min(self._visible[1], len(self._rows) - 1))
-        for top, bottom in self._moving_runs():
-            self.dataChanged.emit(
-                self.index(top, Column.RESPONSE_SLA),
-                self.index(bottom, Column.RESOLUTION_SLA),
-                _SLA_ROLES,
-            )
+        for column, top, bottom in self._changed_runs():
+            self.dataChanged.emit(self.index(top, column), self.index(bottom, column), _SLA_ROLES)
 
-    def _moving_runs(self) -> list[tuple[int, int]]:
-        """The runs of visible rows whose SLA cells change with time (inclusive bounds).
+    def _changed_runs(self) -> list[tuple[Column, int, int]]:
+        """The runs of visible SLA cells that now show something else than when they
+        were painted (column, first and last row).
 
         A ticket whose clocks are both stopped or paused ("Met", "Pending
         customer") shows the same until an event changes it, which refreshes its
-        row; only a clock that runs has a wake-up instant.
+        row; only a clock that runs has a wake-up instant.  A running clock's cell
+        changes each second while it shows seconds, else each minute ("Overdue
+        2 h 05 min"), or when its state does: only then is it painted again.
         """
         first, last = self._visible
-        rows, wake, evaluated = self._rows, self._wake, self._evaluated
-        runs: list[tuple[int, int]] = []
-        start = -1
-        for position in range(first, last + 1):
-            slot = rows[position]
-            if wake[slot] >= 0 or not evaluated[slot]:
-                if start < 0:
-                    start = position
-            elif start >= 0:
-                runs.append((start, position - 1))
-                start = -1
-        if start >= 0:
-            runs.append((start, last))
+        rows, wake, evaluated, painted = self._rows, self._wake, self._evaluated, self._painted
+        runs: list[tuple[Column, int, int]] = []
+        for column, states in (
+            (Column.RESPONSE_SLA, self._response_state),
+            (Column.RESOLUTION_SLA, self._resolution_state),
+        ):
+            side = column - Column.RESPONSE_SLA
+            start = -1
+            for position in range(first, last + 1):
+                slot = rows[position]
+                changed = False
+                if wake[slot] >= 0 or not evaluated[slot]:
+                    seen = painted.get(slot << 1 | side)
+                    changed = seen is None or seen != (self._sla_text(slot, column), states[slot])
+                if changed:
+                    if start < 0:
+                        start = position
+                elif start >= 0:
+                    runs.append((column, start, position - 1))
+                    start = -1
+            if start >= 0:
+                runs.append((column, start, last))
         return runs
 
     def next_tick(self, granularity: dt.timedelta = dt.timedelta(seconds=1)) -> dt.datetime | None:
@@ -1279,6 +1308,8 @@ class QueueModel(QAbstractTableModel):
         step = int(granularity / dt.timedelta(microseconds=1))
         soonest = self._now_us + step * 49 // 50
         candidates = []
+        if self._order_waits_since is not None:
+            candidates.append(self._order_waits_since + _ORDER_WAIT_US)
         if self._wakes:
             candidates.append(self._wakes[0][0])
         first, last = self._visible
@@ -1286,7 +1317,7 @@ class QueueModel(QAbstractTableModel):
         for position in range(first, min(last, len(rows) - 1) + 1):
             slot = rows[position]
             if wake[slot] < 0 and evaluated[slot]:
-                continue  # no clock runs: nothing changes until an event (see _moving_runs)
+                continue  # no clock runs: nothing changes until an event (see _changed_runs)
             sla = self._clocks(slot)[0]
             if sla is not None:
                 found = sla.next_change_us(self._now_us, step)
@@ -1475,7 +1506,7 @@ class QueueModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else _COLUMN_COUNT  # asked for every index made
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -1504,6 +1535,13 @@ class QueueModel(QAbstractTableModel):
             return self._sla_data(slot, column, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(slot, column)
+        if role == CELL_ROLE:
+            return Cell(
+                self._text(slot, column),
+                self._foreground(slot, column),
+                None,
+                self._font(slot, column),
+            )
         if role == PLAN_ROLE and column == Column.ORGANISATION:
             known = self._organisations.get(self._organisation[slot])
             return known[1] if known is not None else ""
@@ -1522,21 +1560,29 @@ class QueueModel(QAbstractTableModel):
                 return i18n.format_datetime(updated.astimezone(self._zone), "full")
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
-            if column == Column.PRIORITY and self._priority[slot] == Priority.P1.value:
-                return _brush("#a4262c")
-            if column == Column.SEVERITY and self._severity[slot] == Severity.BLOCKING.value:
-                return _brush("#a4262c")
-            if column == Column.ASSIGNEE and self._assignee[slot] is None:
-                return _brush("#6b6f76")
-            return None
+            return self._foreground(slot, column)
         if role == Qt.ItemDataRole.FontRole:
-            if column == Column.ASSIGNEE and self._assignee[slot] is None:
-                return self._italic
-            if column == Column.PRIORITY and self._priority[slot] == Priority.P1.value:
-                return self._bold
-            return None
+            return self._font(slot, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _foreground(self, slot: int, column: int) -> QBrush | None:
+        """A field cell's text colour: a critical priority, a blocking severity and
+        "Unassigned" stand out; None for the view's."""
+        if column == Column.PRIORITY and self._priority[slot] == Priority.P1.value:
+            return _brush("#a4262c")
+        if column == Column.SEVERITY and self._severity[slot] == Severity.BLOCKING.value:
+            return _brush("#a4262c")
+        if column == Column.ASSIGNEE and self._assignee[slot] is None:
+            return _brush("#6b6f76")
+        return None
+
+    def _font(self, slot: int, column: int) -> QFont | None:
+        if column == Column.ASSIGNEE and self._assignee[slot] is None:
+            return self._italic
+        if column == Column.PRIORITY and self._priority[slot] == Priority.P1.value:
+            return self._bold
         return None
 
     @property
@@ -1581,6 +1627,10 @@ class QueueModel(QAbstractTableModel):
             return i18n.format_date(local, "d MMM")
         return i18n.format_date(local, "d MMM y")
 
+    def _sla_text(self, slot: int, column: int) -> str:
+        text: str = self._sla_data(slot, column, Qt.ItemDataRole.DisplayRole)
+        return text
+
     def _sla_data(self, slot: int, column: int, role: int) -> Any:
         if role == CLOCK_STATE_ROLE:
             code = (
@@ -1610,9 +1660,14 @@ class QueueModel(QAbstractTableModel):
                 clock, self._now, self._zone, provisional=provisional, problem=problem
             )
         style = clock_style(clock)
-        if role == SLA_CELL_ROLE:
-            return SlaCell(
-                clock_text(clock, self._now, provisional=provisional),
+        if role == CELL_ROLE:  # the delegate paints the cell: what it shows is noted
+            text = clock_text(clock, self._now, provisional=provisional)
+            states = (
+                self._response_state if column == Column.RESPONSE_SLA else self._resolution_state
+            )
+            self._painted[slot << 1 | (column - Column.RESPONSE_SLA)] = (text, states[slot])
+            return Cell(
+                text,
                 None if style.foreground is None else _brush(style.foreground),
                 None if style.background is None else _brush(style.background),
                 self._sla_font(style.bold, provisional),

@@ -1,5 +1,5 @@
-"""Item delegates of the queue: the organisation's plan drawn as a badge, and the
-SLA countdowns painted from one model call."""
+"""Item delegates of the queue: the organisation's plan drawn as a badge, and
+every other cell painted from one model call."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop.models.queue import PLAN_ROLE, SLA_CELL_ROLE, SlaCell
+from desktop.models.queue import CELL_ROLE, PLAN_ROLE, Cell
 from sla.policy import plan_label
 
-__all__ = ["PlanBadgeDelegate", "SlaCellDelegate"]
+__all__ = ["CellDelegate", "PlanBadgeDelegate"]
 
 _BADGE_COLOURS: Final = {
     # plan code: (background, text)
@@ -23,7 +23,7 @@ _BADGE_COLOURS: Final = {
 _PADDING: Final = 6
 _LEFT_MIDDLE: Final = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 #: What a countdown cell's state is tested on: only an enabled cell, neither selected
-#: nor focused, is painted by :class:`SlaCellDelegate` itself (as integers: cheaper).
+#: nor focused, is painted by :class:`CellDelegate` itself (as integers: cheaper).
 _SPECIAL: Final = (
     QStyle.StateFlag.State_Selected
     | QStyle.StateFlag.State_HasFocus
@@ -90,14 +90,16 @@ class PlanBadgeDelegate(QStyledItemDelegate):
         return size
 
 
-class SlaCellDelegate(QStyledItemDelegate):
-    """An SLA countdown cell: its text in its colours and font, from one model call.
+class CellDelegate(QStyledItemDelegate):
+    """A queue cell: its text in its colours and font, from one model call.
 
-    These cells repaint every second.  The style's item painting asks the model
-    for about ten roles a cell, each a call into Python; a countdown needs only
-    its text, colours and font, which :data:`SLA_CELL_ROLE` gives at once.  The
-    row's own background (alternating colours) is the view's, painted before;
-    a selected, focused or disabled cell is drawn by the style as usual.
+    The SLA countdowns repaint every second, and a sort, a scroll or a clock
+    that breaches (the queue re-sorts) repaints every cell on screen.  The
+    style's item painting asks the model for about ten roles a cell, each a
+    call into Python; a cell needs only its text, colours and font, which
+    :data:`CELL_ROLE` gives at once.  The row's own background (alternating
+    colours) is the view's, painted before; a selected, focused or disabled
+    cell is drawn by the style as usual.
     """
 
     _margin: int | None = None
@@ -108,8 +110,8 @@ class SlaCellDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        cell = index.data(SLA_CELL_ROLE)
-        if option.state.value & _SPECIAL != _ENABLED or not isinstance(cell, SlaCell):
+        cell = index.data(CELL_ROLE)
+        if option.state.value & _SPECIAL != _ENABLED or not isinstance(cell, Cell):
             super().paint(painter, option, index)
             return
         rect = option.rect

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 import i18n
 from desktop.models.queue import SLA_COLUMNS, Column, QueueModel, QueueView
 from desktop.views.banner import AnnouncementBanner
-from desktop.views.delegates import PlanBadgeDelegate, SlaCellDelegate
+from desktop.views.delegates import CellDelegate, PlanBadgeDelegate
 from desktop.views.report import ReportView, compliance_report_view
 from desktop.views.sync_panel import (
     ConflictsPanel,
@@ -152,10 +152,10 @@ class QueueTable(QTableView):
         self.hidden_columns: set[Column] = set()
         horizontal.sectionResized.connect(self._section_resized)
         self.fit_columns()
+        # every cell painted from one model call (a sort or a scroll repaints them all;
+        # the countdowns, every second), the organisation with its plan's badge
+        self.setItemDelegate(CellDelegate(self))
         self.setItemDelegateForColumn(Column.ORGANISATION, PlanBadgeDelegate(self))
-        countdowns = SlaCellDelegate(self)
-        for column in SLA_COLUMNS:
-            self.setItemDelegateForColumn(column, countdowns)
         # the default order is the next SLA due, which no single column shows
         horizontal.setSortIndicatorShown(False)
         horizontal.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)

@@ -20,6 +20,7 @@ from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueView
 from desktop.views.banner import active_announcements
 from desktop.views.main_window import MainWindow
+from sla.policy import Priority
 from sync.cache import Cache
 from tests.desktop.conftest import T0, FakeClock
 
@@ -242,3 +243,39 @@ def test_countdown_cells_are_painted_in_their_state_colours(window: MainWindow) 
     table.selectRow(row)
     image = table.viewport().grab().toImage()
     assert image.pixelColor(rect.right() - 2, rect.center().y()) != expected
+
+
+def test_field_cells_are_painted_with_their_text_and_emphasis(window: MainWindow) -> None:
+    """Every cell but the organisation's is painted from the model's one-call look: a
+    critical priority in red, the other fields in the view's text colour."""
+    window.show_view(QueueView.ALL)
+    model, table = window.model, window.table
+    table.clearSelection()
+    rows = range(min(model.rowCount(), 20))
+
+    def first(column: Column, wanted: str) -> int:
+        found = [row for row in rows if model.index(row, column).data() == wanted]
+        assert found, f"the demo queue shows {wanted!r} near the top"
+        return found[0]
+
+    def text_colours(row: int, column: Column) -> list[QColor]:
+        rect = table.visualRect(model.index(row, column))
+        base = image.pixelColor(rect.right() - 2, rect.center().y())
+        return [
+            image.pixelColor(x, y)
+            for x in range(rect.left(), rect.right())
+            for y in range(rect.top(), rect.bottom())
+            if image.pixelColor(x, y) != base
+        ]
+
+    def reddish(colour: QColor) -> bool:
+        return colour.red() > colour.green() + 60 and colour.red() > colour.blue() + 60
+
+    critical = first(Column.PRIORITY, Priority.P1.display)
+    table.setCurrentIndex(model.index(critical, Column.SUBJECT))
+    table.clearSelection()
+    image = table.viewport().grab().toImage()
+    assert any(reddish(colour) for colour in text_colours(critical, Column.PRIORITY))
+    plain = text_colours(critical, Column.TRACKING)
+    assert plain, "the tracking number is drawn"
+    assert not any(reddish(colour) for colour in plain)

@@ -13,8 +13,16 @@ from pytestqt.qtbot import QtBot
 
 import i18n
 from desktop.demo_data import seed_demo, seed_demo_until
-from desktop.models.queue import Column, QueueModel, QueueRow, QueueView
+from desktop.models.queue import (
+    CELL_ROLE,
+    SLA_COLUMNS,
+    Column,
+    QueueModel,
+    QueueRow,
+    QueueView,
+)
 from desktop.models.sla_cells import clock_sort_key, ticket_sort_key
+from i18n import _
 from sla.clock import Status
 from sla.policy import Priority, Severity
 from sync.cache import Cache
@@ -172,7 +180,7 @@ def test_a_tick_repaints_only_the_visible_rows_sla_cells(
     # the SLA cells of the visible rows whose clocks run, and those only
     assert changed
     assert all(
-        20 <= top <= bottom <= 44 and (left, right) == (Column.RESPONSE_SLA, Column.RESOLUTION_SLA)
+        20 <= top <= bottom <= 44 and left == right and left in SLA_COLUMNS
         for top, bottom, left, right in changed
     )
     repainted = {row for top, bottom, *_ in changed for row in range(top, bottom + 1)}
@@ -186,6 +194,46 @@ def test_a_tick_repaints_only_the_visible_rows_sla_cells(
     model.set_visible_rows(0, -1)  # nothing shown: nothing repainted
     model.tick(T0 + dt.timedelta(seconds=2))
     assert changed == []
+
+
+def test_a_tick_repaints_a_painted_cell_only_when_what_it_shows_changes(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # 10: long overdue (its first response: "Overdue 9 h 00 min", minute by minute);
+    # 11: first response due in 50 min, counting down to the second
+    feed.ticket(10, created=TUESDAY_10, priority="P1", severity="blocking")
+    feed.ticket(11, created=T0 - 10 * MIN, priority="P1", severity="blocking")
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    assert ids(model) == [10, 11]
+    model.set_visible_rows(0, 1)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(
+        lambda top, bottom, _roles: changed.extend(
+            (row, top.column()) for row in range(top.row(), bottom.row() + 1)
+        )
+    )
+
+    def paint() -> dict[tuple[int, int], str]:  # as the view's delegate does
+        return {
+            (row, column): model.data(model.index(row, column), CELL_ROLE).text
+            for row in (0, 1)
+            for column in SLA_COLUMNS
+        }
+
+    shown = paint()
+    assert shown[(0, Column.RESPONSE_SLA)].startswith(_("Overdue {duration}").split("{")[0])
+    model.tick(T0 + dt.timedelta(seconds=1))
+    # the countdowns moved a second; the overdue cell still says the same
+    assert (1, Column.RESPONSE_SLA) in changed
+    assert (0, Column.RESPONSE_SLA) not in changed
+    now = paint()
+    assert now[(0, Column.RESPONSE_SLA)] == shown[(0, Column.RESPONSE_SLA)]
+    assert now[(1, Column.RESPONSE_SLA)] != shown[(1, Column.RESPONSE_SLA)]
+    changed.clear()
+    model.tick(T0 + dt.timedelta(minutes=1))  # a minute more overdue: repainted
+    assert (0, Column.RESPONSE_SLA) in changed
+    assert paint()[(0, Column.RESPONSE_SLA)] != shown[(0, Column.RESPONSE_SLA)]
 
 
 def test_the_queue_resorts_when_a_clock_breaches(
@@ -209,6 +257,38 @@ def test_the_queue_resorts_when_a_clock_breaches(
     assert layouts
     assert selected.row() == 0
     assert model.counts()[QueueView.BREACHED] == 2
+
+
+@pytest.mark.parametrize("then", ["waits", "scrolls"])
+def test_a_breach_below_the_rows_on_screen_reorders_them_later_in_one_go(
+    cache: Cache, feed: Feed, clock: FakeClock, then: str
+) -> None:
+    # 10: a P1 and 20: a P4, long overdue; 11: a P1 whose first response is due in 10 min
+    long_ago = dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC)
+    feed.ticket(10, created=long_ago, priority="P1")
+    feed.ticket(20, created=long_ago, priority="P4")
+    feed.ticket(11, created=T0 - 50 * MIN, priority="P1", severity="blocking")
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    assert ids(model) == [10, 20, 11]
+    model.set_visible_rows(0, 0)  # the screen shows the first row only
+    layouts: list[object] = []
+    model.layoutChanged.connect(lambda *_args: layouts.append(True))
+    breach = T0 + 11 * MIN
+    model.tick(breach)
+    # 11 breached: it belongs before 20, but the row on screen is still 10's
+    assert model.counts()[QueueView.BREACHED] == 3
+    assert ids(model) == [10, 20, 11] and layouts == []
+    woken = model.next_tick()
+    assert woken is not None and woken <= breach + 10 * dt.timedelta(seconds=1)
+    if then == "waits":
+        model.tick(breach + 5 * dt.timedelta(seconds=1))
+        assert ids(model) == [10, 20, 11]
+        model.tick(breach + 10 * dt.timedelta(seconds=1))
+    else:
+        model.set_visible_rows(1, 2)  # the other rows come into view: in their order
+    assert ids(model) == [10, 11, 20]
+    assert len(layouts) == 1
 
 
 def test_views_filter_the_queue(queue: QueueModel) -> None:
