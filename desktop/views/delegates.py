@@ -22,11 +22,13 @@ _BADGE_COLOURS: Final = {
 }
 _PADDING: Final = 6
 _LEFT_MIDDLE: Final = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-#: What a countdown cell's state is tested on: only an enabled cell, neither selected
-#: nor focused, is painted by :class:`CellDelegate` itself (as integers: cheaper).
+#: What a cell's state is tested on: only an enabled cell, neither selected, focused
+#: nor under the mouse (some styles light it), is painted by :class:`CellDelegate`
+#: itself (as integers: cheaper).
 _SPECIAL: Final = (
     QStyle.StateFlag.State_Selected
     | QStyle.StateFlag.State_HasFocus
+    | QStyle.StateFlag.State_MouseOver
     | QStyle.StateFlag.State_Enabled
 ).value
 _ENABLED: Final = QStyle.StateFlag.State_Enabled.value
@@ -98,8 +100,8 @@ class CellDelegate(QStyledItemDelegate):
     style's item painting asks the model for about ten roles a cell, each a
     call into Python; a cell needs only its text, colours and font, which
     :data:`CELL_ROLE` gives at once.  The row's own background (alternating
-    colours) is the view's, painted before; a selected, focused or disabled
-    cell is drawn by the style as usual.
+    colours) is the view's, painted before; a selected, focused, hovered or
+    disabled cell is drawn by the style as usual.
     """
 
     _margin: int | None = None
