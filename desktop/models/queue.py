@@ -1012,6 +1012,19 @@ class QueueModel(QAbstractTableModel):
         self._current = {}
         self.endResetModel()
 
+    def _stays_below(self, moved: list[tuple[int, int]]) -> bool:
+        """Whether tickets whose due keys moved (slot, key before) were below the rows on
+        screen and still are, in the default order: then the rows on screen stay as
+        they are, and the new order can wait without even being computed."""
+        first, last = self._visible
+        if self._sort_column != -1 or self._descending or not first <= last < len(self._rows):
+            return False
+        bottom = self._rows[last]
+        limit = self._due[bottom]
+        return all(
+            slot != bottom and before > limit and self._due[slot] > limit for slot, before in moved
+        )
+
     def _follow_clocks(self, *, now: bool = False) -> None:
         """Clocks moved in the order (one breached, say): the queue's rows follow.
 
@@ -1252,7 +1265,15 @@ class QueueModel(QAbstractTableModel):
             if self._view in _CLOCK_VIEWS and states_moved:
                 self._refilter()  # tickets come and go
             elif keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
-                self._follow_clocks()
+                moved = [
+                    (slot, b[0][0])
+                    for slot, b, a in zip(woken, before, after, strict=True)
+                    if b[0] != a[0]
+                ]
+                if not self._stays_below(moved):
+                    self._follow_clocks()
+                elif self._order_waits_since is None:
+                    self._order_waits_since = self._now_us
             if states_moved:
                 self.countsChanged.emit()
         waits = self._order_waits_since
