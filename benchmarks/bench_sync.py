@@ -242,13 +242,15 @@ def serve(database: str) -> None:
     """The ``--serve`` mode: the reference server on a free loopback port (printed)."""
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, settle_heap
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
+    app = create_app(make_engine(f"sqlite:///{database}"))
+    settle_heap(app)  # as `offimizer-server serve` does
     config = uvicorn.Config(
-        create_app(make_engine(f"sqlite:///{database}")),
+        app,
         log_level="warning",
         lifespan="off",
         access_log=False,
