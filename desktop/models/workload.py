@@ -44,7 +44,7 @@ from i18n import N_, gettext, ngettext
 from sla.calendar import to_us
 from sla.clock import ClockState, Event, Status, evaluate_many
 from sync import schema
-from sync.cache import Cache
+from sync.cache import Cache, collector_paused
 from sync.outbox import apply_optimistically, enqueue, make_command, rebase
 from sync.protocol import PresenceOut, Role, TeamOut, UserOut
 from sync.store import Store
@@ -419,11 +419,14 @@ class WorkloadModel(QAbstractTableModel):
         self._history_mark = self._cache.history_mark()
         teams = led_teams(self._cache, self._me)
         self._team_ids = [team.id for team in teams]
-        self._tickets = {
-            ticket.id: ticket for ticket in load_open_tickets(self._cache, team_ids=self._team_ids)
-        }
-        self._snapshot = None
-        self._lay_out(teams)
+        # every open ticket of the teams, its history and clocks: many objects at once
+        with collector_paused():
+            self._tickets = {
+                ticket.id: ticket
+                for ticket in load_open_tickets(self._cache, team_ids=self._team_ids)
+            }
+            self._snapshot = None
+            self._lay_out(teams)
 
     def refresh_changed(self) -> int:
         """Read again only the tickets whose history grew since the last read (after a
