@@ -1025,27 +1025,32 @@ class QueueModel(QAbstractTableModel):
             slot != bottom and before > limit and self._due[slot] > limit for slot, before in moved
         )
 
-    def _follow_clocks(self, *, now: bool = False) -> None:
+    def _follow_clocks(self, moved: list[tuple[int, int]] | None = None) -> None:
         """Clocks moved in the order (one breached, say): the queue's rows follow.
 
         With many tickets a clock breaches every few seconds, mostly one far below
         the rows on screen; a new order repaints every cell shown.  When the rows
         on screen stay as they are, the new order waits (at most
         ``_ORDER_WAIT_US``, or until the view scrolls): nothing visible changes
-        meanwhile, and one relayout serves several breaches.
+        meanwhile, and one relayout serves several breaches.  ``moved`` (slot, key
+        before) are the tickets whose keys moved; None: the wait is over, follow now.
         """
-        rows = list(self._rows)  # the same tickets, maybe in another order
-        self._sort_slots(rows, self._sort_column)
-        if rows == self._rows:
-            self._order_waits_since = None
-            return
-        first, last = self._visible
-        unseen = first <= last and rows[first : last + 1] == self._rows[first : last + 1]
-        if unseen and not now:
-            if self._order_waits_since is None:
-                self._order_waits_since = self._now_us
-            return
-        self._relayout(rows)
+        waiting = moved is not None
+        if moved is not None and self._stays_below(moved):
+            rows = self._rows  # no need to sort to know the screen stays as it is
+        else:
+            rows = list(self._rows)  # the same tickets, maybe in another order
+            self._sort_slots(rows, self._sort_column)
+            if rows == self._rows:
+                self._order_waits_since = None
+                return
+            first, last = self._visible
+            unseen = first <= last and rows[first : last + 1] == self._rows[first : last + 1]
+            waiting = waiting and unseen
+        if not waiting:
+            self._relayout(rows)
+        elif self._order_waits_since is None:
+            self._order_waits_since = self._now_us
 
     def _relayout(self, rows: list[int]) -> None:
         self._order_waits_since = None
@@ -1078,7 +1083,7 @@ class QueueModel(QAbstractTableModel):
         return self._sort_order
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not -1 <= column < len(Column):
+        if not -1 <= column < _COLUMN_COUNT:
             return
         self._sort_column = column
         self._sort_order = order
@@ -1237,7 +1242,7 @@ class QueueModel(QAbstractTableModel):
         visible = (max(first, 0), min(last, len(self._rows) - 1))
         moved, self._visible = visible != self._visible, visible
         if moved and self._order_waits_since is not None:
-            self._follow_clocks(now=True)  # other rows come into view: in their order
+            self._follow_clocks()  # other rows come into view: in their order
 
     @property
     def visible_rows(self) -> tuple[int, int]:
@@ -1265,25 +1270,23 @@ class QueueModel(QAbstractTableModel):
             if self._view in _CLOCK_VIEWS and states_moved:
                 self._refilter()  # tickets come and go
             elif keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
-                moved = [
-                    (slot, b[0][0])
-                    for slot, b, a in zip(woken, before, after, strict=True)
-                    if b[0] != a[0]
-                ]
-                if not self._stays_below(moved):
-                    self._follow_clocks()
-                elif self._order_waits_since is None:
-                    self._order_waits_since = self._now_us
+                self._follow_clocks(
+                    [
+                        (slot, b[0][0])
+                        for slot, b, a in zip(woken, before, after, strict=True)
+                        if b[0] != a[0]
+                    ]
+                )
             if states_moved:
                 self.countsChanged.emit()
         waits = self._order_waits_since
         if waits is not None and self._now_us - waits >= _ORDER_WAIT_US:
-            self._follow_clocks(now=True)
+            self._follow_clocks()
         self._visible = (self._visible[0], min(self._visible[1], len(self._rows) - 1))
         for column, top, bottom in self._changed_runs():
             self.dataChanged.emit(self.index(top, column), self.index(bottom, column), _SLA_ROLES)
 
-    def _changed_runs(self) -> list[tuple[Column, int, int]]:
+    def _changed_runs(self) -> list[tuple[int, int, int]]:
         """The runs of visible SLA cells that now show something else than when they
         were painted (column, first and last row).
 
@@ -1295,11 +1298,8 @@ class QueueModel(QAbstractTableModel):
         """
         first, last = self._visible
         rows, wake, evaluated, painted = self._rows, self._wake, self._evaluated, self._painted
-        runs: list[tuple[Column, int, int]] = []
-        for column, states in (
-            (Column.RESPONSE_SLA, self._response_state),
-            (Column.RESOLUTION_SLA, self._resolution_state),
-        ):
+        runs: list[tuple[int, int, int]] = []
+        for column in SLA_COLUMNS:
             side = column - Column.RESPONSE_SLA
             start = -1
             for position in range(first, last + 1):
@@ -1307,7 +1307,7 @@ class QueueModel(QAbstractTableModel):
                 changed = False
                 if wake[slot] >= 0 or not evaluated[slot]:
                     seen = painted.get(slot << 1 | side)
-                    changed = seen is None or seen != (self._sla_text(slot, column), states[slot])
+                    changed = seen != (self._sla_text(slot, column), self._state_code(slot, column))
                 if changed:
                     if start < 0:
                         start = position
@@ -1414,7 +1414,7 @@ class QueueModel(QAbstractTableModel):
             for position, slot in enumerate(rows):
                 if slot in changed:
                     self.dataChanged.emit(
-                        self.index(position, 0), self.index(position, len(Column) - 1)
+                        self.index(position, 0), self.index(position, _COLUMN_COUNT - 1)
                     )
         self.countsChanged.emit()
 
@@ -1515,10 +1515,10 @@ class QueueModel(QAbstractTableModel):
 
     def retranslate(self) -> None:
         """The language changed: every label (headers and cells) is shown again."""
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(Column) - 1)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, _COLUMN_COUNT - 1)
         if self._rows:
             self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, len(Column) - 1)
+                self.index(0, 0), self.index(len(self._rows) - 1, _COLUMN_COUNT - 1)
             )
 
     # -- QAbstractTableModel ----------------------------------------------------------
@@ -1532,7 +1532,7 @@ class QueueModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < _COLUMN_COUNT:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return gettext(_HEADERS[Column(section)])
@@ -1547,7 +1547,7 @@ class QueueModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         column = index.column()
-        if not 0 <= column < len(Column):
+        if not 0 <= column < _COLUMN_COUNT:
             return None
         slot = self._rows[index.row()]
         if role == TICKET_ID_ROLE:
@@ -1652,13 +1652,14 @@ class QueueModel(QAbstractTableModel):
         text: str = self._sla_data(slot, column, Qt.ItemDataRole.DisplayRole)
         return text
 
+    def _state_code(self, slot: int, column: int) -> int:
+        """The code of one SLA cell's clock state, as last evaluated."""
+        states = self._response_state if column == Column.RESPONSE_SLA else self._resolution_state
+        return states[slot]
+
     def _sla_data(self, slot: int, column: int, role: int) -> Any:
         if role == CLOCK_STATE_ROLE:
-            code = (
-                self._response_state[slot]
-                if column == Column.RESPONSE_SLA
-                else self._resolution_state[slot]
-            )
+            code = self._state_code(slot, column)
             if not self._evaluated[slot]:
                 self._clocks(slot)
                 return self._sla_data(slot, column, role)
@@ -1683,10 +1684,10 @@ class QueueModel(QAbstractTableModel):
         style = clock_style(clock)
         if role == CELL_ROLE:  # the delegate paints the cell: what it shows is noted
             text = clock_text(clock, self._now, provisional=provisional)
-            states = (
-                self._response_state if column == Column.RESPONSE_SLA else self._resolution_state
+            self._painted[slot << 1 | (column - Column.RESPONSE_SLA)] = (
+                text,
+                self._state_code(slot, column),
             )
-            self._painted[slot << 1 | (column - Column.RESPONSE_SLA)] = (text, states[slot])
             return Cell(
                 text,
                 None if style.foreground is None else _brush(style.foreground),
