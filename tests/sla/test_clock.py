@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sla.calendar import to_us
 from sla.clock import (
     ClockKind,
     ClockState,
@@ -850,3 +851,28 @@ def test_next_change_is_the_next_visible_change(
     at_change = evaluate(past, POLICY, CALENDAR, found)
     # something visible changes there: a state, a displayed figure, or opening hours
     assert (display(at_change, g_us), CALENDAR.is_open(found)) != (shown, CALENDAR.is_open(now))
+
+
+@given(histories(), st.integers(0, 3 * DAY_US))
+def test_an_evaluation_moved_forward_is_the_evaluation_then(
+    case: tuple[list[Event], dt.datetime], later_us: int
+) -> None:
+    history, now = case
+    later = now + dt.timedelta(microseconds=later_us)
+    sla = evaluate(history, POLICY, CALENDAR, now)
+    moved = sla.advanced_us(to_us(later))
+    if any(now < event.at <= later for event in history):
+        assert moved is None  # an event happens in between: only a replay knows what it does
+        return
+    assert moved == evaluate(history, POLICY, CALENDAR, later)
+
+
+def test_an_evaluation_is_not_moved_back_in_time() -> None:
+    created = dt.datetime(2026, 3, 2, 10, tzinfo=PARIS)
+    sla = evaluate(
+        [Created(created, Priority.P2, Severity.MAJOR, "")], POLICY, CALENDAR, created + HOUR
+    )
+    assert sla.advanced_us(to_us(created + HOUR)) is sla
+    assert sla.advanced_us(to_us(created + HOUR - US)) is None
+    moved = sla.advanced_us(to_us(created + 2 * HOUR))
+    assert moved is not None and moved.response.elapsed == 2 * HOUR
