@@ -321,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             profiler.disable()
         tick_ms = (time.process_time() - cpu) * 1000 / TICK_SECONDS
         if profiler is not None:
-            pstats.Stats(profiler).sort_stats("cumtime").print_stats(25)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumtime")).print_stats(
+                int(os.environ.get("BENCH_STATS", "25"))
+            )
 
         # -- a sync touching 100 tickets (the first ones on screen): to the queue repainted
         touched = model.ticket_ids()[:SYNCED]

@@ -64,6 +64,7 @@ from desktop.models.sla_cells import (
     clock_text,
     clock_tooltip,
     evaluate_safely,
+    evaluate_since,
     events_from_history,
     read_sla_history,
 )
@@ -450,10 +451,14 @@ class QueueModel(QAbstractTableModel):
         self._resolution_key: list[int] = []
         self._response_state = bytearray()
         self._resolution_state = bytearray()
+        #: tickets with either clock in a state, by state code: counted once, then
+        #: kept up to date as states move (see _put)
+        self._state_counts: dict[int, int] = {}
         self._wake = array("q")  # next state change (µs), -1 for none
         self._problems: dict[int, str] = {}
         self._wakes: list[tuple[int, int]] = []  # (instant, slot), stale entries skipped
         self._current: dict[int, _Clocks] = {}  # clocks as of now
+        self._earlier: dict[int, _Clocks] = {}  # those of the tick before (moved forward)
         self._keys: dict[int, list[int]] = {}  # sort keys by column, until the data changes
         #: the counts of the views that do not depend on the clocks (and the minute of them)
         self._field_counts: tuple[str, dict[QueueView, int]] | None = None
@@ -600,6 +605,7 @@ class QueueModel(QAbstractTableModel):
         self._resolution_key = [0] * count
         self._response_state = bytearray([_NO_STATE]) * count
         self._resolution_state = bytearray([_NO_STATE]) * count
+        self._state_counts = {}
         self._wake = array("q", [-1]) * count
 
     @staticmethod
@@ -705,13 +711,18 @@ class QueueModel(QAbstractTableModel):
         if not self._evaluated[slot]:
             self._evaluated[slot] = 1
             self._unevaluated -= 1
+            self._state_counts.clear()  # counted again once every clock is known
             moved = True
         else:
-            moved = (
-                due != self._due[slot]
-                or states[0] != self._response_state[slot]
-                or states[1] != self._resolution_state[slot]
-            )
+            response, resolution = self._response_state[slot], self._resolution_state[slot]
+            moved = due != self._due[slot]
+            if states[0] != response or states[1] != resolution:
+                moved = True
+                counts = self._state_counts
+                for code in counts:
+                    counts[code] += (states[0] == code or states[1] == code) - (
+                        response == code or resolution == code
+                    )
         if (
             moved
             or facts.response_key != self._response_key[slot]
@@ -808,6 +819,7 @@ class QueueModel(QAbstractTableModel):
             evaluated[slot] = 1
             recalled += 1
         heapq.heapify(wakes)
+        self._state_counts.clear()
         self._unevaluated -= recalled
         self.recalled = recalled
 
@@ -887,7 +899,9 @@ class QueueModel(QAbstractTableModel):
             if not self._evaluated[slot]:
                 self._evaluate_slots([slot], keep=self._current)
                 return self._current[slot]
-            found = evaluate_safely(self._events_of([slot])[0], self.rules, self._now)
+            found = evaluate_since(
+                self._earlier.get(slot), lambda: self._events_of([slot])[0], self.rules, self._now
+            )
             self._current[slot] = found
         return found
 
@@ -978,11 +992,14 @@ class QueueModel(QAbstractTableModel):
     def _state_count(self, code: int) -> int:
         """Tickets with either clock in state ``code``, counted at C speed: each state
         column becomes a bit mask (one byte 0 or 1 a ticket), the two masks are or-ed
-        as integers and the bits counted."""
-        table = bytes(1 if value == code else 0 for value in range(256))
-        first = int.from_bytes(self._response_state.translate(table), "little")
-        second = int.from_bytes(self._resolution_state.translate(table), "little")
-        return (first | second).bit_count()
+        as integers and the bits counted.  Kept, and moved with each state change."""
+        found = self._state_counts.get(code)
+        if found is None:
+            table = bytes(1 if value == code else 0 for value in range(256))
+            first = int.from_bytes(self._response_state.translate(table), "little")
+            second = int.from_bytes(self._resolution_state.translate(table), "little")
+            found = self._state_counts[code] = (first | second).bit_count()
+        return found
 
     def _select(self) -> list[int]:
         among: list[int] | None = None
@@ -1252,7 +1269,7 @@ class QueueModel(QAbstractTableModel):
         """Move the queue to ``now`` (server time; default: :meth:`now`)."""
         self._now = now if now is not None else self.now()
         self._now_us = to_us(self._now)
-        self._current = {}
+        self._earlier, self._current = self._current, {}
         woken: list[int] = []
         wakes = self._wakes
         while wakes and wakes[0][0] <= self._now_us:
@@ -1355,7 +1372,7 @@ class QueueModel(QAbstractTableModel):
         wanted = sorted(set(ticket_ids))  # none: the provisional marks only
         self._now = self.now()
         self._now_us = to_us(self._now)
-        self._current = {}
+        self._current, self._earlier = {}, {}  # histories change
         found: dict[int, tuple[Any, ...]] = {}
         with self._cache.read() as connection:
             self._read_directory(connection)

@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 import i18n
 from i18n import N_, gettext
-from sla.calendar import BusinessCalendar, CalendarError
+from sla.calendar import BusinessCalendar, CalendarError, to_us
 from sla.clock import ClockState, ClockStatus, Event, HistoryError, TicketSla, evaluate
 from sla.history import (
     SLA_FIELDS,
@@ -190,6 +190,27 @@ def evaluate_safely(
         return None, str(error)
 
 
+def evaluate_since(
+    earlier: tuple[TicketSla | None, str | None] | None,
+    events: Callable[[], list[Event]],
+    rules: SlaRules,
+    now: dt.datetime,
+) -> tuple[TicketSla | None, str | None]:
+    """:func:`evaluate_safely` of ``events()`` at ``now``, given what it returned at an
+    earlier instant for the same history and rules (None: nothing known): that
+    evaluation moved forward when it can, else a replay.  (A history with an event
+    after the earlier instant is replayed: our clock is behind the server's, and
+    :func:`evaluate_safely` evaluates it as of that event.)"""
+    if earlier is not None and earlier[0] is not None and earlier[0].next_event_us is None:
+        try:
+            moved = earlier[0].advanced_us(to_us(now))
+        except CalendarError:
+            moved = None
+        if moved is not None:
+            return moved, None
+    return evaluate_safely(events(), rules, now)
+
+
 # -- sort keys ----------------------------------------------------------------------
 
 
@@ -235,6 +256,22 @@ def ticket_sort_key(sla: TicketSla | None) -> tuple[int, int, int]:
     if paused:
         return (2, min(clock.remaining_us for clock in paused), 0)
     return (3, 0, 0)
+
+
+def clock_outline(clock: ClockState | None, now: dt.datetime) -> tuple[object, ...]:
+    """What a clock's wording depends on, its countdown aside: its state, its due
+    instant (or the business time left while paused, which then stands still), and
+    ``now`` to the minute (wall-clock instants are worded relative to it).
+
+    Two equal outlines of the same history word its due time, stop and timeline
+    alike: a panel redoes that wording (babel's, costly) only when this changes.
+    """
+    minute = to_us(now) // 60_000_000
+    if clock is None:
+        return (minute,)
+    if clock.paused and clock.stopped_us is None:
+        return (minute, clock.state, clock.remaining_us)
+    return (minute, clock.state, clock.stopped_us, clock_due_us(clock))
 
 
 # -- what a cell shows ---------------------------------------------------------------

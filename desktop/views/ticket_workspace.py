@@ -53,10 +53,11 @@ from PySide6.QtWidgets import (
 import i18n
 from desktop.models.sla_cells import (
     SlaRules,
+    clock_outline,
     clock_style,
     clock_text,
     clock_tooltip,
-    evaluate_safely,
+    evaluate_since,
 )
 from desktop.models.ticket_detail import (
     Article,
@@ -135,6 +136,11 @@ class ClockPanel(QFrame):
         layout.addWidget(self.detail)
         self.state: ClockStatus | None = None
         self._colours: tuple[str, str] | None = None  # the tint in force
+        #: what is on show: the clock, now, zone, provisional, problem
+        self._shown: tuple[ClockState | None, dt.datetime, dt.tzinfo, bool, str | None] | None = (
+            None
+        )
+        self._outline: tuple[object, ...] | None = None  # what the wording was made from
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def show_clock(
@@ -147,23 +153,41 @@ class ClockPanel(QFrame):
         problem: str | None = None,
     ) -> None:
         self.state = None if clock is None else clock.state
+        self.value.setText(clock_text(clock, now, provisional=provisional))
+        # the tooltip (to the second) is worded when asked for; the rest when it changes
+        self._shown = (clock, now, zone, provisional, problem)
+        outline = (clock_outline(clock, now), zone, provisional, problem, i18n.current_language())
+        if outline == self._outline:
+            return
+        self._outline = outline
         # the value says "Met", "Missed", "Overdue…", "Pending customer" by itself
         said = (ClockStatus.MET, ClockStatus.MISSED, ClockStatus.BREACHED, ClockStatus.PAUSED)
         if clock is None or clock.state in said:
             self.title.setText(self.kind.label)
         else:
             self.title.setText(f"{self.kind.label} · {clock.state.label}")
-        self.value.setText(clock_text(clock, now, provisional=provisional))
         self.detail.setText(self._detail(clock, now, zone))
-        tooltip = clock_tooltip(clock, now, zone, provisional=provisional, problem=problem)
-        self.setToolTip(tooltip)
+        self.setToolTip(self._tooltip())
         self.setAccessibleName(_("{clock} SLA").format(clock=self.kind.label))
-        self.setAccessibleDescription(tooltip)
+        self.setAccessibleDescription(
+            ", ".join(text for text in (self.title.text(), self.detail.text()) if text)
+        )
         style = clock_style(clock)
         colours = (style.background or _NEUTRAL_BACKGROUND, style.foreground or "#1f2328")
         if colours != self._colours:  # a new palette repaints the whole panel: not each second
             self._colours = colours
             _tinted(self, *colours)
+
+    def _tooltip(self) -> str:
+        if self._shown is None:
+            return ""
+        clock, now, zone, provisional, problem = self._shown
+        return clock_tooltip(clock, now, zone, provisional=provisional, problem=problem)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            self.setToolTip(self._tooltip())  # business time left, as of the last tick
+        return super().event(event)
 
     @staticmethod
     def _detail(clock: ClockState | None, now: dt.datetime, zone: dt.tzinfo) -> str:
@@ -294,6 +318,8 @@ class TicketWorkspace(QWidget):
         self.detail: TicketDetail | None = None
         self.sla: TicketSla | None = None
         self.problem: str | None = None
+        self._evaluated_for: tuple[TicketDetail, SlaRules] | None = None
+        self._timeline_outline: tuple[object, ...] | None = None
         self.staged = StagedChange()
         self._drafts: dict[tuple[int, int], str] = {}
         self._draft_key: tuple[int, int] | None = None
@@ -846,7 +872,12 @@ class TicketWorkspace(QWidget):
             return
         moment = now if now is not None else self.now()
         rules = self._rules()
-        self.sla, self.problem = evaluate_safely(detail.events, rules, moment)
+        # the same history and rules as the last tick: that evaluation moved forward
+        last = self._evaluated_for
+        same = last is not None and last[0] is detail and last[1] is rules
+        earlier = (self.sla, self.problem) if same else None
+        self.sla, self.problem = evaluate_since(earlier, lambda: detail.events, rules, moment)
+        self._evaluated_for = (detail, rules)
         zone = rules.calendar.zone
         pending = detail.ticket.pending
         for kind, panel in self.clocks.items():
@@ -862,6 +893,20 @@ class TicketWorkspace(QWidget):
 
     def _show_timeline(self, now: dt.datetime, zone: dt.tzinfo) -> None:
         sla = self.sla
+        # worded again when the history, a clock's state or due time, or the minute moves
+        outline = (
+            self._evaluated_for,
+            self.problem,
+            *(
+                clock_outline(None if sla is None else self._clock(sla, kind), now)
+                for kind in ClockKind
+            ),
+            zone,
+            i18n.current_language(),
+        )
+        if outline == self._timeline_outline:
+            return
+        self._timeline_outline = outline
         if sla is None:
             self.timeline_label.setText(
                 html.escape(_("SLA unavailable: {problem}").format(problem=self.problem or "?"))

@@ -140,6 +140,30 @@ def test_a_countdown_shows_business_time_to_the_second(queue: QueueModel) -> Non
     assert text(queue, 2, Column.RESPONSE_SLA) == "Overdue 1 min 01 s"
 
 
+def test_ticking_shows_what_a_queue_opened_at_that_instant_shows(
+    queue: QueueModel, cache: Cache, clock: FakeClock
+) -> None:
+    # each second the clocks on screen move on from the last tick's, not from a replay
+    # of their histories: across seconds, a breach, the evening close and the night
+    queue.set_visible_rows(0, queue.rowCount() - 1)
+    tooltip = Qt.ItemDataRole.ToolTipRole
+    for later in (
+        dt.timedelta(seconds=1),
+        dt.timedelta(seconds=2),
+        dt.timedelta(minutes=31),
+        dt.timedelta(hours=7, minutes=59, seconds=59),
+        dt.timedelta(hours=8, seconds=1),
+        dt.timedelta(hours=23, minutes=30),
+    ):
+        clock.now = T0 + later
+        queue.tick()
+        fresh = QueueModel(cache, me=1, clock=clock)
+        assert shown(queue) == shown(fresh)
+        assert [queue.index(r, Column.RESOLUTION_SLA).data(tooltip) for r in range(5)] == [
+            fresh.index(r, Column.RESOLUTION_SLA).data(tooltip) for r in range(5)
+        ]
+
+
 def test_outside_business_hours_the_cell_says_when_the_clock_resumes(queue: QueueModel) -> None:
     friday_evening = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)  # 20:00 in Paris
     queue.tick(friday_evening)
@@ -251,12 +275,14 @@ def test_the_queue_resorts_when_a_clock_breaches(
     model.layoutChanged.connect(lambda *_args: layouts.append(True))
     model.tick(T0 + 9 * MIN)
     assert ids(model) == [10, 11] and layouts == []
+    assert model.counts()[QueueView.AT_RISK] == 1
     model.tick(T0 + 11 * MIN)
     # breached P1 goes before breached P4; the selection follows the ticket
     assert ids(model) == [11, 10]
     assert layouts
     assert selected.row() == 0
     assert model.counts()[QueueView.BREACHED] == 2
+    assert model.counts()[QueueView.AT_RISK] == 0
 
 
 @pytest.mark.parametrize("then", ["waits", "scrolls"])
