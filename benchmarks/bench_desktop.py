@@ -197,7 +197,7 @@ def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
     start = time.perf_counter()
     warm_up()  # as the console's start does
     hold_collector()
-    cache = Cache.open(path)
+    cache = Cache.open(path, check_later=True)  # as the console opens it: checked meanwhile
     window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))
     settle_heap()
     window.table.viewport().installEventFilter(painted)

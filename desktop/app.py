@@ -229,8 +229,9 @@ class Console(QObject):
         if self.session is not None:
             old, self.session = self.session, None
             await old.close()
-        if cache is None:
-            cache = Cache.open(cache_path(server_url, username, data_dir=self.data_dir))
+        if cache is None:  # shown at once; its soundness checked meanwhile (below)
+            path = cache_path(server_url, username, data_dir=self.data_dir)
+            cache = Cache.open(path, check_later=True)
         client = client or self.client_factory(server_url)
         store_user = user_id
         window = self._window(cache, user_id)
@@ -247,8 +248,21 @@ class Console(QObject):
         window.attach_engine(engine)
         engine.subscribe(self._status_changed)
         window.show()
+        await self._settle_cache(cache, window)
         await engine.start()
         return session
+
+    @staticmethod
+    async def _settle_cache(cache: Cache, window: MainWindow) -> None:
+        """Once the cache's integrity check is over: a cache found unsound is rebuilt
+        (its unsent commands kept), the window reads it again, and the user is told
+        what happened, as when it was found unsound at open.  Before syncing."""
+        if not cache.checked:
+            await asyncio.to_thread(cache.wait_checked)  # the window paints meanwhile
+            if cache.settle() is not None:
+                window.reload()
+        if cache.notice is not None:
+            window.show_cache_notice(cache.notice)
 
     def _status_changed(self, status: SyncStatus) -> None:
         if status.state is SyncState.AUTH_REQUIRED and not self._prompted:

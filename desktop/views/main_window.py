@@ -47,7 +47,7 @@ from desktop.views.tables import records_table
 from desktop.views.team_lead import TeamLeadTools
 from desktop.views.ticket_workspace import TicketWorkspace
 from i18n import N_, _, ngettext
-from sync.cache import Cache, search_query, utc_now
+from sync.cache import Cache, CacheNotice, search_query, utc_now
 from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
 
@@ -782,6 +782,22 @@ class MainWindow(QMainWindow):
     def reload(self) -> None:
         """Read the whole cache again (after an initial sync, a resolved conflict)."""
         self._keep_current(self.model.reload)
+
+    def show_cache_notice(self, notice: CacheNotice) -> QMessageBox:
+        """Tell the user their cache was unreadable and rebuilt, and where their unsent
+        work was saved (the window stays usable meanwhile)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            _("Local cache rebuilt"),
+            notice.message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("cache-notice")
+        box.setDetailedText(notice.problem)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        self._keep(box)
+        return box
 
     def show_workload(self) -> None:
         """Show the team workload panel (team leads and admins; for ``--screenshot``)."""

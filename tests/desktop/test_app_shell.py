@@ -13,10 +13,11 @@ import qasync  # type: ignore[import-untyped]
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 import i18n
+import sync.cache
 from desktop.app import Console
 from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueView
@@ -411,6 +412,53 @@ def test_remember_me_skips_the_sign_in_next_time(
     loop.run_until_complete(third.close())
     assert third.window is not None
     qtbot.addWidget(third.window)
+
+
+def test_a_cache_found_unsound_after_the_window_opened_is_rebuilt_and_the_user_told(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    live: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = MemoryKeyring()
+    first = _console(tmp_path, backend)
+    ticket = live.open_ticket("Printer on fire", assignee_id=live.ids["alice"])
+    assert (
+        loop.run_until_complete(first.sign_in(SignInRequest(live.url, "alice", PASSWORD, True)))
+        is None
+    )
+    session = first.session
+    assert session is not None and first.window is not None
+    qtbot.addWidget(first.window)
+    loop.run_until_complete(_until(session.engine, lambda s: s.last_sync_at is not None))
+    live.stop()  # an offline reply, then the console closes with it unsent
+    Store(session.cache, user_id=live.ids["alice"]).add_comment(
+        ticket["id"], "On my way", public=True
+    )
+    loop.run_until_complete(first.close())
+
+    # the next start opens the window from the cache at once; the check running
+    # meanwhile finds the file unsound
+    checked: list[Path] = []
+
+    def unsound(path: Path) -> str:
+        checked.append(path)
+        return "quick_check: a bad page"
+
+    monkeypatch.setattr(sync.cache, "_check", unsound)
+    second = _console(tmp_path, backend)
+    assert loop.run_until_complete(second.start())
+    assert second.session is not None and second.window is not None
+    qtbot.addWidget(second.window)
+    assert checked  # checked once the window was up, not before opening
+    notice = second.session.cache.notice
+    assert notice is not None and notice.requeued == 1  # the reply kept, queued again
+    box = second.window.findChild(QMessageBox, "cache-notice")
+    assert box is not None and box.isVisible()
+    assert box.text().startswith("The local cache could not be read.")
+    assert second.window.pending_label.text() == "1 pending change"
+    loop.run_until_complete(second.close())
 
 
 def test_reply_offline_then_sync_when_the_server_is_back(

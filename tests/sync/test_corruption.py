@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
-from sync.cache import Cache
+import sync.cache
+from sync.cache import (
+    Cache,
+    _make_engine,
+    _private_file,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from sync.protocol import Status
 from sync.store import Store
 
@@ -105,3 +114,58 @@ def test_a_cache_it_cannot_move_aside_is_an_error(
         Cache.open(cache_file, clock=clock)
     # the export was written first all the same
     assert list(cache_file.parent.glob("*.outbox-*.json"))
+
+
+def test_a_cache_checked_later_is_read_at_once_and_written_once_known_sound(
+    cache_file: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cache_with_work(cache_file, clock)
+    release = threading.Event()
+    real_check = sync.cache._check
+
+    def slow_check(path: Path) -> str | None:
+        release.wait(timeout=30)
+        return real_check(path)
+
+    monkeypatch.setattr(sync.cache, "_check", slow_check)
+    with Cache.open(cache_file, clock=clock, check_later=True) as cache:
+        assert cache.ticket_count() == 199  # read while the check still runs
+        assert not cache.checked and cache.notice is None
+        release.set()
+        assert cache.settle() is None and cache.checked
+        cache.record_sync()  # sound: written as usual
+        assert cache.last_sync_at() == clock.now
+
+
+def test_an_unsound_cache_checked_later_is_rebuilt_before_its_first_write(
+    cache_file: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mutation_ids = _cache_with_work(cache_file, clock)
+    monkeypatch.setattr(sync.cache, "_check", lambda path: "quick_check: page 7 is never used")
+    with Cache.open(cache_file, clock=clock, check_later=True) as cache:
+        assert cache.ticket_count() == 199 and cache.notice is None  # not known unsound yet
+        cache.record_sync()  # the first write waits for the check, which finds it unsound
+        notice = cache.notice
+        assert notice is not None and "page 7" in notice.problem
+        assert notice.moved_to.exists()
+        # every unsent change queued again in the fresh cache, the write made there
+        assert [str(c.mutation_id) for c in Store(cache).pending_batch()] == mutation_ids
+        assert cache.ticket_count() == 0 and cache.last_sync_at() == clock.now
+        assert cache.settle() is notice
+
+
+def test_a_cache_checked_later_is_not_migrated_before_it_is_known_sound(
+    cache_file: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _private_file(cache_file)
+    engine = _make_engine(cache_file)
+    upgrade(engine, "0001")  # a cache of an earlier version of the console
+    engine.dispose()
+    monkeypatch.setattr(sync.cache, "_check", lambda path: "quick_check: a bad page")
+    with Cache.open(cache_file, clock=clock, check_later=True) as cache:
+        notice = cache.notice  # the check was waited for, the file set aside unmigrated
+        assert notice is not None and cache.checked
+        moved = _make_engine(notice.moved_to)
+        assert current_revision(moved) == "0001"
+        moved.dispose()
+        assert current_revision(cache.engine) == head_revision()
