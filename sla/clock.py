@@ -320,20 +320,18 @@ class ClockState(NamedTuple):
         due = self.due_us
         return None if due is None else from_us(due, self.calendar.zone)
 
-    def next_change_us(self, now_us: int, granularity_us: int = _MINUTE_US) -> int | None:
+    def next_change_us(self, now_us: int, granularity_us: int | None = _MINUTE_US) -> int | None:
+        """:meth:`next_change` in microseconds; ``granularity_us`` None: the next
+        change of state only (or of opening hours), whatever the time shown."""
         if self.stopped_us is not None or self.paused:
             return None
         calendar = self.calendar
         if not calendar.is_open_us(now_us):
             return calendar.next_open_us(now_us)
         remaining = self.target_us - self.elapsed_us - calendar.between_us(self.now_us, now_us)
-        step = remaining % granularity_us or granularity_us
-        candidates = [step, calendar.next_close_us(now_us) - now_us]
-        if remaining > self.risk_us:
-            candidates.append(remaining - self.risk_us)
-        if remaining >= 0:
-            candidates.append(remaining + 1)
-        return now_us + min(candidates)
+        return _running_change_us(
+            remaining, self.risk_us, now_us, calendar.next_close_us(now_us), granularity_us
+        )
 
     def next_change(
         self, now: dt.datetime, granularity: dt.timedelta = dt.timedelta(minutes=1)
@@ -385,6 +383,24 @@ class ClockState(NamedTuple):
             f"<ClockState {self.kind.value} {self.state.value} "
             f"elapsed={self.elapsed} target={self.target}>"
         )
+
+
+def _running_change_us(
+    remaining: int, risk: int, now_us: int, close_us: int, granularity_us: int | None
+) -> int:
+    """When a clock running at ``now_us`` (the calendar open until ``close_us``), with
+    ``remaining`` business time left, next changes state or, to the granularity
+    (None: never), displayed time."""
+    found = close_us - now_us
+    if granularity_us is not None:
+        step = remaining % granularity_us or granularity_us
+        if step < found:
+            found = step
+    if risk < remaining < found + risk:  # turns "at risk"
+        found = remaining - risk
+    if 0 <= remaining < found - 1:  # breaches
+        found = remaining + 1
+    return now_us + found
 
 
 def _crossing(
@@ -450,7 +466,7 @@ class TicketSla(NamedTuple):
         found = self.next_change_us(to_us(now), duration_to_us(granularity))
         return None if found is None else from_us(found, self.response.calendar.zone)
 
-    def next_change_us(self, now_us: int, granularity_us: int = _MINUTE_US) -> int | None:
+    def next_change_us(self, now_us: int, granularity_us: int | None = _MINUTE_US) -> int | None:
         first = self.response.next_change_us(now_us, granularity_us)
         second = self.resolution.next_change_us(now_us, granularity_us)
         if first is None:
@@ -520,14 +536,18 @@ def _collector_paused() -> Iterator[None]:
 NO_DUE: Final = -(2**63)
 _STATUS_CODES: Final = {status: code for code, status in enumerate(ClockStatus)}
 _STATUSES: Final = tuple(ClockStatus)
+_PRIORITY_CODES: Final = {priority: code for code, priority in enumerate(Priority)}
 
 
 class QueueSla:
     """The SLA state of a whole queue at one instant, in columns.
 
-    For each clock: the state, the remaining business time and the due instant
-    (microseconds since the epoch; :data:`NO_DUE` while paused), one array
-    entry a ticket and no Python object a ticket, so a queue of 100,000
+    For each clock: the state (its index in :class:`ClockStatus`), the remaining
+    business time and the due instant (microseconds since the epoch;
+    :data:`NO_DUE` while paused); for each ticket, its priority as of now (its
+    index in :class:`~sla.policy.Priority`) and the next instant its clocks
+    change (:meth:`TicketSla.next_change_us` to ``granularity``; -1: none).  One
+    array entry a ticket and no Python object a ticket, so a queue of 100,000
     tickets sorts and filters on them cheaply.  :meth:`ticket` gives the full
     :class:`TicketSla` of one row (for the rows on screen).
     """
@@ -537,7 +557,9 @@ class QueueSla:
         "_histories",
         "_now_pos",
         "_policy",
+        "next_change_us",
         "now_us",
+        "priority",
         "resolution_due_us",
         "resolution_remaining_us",
         "resolution_state",
@@ -552,7 +574,9 @@ class QueueSla:
         policy: SlaPolicy,
         calendar: BusinessCalendar,
         now: dt.datetime,
+        granularity: dt.timedelta | None = dt.timedelta(minutes=1),
     ) -> None:
+        """``granularity``: of the next change of the time shown (None: of state only)."""
         self._histories = histories
         self._policy = policy
         self._calendar = calendar
@@ -566,7 +590,16 @@ class QueueSla:
                 self.resolution_remaining_us,
                 self.response_due_us,
                 self.resolution_due_us,
-            ) = _queue_columns(histories, policy, calendar, now_us, now_pos)
+                self.priority,
+                self.next_change_us,
+            ) = _queue_columns(
+                histories,
+                policy,
+                calendar,
+                now_us,
+                now_pos,
+                None if granularity is None else duration_to_us(granularity),
+            )
 
     def __len__(self) -> int:
         return len(self.response_state)
@@ -582,7 +615,16 @@ class QueueSla:
         )
 
 
-_Columns = tuple[bytearray, bytearray, "array[int]", "array[int]", "array[int]", "array[int]"]
+_Columns = tuple[
+    bytearray,
+    bytearray,
+    "array[int]",
+    "array[int]",
+    "array[int]",
+    "array[int]",
+    bytearray,
+    "array[int]",
+]
 
 
 def _queue_columns(
@@ -591,6 +633,7 @@ def _queue_columns(
     calendar: BusinessCalendar,
     now_us: int,
     now_pos: int,
+    granularity_us: int | None,
 ) -> _Columns:
     """The columns of :class:`QueueSla`: :func:`_evaluate`, then
     :meth:`ClockState.state_given` and :attr:`ClockState.due_us` of both clocks,
@@ -600,13 +643,24 @@ def _queue_columns(
     or before the calendar's horizon, created twice) goes through
     :func:`_evaluate` itself, so it is sorted, or raises, exactly as there.
     """
-    columns: _Columns = (bytearray(), bytearray(), array("q"), array("q"), array("q"), array("q"))
+    columns: _Columns = (
+        bytearray(),
+        bytearray(),
+        array("q"),
+        array("q"),
+        array("q"),
+        array("q"),
+        bytearray(),
+        array("q"),
+    )
     add_response_state = columns[0].append
     add_resolution_state = columns[1].append
     add_response_remaining = columns[2].append
     add_resolution_remaining = columns[3].append
     add_response_due = columns[4].append
     add_resolution_due = columns[5].append
+    add_priority = columns[6].append
+    add_change = columns[7].append
 
     # the index's two searches, memoised by the hour and inlined (see SpanMemo):
     # every instant looked up lies between a creation and now, both in the horizon
@@ -627,6 +681,10 @@ def _queue_columns(
     at_risk = codes[ClockStatus.AT_RISK]
     now_open = calendar.is_open_us(now_us)
     idle = codes[ClockStatus.RUNNING if now_open else ClockStatus.OUTSIDE_HOURS]
+    # a running clock next changes when the calendar opens, or by _running_change_us
+    close_us = calendar.next_close_us(now_us) if now_open else -1
+    open_us = -1 if now_open else calendar.next_open_us(now_us)
+    priority_codes = _PRIORITY_CODES
     resolved_status, closed_status, pending_status = Status.RESOLVED, Status.CLOSED, Status.PENDING
     rules_of = policy.rules
     rules_cache: dict[tuple[str, Priority, Severity], Rules] = {}
@@ -635,7 +693,10 @@ def _queue_columns(
         created = history[0] if history else None
         if type(created) is not Created or not lo <= created.at_us <= now_us:
             _append_columns(
-                _evaluate(history, policy, calendar, now_us, now_pos), now_open, columns
+                _evaluate(history, policy, calendar, now_us, now_pos),
+                now_open,
+                granularity_us,
+                columns,
             )
             continue
         at = created_us = created.at_us
@@ -716,7 +777,10 @@ def _queue_columns(
                 break
         if not plain:
             _append_columns(
-                _evaluate(history, policy, calendar, now_us, now_pos), now_open, columns
+                _evaluate(history, policy, calendar, now_us, now_pos),
+                now_open,
+                granularity_us,
+                columns,
             )
             continue
 
@@ -742,6 +806,14 @@ def _queue_columns(
             add_response_state(at_risk)
         else:
             add_response_state(idle)
+        if response_stop_pos >= 0:
+            change = -1
+        elif now_open:
+            change = _running_change_us(
+                remaining, rules.response_risk, now_us, close_us, granularity_us
+            )
+        else:
+            change = open_us
         if remaining > 0:  # due at the position reached with the time left
             pos = reference + remaining
             boundary, below, above = position_spans(pos // bucket) or position_span(pos)
@@ -781,6 +853,18 @@ def _queue_columns(
             add_resolution_state(at_risk)
         else:
             add_resolution_state(idle)
+        if since_pos >= 0:  # running
+            found = (
+                _running_change_us(
+                    remaining, rules.resolution_risk, now_us, close_us, granularity_us
+                )
+                if now_open
+                else open_us
+            )
+            if change < 0 or found < change:
+                change = found
+        add_change(change)
+        add_priority(priority_codes[priority])
         if since_pos < 0 and stop_pos < 0:
             add_resolution_due(NO_DUE)  # paused
         elif remaining > 0:
@@ -794,9 +878,14 @@ def _queue_columns(
     return columns
 
 
-def _append_columns(sla: TicketSla, now_open: bool, columns: _Columns) -> None:
+def _append_columns(
+    sla: TicketSla, now_open: bool, granularity_us: int | None, columns: _Columns
+) -> None:
     """One row of :class:`QueueSla`'s columns, from a ticket's evaluation."""
     response, resolution = sla.response, sla.resolution
+    columns[6].append(_PRIORITY_CODES[sla.priority])
+    change = sla.next_change_us(response.now_us, granularity_us)
+    columns[7].append(-1 if change is None else change)
     columns[0].append(_STATUS_CODES[response.state_given(now_open)])
     columns[1].append(_STATUS_CODES[resolution.state_given(now_open)])
     columns[2].append(response.target_us - response.elapsed_us)

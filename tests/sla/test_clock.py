@@ -876,3 +876,32 @@ def test_an_evaluation_is_not_moved_back_in_time() -> None:
     assert sla.advanced_us(to_us(created + HOUR - US)) is None
     moved = sla.advanced_us(to_us(created + 2 * HOUR))
     assert moved is not None and moved.response.elapsed == 2 * HOUR
+
+
+@given(
+    histories(),
+    st.lists(st.floats(0, 1, exclude_min=True, exclude_max=True), min_size=1, max_size=5),
+)
+def test_next_change_of_state_only(
+    case: tuple[list[Event], dt.datetime], fractions: list[float]
+) -> None:
+    history, now = case
+    past = until(history, now)
+    sla = evaluate(past, POLICY, CALENDAR, now)
+
+    def states(when: dt.datetime) -> tuple[object, ...]:
+        then = evaluate(past, POLICY, CALENDAR, when)
+        return (then.response.state, then.resolution.state)
+
+    found_us = sla.next_change_us(to_us(now), None)
+    if found_us is None:
+        assert not sla.response.running and not sla.resolution.running
+        return
+    found = now + dt.timedelta(microseconds=found_us - to_us(now))
+    assert found > now
+    for fraction in fractions:
+        between = now + (found - now) * fraction
+        if now < between < found:
+            assert states(between) == states(now)
+    # a state changes there, or the opening hours do
+    assert (states(found), CALENDAR.is_open(found)) != (states(now), CALENDAR.is_open(now))

@@ -190,18 +190,27 @@ def queue_histories(draw: st.DrawFn, now: dt.datetime) -> list[Event]:
     st.sampled_from(sorted(CALENDARS)),
     st.sampled_from(sorted(POLICIES)),
     st.sampled_from([QUEUE_NOW, QUEUE_NOW.replace(hour=18), QUEUE_NOW.replace(hour=3)]),
+    st.sampled_from([None, dt.timedelta(seconds=1), dt.timedelta(minutes=1)]),
     st.data(),
 )
 def test_queue_columns_are_each_tickets_evaluation(
-    calendar_name: str, policy_name: str, now: dt.datetime, data: st.DataObject
+    calendar_name: str,
+    policy_name: str,
+    now: dt.datetime,
+    granularity: dt.timedelta | None,
+    data: st.DataObject,
 ) -> None:
     calendar, policy = CALENDARS[calendar_name], POLICIES[policy_name]
     histories = data.draw(st.lists(queue_histories(now), min_size=1, max_size=12))
-    queue = QueueSla(histories, policy, calendar, now)
+    queue = QueueSla(histories, policy, calendar, now, granularity)
+    step = None if granularity is None else granularity // dt.timedelta(microseconds=1)
     assert len(queue) == len(histories)
     for row, history in enumerate(histories):
         sla = evaluate(history, policy, calendar, now)
         assert queue.ticket(row) == sla
+        assert list(Priority)[queue.priority[row]] is sla.priority
+        change = sla.next_change_us(queue.now_us, step)
+        assert queue.next_change_us[row] == (-1 if change is None else change)
         for kind, clock, remaining, due in (
             (ClockKind.RESPONSE, sla.response, queue.response_remaining_us, queue.response_due_us),
             (
