@@ -71,7 +71,16 @@ from desktop.models.sla_cells import (
 from desktop.models.sla_memo import Facts
 from i18n import N_, gettext
 from sla.calendar import to_us
-from sla.clock import ClockState, ClockStatus, Event, Status, TicketSla, evaluate_many
+from sla.clock import (
+    NO_DUE,
+    ClockState,
+    ClockStatus,
+    Event,
+    QueueSla,
+    Status,
+    TicketSla,
+    evaluate_many,
+)
 from sla.policy import Priority, Severity, plan_label
 from sync import schema
 from sync.cache import Cache, collector_paused, utc_now
@@ -82,8 +91,6 @@ Index = QModelIndex | QPersistentModelIndex
 Clock = Callable[[], dt.datetime]
 
 _SECOND_US: Final = 1_000_000
-#: A granularity larger than any target: next_change_us then gives state changes only.
-_STATE_ONLY_US: Final = 10**15
 _RECENT: Final = dt.timedelta(hours=24)
 #: Up to this many tickets, every clock is evaluated at once; beyond, lazily.
 EAGER_LIMIT: Final = 5_000
@@ -171,6 +178,9 @@ _STATES: Final = tuple(ClockStatus)
 _STATE_CODE: Final = {state: code for code, state in enumerate(_STATES)}
 _NO_STATE: Final = 255
 _AT_RISK: Final = _STATE_CODE[ClockStatus.AT_RISK]
+_STOPPED_CODES: Final = frozenset({_STATE_CODE[ClockStatus.MET], _STATE_CODE[ClockStatus.MISSED]})
+#: Priority.rank by the priority's index in Priority (QueueSla's priority column)
+_PRIORITY_RANKS: Final = tuple(priority.rank for priority in Priority)
 _BREACHED: Final = _STATE_CODE[ClockStatus.BREACHED]
 
 #: Custom roles: the plan code of the organisation column, the row's ticket id.
@@ -675,6 +685,19 @@ class QueueModel(QAbstractTableModel):
                     simple_histories.append(events)
                 else:  # an event after our "now" (a skewed clock): evaluated as of it
                     results[slot] = evaluate_safely(events, rules, now)
+            if keep is None:  # the facts only: in columns, no clock object a ticket
+                try:
+                    queue = QueueSla(
+                        simple_histories, rules.policy, rules.calendar, now, granularity=None
+                    )
+                except Exception:  # one history that cannot be replayed: each on its own
+                    for slot, events in zip(simple, simple_histories, strict=True):
+                        results[slot] = evaluate_safely(events, rules, now)
+                else:
+                    moved = self._put_columns(simple, queue) or moved
+                for slot, result in results.items():
+                    moved = self._store(slot, *result) or moved
+                continue
             try:
                 evaluated = evaluate_many(simple_histories, rules.policy, rules.calendar, now)
             except Exception:  # one history that cannot be replayed: each ticket on its own
@@ -685,8 +708,69 @@ class QueueModel(QAbstractTableModel):
                     results[slot] = (sla, None)
             for slot in chunk:
                 moved = self._store(slot, *results[slot]) or moved
-            if keep is not None:
-                keep.update(results)
+            keep.update(results)
+        return moved
+
+    def _put_columns(self, slots: list[int], queue: QueueSla) -> bool:
+        """:meth:`_store` of these tickets, from their :class:`QueueSla` columns (the
+        same facts as :func:`_facts` of each ticket's evaluation)."""
+        moved = False
+        problems, put = self._problems, self._put_parts
+        response_states, resolution_states = queue.response_state, queue.resolution_state
+        response_left, resolution_left = queue.response_remaining_us, queue.resolution_remaining_us
+        response_due, resolution_due = queue.response_due_us, queue.resolution_due_us
+        priorities, changes = queue.priority, queue.next_change_us
+        stopped, offset, ranks = _STOPPED_CODES, _VALUE_OFFSET, _PRIORITY_RANKS
+        for row, slot in enumerate(slots):
+            if problems:
+                problems.pop(slot, None)
+            response_state, resolution_state = response_states[row], resolution_states[row]
+            # first response: stopped, else running (never paused)
+            due = response_due[row]
+            if response_state in stopped:
+                response_key = 3 << 64 | (due + offset)
+                overdue = running = 0
+                has_running = False
+            else:
+                running = due
+                has_running = True
+                if response_left[row] < 0:
+                    response_key = due + offset
+                    overdue = due
+                else:
+                    response_key = 1 << 64 | (due + offset)
+                    overdue = 0
+            has_overdue = has_running and response_left[row] < 0
+            # resolution: stopped, paused (no due instant) or running
+            due = resolution_due[row]
+            left = resolution_left[row]
+            paused = False
+            if resolution_state in stopped:
+                resolution_key = 3 << 64 | (due + offset)
+            elif due == NO_DUE:
+                resolution_key = 2 << 64 | (left + offset)
+                paused = True
+            else:
+                if not has_running or due < running:
+                    running = due
+                has_running = True
+                if left < 0:
+                    resolution_key = due + offset
+                    if not has_overdue or due < overdue:
+                        overdue = due
+                    has_overdue = True
+                else:
+                    resolution_key = 1 << 64 | (due + offset)
+            if has_overdue:
+                key = (0, ranks[priorities[row]], overdue)
+            elif has_running:
+                key = (1, running, 0)
+            elif paused:
+                key = (2, left, 0)
+            else:
+                key = (3, 0, 0)
+            states = (response_state, resolution_state)
+            moved = put(slot, key, states, response_key, resolution_key, changes[row]) or moved
         return moved
 
     def _store(self, slot: int, sla: TicketSla | None, problem: str | None) -> bool:
@@ -699,15 +783,28 @@ class QueueModel(QAbstractTableModel):
             facts = Facts((UNKNOWN_GROUP, 0, 0), (_NO_STATE, _NO_STATE), *_NO_CLOCK_KEYS, -1)
         else:
             key, states, response_key, resolution_key = _facts(sla)
-            found = sla.next_change_us(self._now_us, _STATE_ONLY_US)
+            found = sla.next_change_us(self._now_us, None)  # changes of state only
             wake = -1 if found is None else found
             facts = Facts(key, states, response_key, resolution_key, wake)
         return self._put(slot, facts)
 
     def _put(self, slot: int, facts: Facts) -> bool:
         """Keep these facts of one ticket's clocks; True when its order or states moved."""
-        due = _due_key(facts.key, slot)
-        states = facts.states
+        return self._put_parts(
+            slot, facts.key, facts.states, facts.response_key, facts.resolution_key, facts.wake
+        )
+
+    def _put_parts(
+        self,
+        slot: int,
+        key: tuple[int, int, int],
+        states: tuple[int, int],
+        response_key: int,
+        resolution_key: int,
+        wake: int,
+    ) -> bool:
+        """:meth:`_put` of a :class:`Facts` given field by field."""
+        due = _due_key(key, slot)
         if not self._evaluated[slot]:
             self._evaluated[slot] = 1
             self._unevaluated -= 1
@@ -725,15 +822,14 @@ class QueueModel(QAbstractTableModel):
                     )
         if (
             moved
-            or facts.response_key != self._response_key[slot]
-            or facts.resolution_key != self._resolution_key[slot]
+            or response_key != self._response_key[slot]
+            or resolution_key != self._resolution_key[slot]
         ):
             self._dirty.add(slot)
         self._due[slot] = due
-        self._response_key[slot] = facts.response_key
-        self._resolution_key[slot] = facts.resolution_key
+        self._response_key[slot] = response_key
+        self._resolution_key[slot] = resolution_key
         self._response_state[slot], self._resolution_state[slot] = states
-        wake = facts.wake
         if wake >= 0 and wake != self._wake[slot]:
             heapq.heappush(self._wakes, (wake, slot))
         self._wake[slot] = wake

@@ -12,7 +12,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 import i18n
-from desktop.demo_data import seed_demo, seed_demo_until
+from desktop.demo_data import DEMO_AGENT_ID, seed_demo, seed_demo_until
 from desktop.models.queue import (
     CELL_ROLE,
     SLA_COLUMNS,
@@ -469,3 +469,26 @@ def test_the_demo_fills_a_cache_to_the_number_asked(cache: Cache) -> None:
     # cached tickets gets them, not the two thirds of 300 a sync would keep
     seed_demo_until(cache, 300)
     assert 300 <= cache.ticket_count() < 330
+
+
+def test_a_queue_evaluated_in_columns_keeps_each_tickets_own_facts(
+    cache: Cache, clock: FakeClock
+) -> None:
+    # the queue evaluates many tickets at once, in columns (sla.clock.QueueSla), and
+    # keeps their states, order and next change; a row's own clocks are evaluated
+    # one by one: the two agree, and keep agreeing as time passes (every state
+    # change woken up in time: at risk, breached, the evening close, the morning)
+    seed_demo_until(cache, 600, now=T0)
+    model = QueueModel(cache, me=DEMO_AGENT_ID, clock=clock)
+    model.set_view(QueueView.ALL)
+    for later in (0, 7, 95, 9 * 60, 23 * 60 + 30):
+        clock.now = T0 + later * MIN
+        model.tick()
+        assert model.fully_evaluated and model.rowCount() >= 600
+        keys = []
+        for position in range(model.rowCount()):
+            row = model.row_at(position)
+            assert row.sla is not None and row.problem is None
+            assert row.states == (row.sla.response.state, row.sla.resolution.state)
+            keys.append((ticket_sort_key(row.sla), row.ticket.id))
+        assert keys == sorted(keys)  # by the next SLA due (ties by ticket)
