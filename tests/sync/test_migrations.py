@@ -7,7 +7,15 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from sync.cache import Cache, _make_engine, _private_file, current_revision, upgrade
+from sync.cache import (
+    SCHEMA_REVISION,
+    Cache,
+    _make_engine,
+    _private_file,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 
 from .conftest import FakeClock
 
@@ -115,3 +123,9 @@ def test_down_to_0002_and_up_again_keeps_search_and_the_outbox(
         store.apply_page(page(("ticket", 2, ticket(2, subject="Printer offline"))))
         assert sorted(cache.search("printer")) == [1, 2]
         assert cache.search("toner") == [1]
+
+
+def test_the_schema_revision_is_the_last_migration() -> None:
+    # a cache at SCHEMA_REVISION opens without running alembic: a new migration
+    # must move it, or caches would never be upgraded
+    assert head_revision() == SCHEMA_REVISION
