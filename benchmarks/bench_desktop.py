@@ -339,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
         memory = rss_mb()
         window.close()  # which writes the memo of the clocks
+        cache.close()  # as the console does when it quits: the next start is another day's
         warm, recalled = cold_start_apart(path, memo=True)
 
     print(f"tickets in the cache: {total:,} (queue rows: {rows:,}; search matched {found:,})")
