@@ -321,6 +321,24 @@ def set_show_seconds(show: bool) -> None:
     _DISPLAY["seconds"] = show
 
 
+def clock_text_step(clock: ClockState | None) -> dt.timedelta | None:
+    """How often :func:`clock_text` of this clock changes: each second while it shows
+    seconds, else each minute; None while it stands still (stopped, paused).  With
+    :meth:`ClockState.next_change`, when to show it again."""
+    if clock is None or not clock.running:
+        return None
+    remaining = clock.remaining
+    if remaining < dt.timedelta(0):  # "Overdue 42 min 09 s", from an hour "Overdue 1 h 05 min"
+        seconds = -remaining < dt.timedelta(hours=1)
+    else:  # "9 h 59 min 59 s", from ten hours "27 h 05 min" (see format_business_duration)
+        seconds = _DISPLAY["seconds"] and remaining < dt.timedelta(hours=10)
+    return _SECOND if seconds else _MINUTE
+
+
+_SECOND: Final = dt.timedelta(seconds=1)
+_MINUTE: Final = dt.timedelta(minutes=1)
+
+
 def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool = False) -> str:
     """ "1 h 42 min 09 s", "Overdue 1 h 05 min", "Resumes Mon 09:00", "Pending customer"…"""
     if clock is None:
@@ -336,8 +354,10 @@ def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool 
         text = gettext(_PENDING_CUSTOMER)
     elif state is ClockStatus.OUTSIDE_HOURS and clock.resumes_at is not None:
         text = gettext(_RESUMES).format(when=_wall(clock.resumes_at, now))
-    else:
-        text = i18n.format_business_duration(clock.remaining, seconds=_DISPLAY["seconds"])
+    else:  # a countdown rounds up: "1 s" until it breaches (as next_change counts)
+        unit = clock_text_step(clock) or _SECOND
+        left = -(-clock.remaining // unit) * unit
+        text = i18n.format_business_duration(left, seconds=_DISPLAY["seconds"])
     return gettext(_PROVISIONAL).format(text=text) if provisional else text
 
 

@@ -56,6 +56,7 @@ from desktop.models.sla_cells import (
     clock_outline,
     clock_style,
     clock_text,
+    clock_text_step,
     clock_tooltip,
     evaluate_since,
 )
@@ -86,7 +87,9 @@ _INTERNAL_BACKGROUND: Final = "#fff6d5"
 _PUBLIC_BACKGROUND: Final = "#ffffff"
 _PENDING_FOREGROUND: Final = "#6b6f76"
 _NEUTRAL_BACKGROUND: Final = "#f3f5f8"
-_TICK_MS: Final = 1000
+#: Ticks at least this often (relative wordings), at most this often (a burst of changes)
+_MAX_TICK: Final = dt.timedelta(minutes=1)
+_MIN_TICK_MS: Final = 50
 _TIMELINE_COLOURS: Final = {
     TimelineKind.STARTED: "#3b5b8c",
     TimelineKind.PAUSED: "#5c5f66",
@@ -341,8 +344,11 @@ class TicketWorkspace(QWidget):
         layout.addWidget(self.editor_box)
         self._set_tab_order()
 
+        # the ticker follows the clocks' next visible change (each second while a
+        # countdown shows seconds, each minute else), at least once a minute
         self.ticker = QTimer(self)
-        self.ticker.setInterval(_TICK_MS)
+        self.ticker.setSingleShot(True)
+        self.ticker.setTimerType(Qt.TimerType.PreciseTimer)
         self.ticker.timeout.connect(lambda: self.tick())
         self.setMinimumWidth(520)
         self.retranslate()
@@ -788,8 +794,6 @@ class TicketWorkspace(QWidget):
         self.history_model.set_detail(detail)
         self._show_comments(detail.comments, scroll_to_end=scroll_to_end)
         self.tick()
-        if self.isVisible():
-            self.ticker.start()
 
     def _enable(self, enabled: bool) -> None:
         for widget in (self.fields, self.tabs, self.editor_box):
@@ -886,6 +890,25 @@ class TicketWorkspace(QWidget):
         self._show_timeline(moment, zone)
         if not self.staged.empty:
             self._update_preview(moment)
+        self._schedule_tick(moment)
+
+    def _schedule_tick(self, now: dt.datetime) -> None:
+        """The next tick at the clocks' next visible change (within a minute: due
+        times are worded relative to now), while the workspace is shown."""
+        if not self.isVisible():
+            self.ticker.stop()
+            return
+        delay = _MAX_TICK
+        for clock in () if self.sla is None else (self.sla.response, self.sla.resolution):
+            step = clock_text_step(clock)
+            if step is not None:
+                try:
+                    following = clock.next_change(now, step)
+                except CalendarError:
+                    following = None
+                if following is not None:
+                    delay = min(delay, following - now)
+        self.ticker.start(max(int(delay / dt.timedelta(milliseconds=1)) + 1, _MIN_TICK_MS))
 
     @staticmethod
     def _clock(sla: TicketSla, kind: ClockKind) -> ClockState:
@@ -1202,7 +1225,7 @@ class TicketWorkspace(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.detail is not None:
-            self.ticker.start()
+            self.tick()
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.ticker.stop()

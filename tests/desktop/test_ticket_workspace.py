@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 import i18n
 from desktop.models.queue import Column
-from desktop.models.sla_cells import clock_text, clock_tooltip
+from desktop.models.sla_cells import clock_text, clock_text_step, clock_tooltip
 from desktop.models.ticket_detail import HistoryModel, load_detail, search_articles
 from desktop.views.main_window import MainWindow
 from desktop.views.ticket_workspace import TicketWorkspace
@@ -150,10 +150,10 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     assert response.value.text() == "Met"
     assert resolution.detail.text() == f"Due: {short(sla.resolution.due)}"  # type: ignore[arg-type]
     before = resolution.value.text()
-    for _second in range(5):
+    for _second in range(60):  # a countdown beyond ten hours shows minutes
         clock.advance(seconds=1)
         workspace.tick()
-    assert resolution.value.text() != before  # the countdown moved, to the second
+    assert resolution.value.text() != before  # the countdown moved
     later = evaluate(history_events(), default_policy(), default_calendar(), clock.now)
     assert resolution.value.text() == clock_text(later.resolution, clock.now)
     # hovering the panel shows the business time left as of the last tick
@@ -161,6 +161,21 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     resolution.event(QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), QPoint(5, 5)))
     assert resolution.toolTip() == clock_tooltip(later.resolution, clock.now, zone)
     QToolTip.hideText()
+    # the next tick comes when the countdown next changes (the first response is met)
+    step = clock_text_step(later.resolution)
+    assert step is not None
+    following = later.resolution.next_change(clock.now, step)
+    assert following is not None
+    wait = following - clock.now
+    assert workspace.ticker.isActive()
+    assert workspace.ticker.interval() == wait // dt.timedelta(milliseconds=1) + 1
+    shown = resolution.value.text()
+    clock.now = following - dt.timedelta(milliseconds=1)
+    workspace.tick()
+    assert resolution.value.text() == shown
+    clock.now = following
+    workspace.tick()
+    assert resolution.value.text() != shown
     timeline = workspace.timeline_label.text()
     assert "Started" in timeline and "Met" in timeline
 
