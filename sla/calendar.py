@@ -405,6 +405,12 @@ class BusinessCalendar:
             else:
                 starts.append(start)
                 ends.append(end)
+        return self._index_of(starts, ends)
+
+    def _index_of(self, starts: list[int], ends: list[int]) -> _Index:
+        """The index of these opening intervals (sorted, disjoint, in the horizon)."""
+        first, last = self._horizon
+        zone = self.zone
         if not starts:
             raise CalendarError("the calendar is never open inside its horizon")
         cum_before: list[int] = []
@@ -429,6 +435,36 @@ class BusinessCalendar:
             hi,
             *_index_functions(starts, ends, cum_before, cum_after, beyond),
         )
+
+    def opening_spans(self) -> tuple[list[int], list[int]]:
+        """The index's opening intervals: their starts and ends (µs), in order.
+
+        Building them walks every day of the horizon (a tenth of a second for the
+        default one); a program that starts often may keep them, with the
+        calendar's definition, and give them back with :meth:`adopt_spans`.
+        """
+        index = self.index()
+        return list(index.starts), list(index.ends)
+
+    def adopt_spans(self, starts: Sequence[int], ends: Sequence[int]) -> None:
+        """Take the opening intervals :meth:`opening_spans` gave, for the same
+        definition (the caller's to vouch for), instead of building them.
+
+        Raises :class:`CalendarError` for intervals no calendar could have:
+        unsorted, overlapping or empty, or outside the horizon.
+        """
+        starts, ends = [int(value) for value in starts], [int(value) for value in ends]
+        if len(starts) != len(ends) or not starts:
+            raise CalendarError("opening spans: starts and ends must pair up")
+        previous_end = to_us(dt.datetime.combine(self._horizon[0], _MIDNIGHT, self.zone))
+        for start, end in zip(starts, ends, strict=True):
+            if not previous_end <= start < end:
+                raise CalendarError("opening spans: unsorted, overlapping or empty intervals")
+            previous_end = end
+        if previous_end > to_us(dt.datetime.combine(self._horizon[1], _MIDNIGHT, self.zone)):
+            raise CalendarError("opening spans: an interval ends beyond the horizon")
+        with self._lock:
+            self._index = self._index_of(starts, ends)
 
     def index(self) -> _Index:
         """Build (once) and return the index; thread-safe."""

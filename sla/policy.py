@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeVar
@@ -351,13 +351,26 @@ def calendar_to_json(calendar: BusinessCalendar) -> str:
     return json.dumps(calendar_to_dict(calendar), indent=2, ensure_ascii=False)
 
 
-def calendar_from_dict(document: object) -> BusinessCalendar:
+def calendar_from_dict(
+    document: object, *, known_holidays: Iterable[dt.date] | None = None
+) -> BusinessCalendar:
+    """The calendar a document defines.
+
+    ``known_holidays``: every date it is closed on, as an earlier build of the
+    same document found them (its :attr:`~BusinessCalendar.holidays`); the
+    country's public holidays are then not looked up again (the ``holidays``
+    package is slow to import).
+    """
     doc = _validate(_CalendarDoc, document, "calendar")
     hours: WeeklyHours = {
         day: [(_parse_clock(start), _parse_clock(end)) for start, end in intervals]
         for day, intervals in doc.weekly_hours.items()
     }
     try:
+        if doc.country and known_holidays is not None:
+            calendar = BusinessCalendar(doc.timezone, hours, known_holidays, name=doc.name)
+            calendar.country, calendar.subdiv = doc.country, doc.subdiv
+            return calendar
         if doc.country:
             return BusinessCalendar.for_country(
                 doc.country,

@@ -614,3 +614,42 @@ def test_equal_definitions_make_equal_calendars() -> None:
     assert a == b
     assert hash(a) == hash(b)
     assert a != office(LUNCH_BREAK)
+
+
+# -- opening spans kept between runs ----------------------------------------------------
+
+
+def test_a_calendar_given_the_spans_of_another_build_answers_alike(
+    alsace_moselle: BusinessCalendar,
+) -> None:
+    starts, ends = alsace_moselle.opening_spans()
+    again = BusinessCalendar("Europe/Paris", MON_FRI_9_18, alsace_moselle.holidays, horizon=HORIZON)
+    again.adopt_spans(starts, ends)
+    assert again.opening_spans() == (starts, ends)
+    good_friday = paris(2026, 4, 2, 17)  # Thursday evening, then Good Friday, closed in Moselle
+    for start, duration in ((good_friday, 2 * H), (paris(2026, 12, 24, 17), 3 * H)):
+        assert again.add(start, duration) == alsace_moselle.add(start, duration)
+        assert again.between(start, start + 80 * H) == alsace_moselle.between(start, start + 80 * H)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["unsorted", "overlapping", "empty", "beyond", "unpaired"],
+)
+def test_spans_no_calendar_could_have_are_refused(damage: str) -> None:
+    calendar = office()
+    starts, ends = calendar.opening_spans()
+    if damage == "unsorted":
+        starts[3], starts[4], ends[3], ends[4] = starts[4], starts[3], ends[4], ends[3]
+    elif damage == "overlapping":
+        ends[3] = starts[4] + 1
+    elif damage == "empty":
+        ends[3] = starts[3]
+    elif damage == "beyond":
+        ends[-1] += 400 * 24 * 3_600_000_000
+    else:
+        ends.pop()
+    fresh = office()
+    with pytest.raises(CalendarError):
+        fresh.adopt_spans(starts, ends)
+    assert fresh.opening_spans() == calendar.opening_spans()  # built as usual instead
