@@ -54,7 +54,7 @@ from desktop.demo_data import DEMO_AGENT_ID, seed_demo_until
 from desktop.models.queue import Column, QueueView
 from desktop.models.sla_memo import memo_path
 from desktop.views.main_window import MainWindow
-from desktop.warmup import hold_collector, settle_heap, warm_up
+from desktop.warmup import hold_collector, settle_heap
 from sla.clock import Status
 from sync.cache import Cache, utc_now
 from sync.protocol import Change, ChangePage
@@ -195,7 +195,6 @@ def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
     assert app is not None
     painted = FirstPaint()
     start = time.perf_counter()
-    warm_up()  # as the console's start does
     hold_collector()
     cache = Cache.open(path, check_later=True)  # as the console opens it: checked meanwhile
     window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))

@@ -47,7 +47,7 @@ from desktop.views.settings import (
     save_layout,
 )
 from desktop.views.sign_in import SignInDialog, SignInRequest
-from desktop.warmup import hold_collector, settle_heap, warm_up
+from desktop.warmup import hold_collector, settle_heap
 from i18n import _
 from sync.cache import Cache, cache_path
 from sync.client import ApiClient, ApiError, InsecureServerError
@@ -518,7 +518,6 @@ def run(
     view: str = "queue",
 ) -> int:
     """Open the console (on ``view``); with ``screenshot``, save that window and exit."""
-    warm_up()  # slow imports on the side while the cache opens
     hold_collector()  # until the window is up (see desktop.warmup)
     app = application()
     with contextlib.ExitStack() as stack:

@@ -34,7 +34,6 @@ import logging
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -507,13 +506,11 @@ class QueueModel(QAbstractTableModel):
             self._now = self.now()
             self._now_us = to_us(self._now)
             with collector_paused():
-                # SQLite reads the tickets (the GIL released) while the SLA calendar
-                # indexes its business hours: the two slowest steps of a cold start
-                with ThreadPoolExecutor(1, thread_name_prefix="queue-read") as pool:
-                    reading = pool.submit(self._read_tickets)
-                    self._rules = SlaRules.from_cache(self._cache)
-                    self._rules.calendar.index()
-                    read = reading.result()
+                # (reading the tickets on a thread while the calendar was indexed saved
+                # nothing: both build Python objects, under the interpreter's lock)
+                self._rules = SlaRules.from_cache(self._cache)
+                self._rules.calendar.index()
+                read = self._read_tickets()
                 self._load(*read[:4])
                 self.recalled = 0
                 if read[4] is not None:  # facts computed earlier that may still hold

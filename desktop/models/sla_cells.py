@@ -18,11 +18,13 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 
 import i18n
+from desktop.models import sla_memo
 from i18n import N_, gettext
 from sla.calendar import BusinessCalendar, CalendarError, to_us
 from sla.clock import ClockState, ClockStatus, Event, HistoryError, TicketSla, evaluate
@@ -90,8 +92,10 @@ class SlaRules:
         if config is None:
             return cls.defaults()
         source = _source(config.policy, config.calendar)
+        path = getattr(cache, "path", None)
+        kept = None if path is None else sla_memo.calendar_path(Path(path))
         try:
-            policy, calendar = _documents(source, config.policy, config.calendar)
+            policy, calendar = _documents(source, config.policy, config.calendar, kept)
         except SlaConfigError as error:
             log.warning("the cached SLA configuration is invalid: %s", error)
             return cls.defaults(str(error))
@@ -113,10 +117,20 @@ def _source(policy: Any, calendar: Any) -> str:
     return json.dumps([policy, calendar], sort_keys=True, default=str)
 
 
-def _documents(key: str, policy: Any, calendar: Any) -> tuple[SlaPolicy, BusinessCalendar]:
+def _documents(
+    key: str, policy: Any, calendar: Any, kept: Path | None = None
+) -> tuple[SlaPolicy, BusinessCalendar]:
+    """The rules of these documents, built once a process; the calendar, built once
+    for all starts when ``kept`` names where to keep it (see ``sla_memo``)."""
     found = _RULES.get(key)
     if found is None:
-        found = (SlaPolicy.from_dict(policy), calendar_from_dict(calendar))
+        built = None if kept is None else sla_memo.load_calendar(kept, calendar)
+        if built is None:
+            built = calendar_from_dict(calendar)
+            if kept is not None:
+                built.index()
+                sla_memo.save_calendar(kept, calendar, built)
+        found = (SlaPolicy.from_dict(policy), built)
         if len(_RULES) >= 4:
             _RULES.clear()
         _RULES[key] = found

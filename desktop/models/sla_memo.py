@@ -24,17 +24,22 @@ only when all of these hold, else the ticket is evaluated as usual:
 
 A missing, unreadable or foreign file is no memo at all: the console works
 without it, only slower to start.
+
+The calendar built from the cache's SLA documents (its public holidays and the
+index of its business hours) is kept the same way, in ``<cache>.calendar``
+(see :func:`load_calendar`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
 import os
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -42,7 +47,9 @@ from typing import Any, BinaryIO, Final
 
 from sqlalchemy import Connection
 
+from sla.calendar import BusinessCalendar
 from sla.history import SLA_FIELDS
+from sla.policy import calendar_from_dict
 from sync import schema
 
 log = logging.getLogger(__name__)
@@ -206,17 +213,88 @@ def save(
         "computed_at_us": header.computed_at_us,
         "history_mark": header.history_mark,
     }
+
+    def write(stream: BinaryIO) -> None:
+        stream.write(_MAGIC)
+        stream.write(json.dumps(written).encode() + b"\n")
+        for name, _code in _COLUMNS:
+            columns[name].tofile(stream)
+
+    _write_private(path, write, "the queue's SLA memo")
+
+
+def _write_private(path: Path, write: Callable[[BinaryIO], object], what: str) -> None:
+    """Replace the file at ``path`` at once with what ``write`` writes (a reader never
+    sees half of it), as private as the cache it comes from; a failure is logged (a
+    file not written costs a slower start, nothing more)."""
     partial = path.with_name(path.name + ".partial")
     try:
-        # as private as the cache it comes from, from its first byte
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as stream:
-            stream.write(_MAGIC)
-            stream.write(json.dumps(written).encode() + b"\n")
-            for name, _code in _COLUMNS:
-                columns[name].tofile(stream)
+            write(stream)
         partial.replace(path)
-    except OSError as error:  # a memo not written costs a slower start, nothing more
-        log.warning("cannot write the queue's SLA memo %s: %s", path, error)
+    except OSError as error:
+        log.warning("cannot write %s %s: %s", what, path, error)
         with contextlib.suppress(OSError):
             partial.unlink()
+
+
+# -- the calendar, as built ----------------------------------------------------------
+#
+# A calendar defined by a country reads its public holidays from the ``holidays``
+# package (a tenth of a second to import) and indexes every business day of its
+# horizon (as long again).  Both are the same at every start until the calendar's
+# document, the holidays package or this console changes: the built calendar is
+# kept next to the cache, and taken back when its digest still matches.
+
+
+def calendar_path(cache_path: Path) -> Path:
+    """Where the calendar built from a cache's SLA documents is kept."""
+    return cache_path.with_name(cache_path.name + ".calendar")
+
+
+def calendar_digest(document: Any) -> str:
+    """What a kept calendar must match: its document, this console's version and the
+    holidays package's (its dates may change with it)."""
+    versions = []
+    for package in ("offimizer-console", "holidays"):
+        try:
+            versions.append(metadata.version(package))
+        except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
+            versions.append("unknown")
+    text = json.dumps([FORMAT, versions, document], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_calendar(path: Path, document: Any) -> BusinessCalendar | None:
+    """The calendar kept at ``path`` for ``document``; None when there is none, or
+    it was kept for something else, or it cannot be read."""
+    try:
+        kept = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        log.warning("the kept calendar %s cannot be read: %s", path, error)
+        return None
+    if not isinstance(kept, dict) or kept.get("digest") != calendar_digest(document):
+        return None
+    try:
+        holidays = [dt.date.fromisoformat(day) for day in kept["holidays"]]
+        calendar = calendar_from_dict(document, known_holidays=holidays)
+        calendar.adopt_spans(kept["starts"], kept["ends"])
+    except (KeyError, TypeError, ValueError) as error:  # CalendarError, SlaConfigError too
+        log.warning("the kept calendar %s is not usable: %s", path, error)
+        return None
+    return calendar
+
+
+def save_calendar(path: Path, document: Any, calendar: BusinessCalendar) -> None:
+    """Keep ``calendar``, built from ``document``, for the next start."""
+    starts, ends = calendar.opening_spans()
+    kept = {
+        "digest": calendar_digest(document),
+        "holidays": sorted(day.isoformat() for day in calendar.holidays),
+        "starts": starts,
+        "ends": ends,
+    }
+    _write_private(path, lambda stream: stream.write(json.dumps(kept).encode()), "the calendar")

@@ -4,16 +4,20 @@ evaluation would, whatever changed in between."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 
+import holidays
 import pytest
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from desktop.demo_data import seed_demo
+from desktop.models import sla_cells
 from desktop.models.queue import CLOCK_STATE_ROLE, Column, QueueModel, QueueView
-from desktop.models.sla_memo import memo_path
+from desktop.models.sla_cells import SlaRules
+from desktop.models.sla_memo import calendar_path, memo_path
 from sla.clock import Status
 from sla.policy import calendar_to_dict, default_calendar, default_policy
 from sync.cache import Cache
@@ -251,3 +255,56 @@ def test_tickets_that_came_since_are_evaluated_and_the_others_still_recalled(
     assert 0 < again.recalled < again.rowCount()
     assert 9_000_001 in again.ticket_ids()
     assert picture(again) == evaluated_afresh(cache, clock)
+
+
+# -- the calendar, kept built ----------------------------------------------------------
+
+
+def rules_afresh(cache: Cache) -> SlaRules:
+    sla_cells._RULES.clear()  # a new process: nothing built yet
+    return SlaRules.from_cache(cache)
+
+
+def test_the_calendar_is_kept_built_and_a_start_needs_no_holidays_package(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_demo(cache, now=T0, count=20)
+    built = rules_afresh(cache)
+    kept = calendar_path(cache.path)
+    assert kept.stat().st_mode & 0o777 == 0o600
+
+    def no_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the holidays package was asked again")
+
+    monkeypatch.setattr(holidays, "country_holidays", no_lookup)
+    again = rules_afresh(cache)
+    assert again.calendar.holidays == built.calendar.holidays
+    assert again.calendar.opening_spans() == built.calendar.opening_spans()
+    assert (again.calendar.country, again.calendar.subdiv) == ("FR", None)
+
+
+def test_a_kept_calendar_of_another_definition_is_not_used(cache: Cache) -> None:
+    seed_demo(cache, now=T0, count=20)
+    rules_afresh(cache)
+    document = calendar_to_dict(default_calendar())
+    document["holidays"] = ["2026-03-05"]  # the office closes one more day
+    cache.put_sla_config(
+        SlaConfigOut(policy=default_policy().to_dict(), calendar=document, updated_at=T0)
+    )
+    rules = rules_afresh(cache)
+    assert dt.date(2026, 3, 5) in rules.calendar.holidays
+    assert not rules.calendar.is_open(T0 + dt.timedelta(days=1))  # Thursday 5 March
+
+
+def test_an_unreadable_kept_calendar_is_built_again(
+    cache: Cache, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_demo(cache, now=T0, count=20)
+    built = rules_afresh(cache)
+    kept = calendar_path(cache.path)
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short
+    with caplog.at_level(logging.WARNING):
+        again = rules_afresh(cache)
+    assert "cannot be read" in caplog.text
+    assert again.calendar.opening_spans() == built.calendar.opening_spans()
+    assert json.loads(kept.read_bytes())["starts"]  # kept whole again
