@@ -61,6 +61,7 @@ from desktop.models.sla_cells import (
     clock_sort_key,
     clock_style,
     clock_text,
+    clock_text_step,
     clock_tooltip,
     evaluate_safely,
     evaluate_since,
@@ -90,6 +91,7 @@ Index = QModelIndex | QPersistentModelIndex
 Clock = Callable[[], dt.datetime]
 
 _SECOND_US: Final = 1_000_000
+_US: Final = dt.timedelta(microseconds=1)
 _RECENT: Final = dt.timedelta(hours=24)
 #: Up to this many tickets, every clock is evaluated at once; beyond, lazily.
 EAGER_LIMIT: Final = 5_000
@@ -1435,6 +1437,8 @@ class QueueModel(QAbstractTableModel):
         its seconds at its own instant within the second, and with 100,000
         tickets some clock changes state every few moments; a tick for each
         would never let the console rest.  One tick a second shows them all.
+        A countdown that shows minutes only ("27 h 05 min") asks for a tick
+        when its minutes change.
         """
         step = int(granularity / dt.timedelta(microseconds=1))
         soonest = self._now_us + step * 49 // 50
@@ -1450,10 +1454,14 @@ class QueueModel(QAbstractTableModel):
             if wake[slot] < 0 and evaluated[slot]:
                 continue  # no clock runs: nothing changes until an event (see _changed_runs)
             sla = self._clocks(slot)[0]
-            if sla is not None:
-                found = sla.next_change_us(self._now_us, step)
-                if found is not None:
-                    candidates.append(found)
+            if sla is None:
+                continue
+            for clock in (sla.response, sla.resolution):
+                shown = clock_text_step(clock)
+                if shown is not None:
+                    found = clock.next_change_us(self._now_us, max(step, shown // _US))
+                    if found is not None:
+                        candidates.append(found)
         if not candidates:
             return None
         return self._now + dt.timedelta(microseconds=max(min(candidates), soonest) - self._now_us)

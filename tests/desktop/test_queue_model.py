@@ -492,3 +492,26 @@ def test_a_queue_evaluated_in_columns_keeps_each_tickets_own_facts(
             assert row.states == (row.sla.response.state, row.sla.resolution.state)
             keys.append((ticket_sort_key(row.sla), row.ticket.id))
         assert keys == sorted(keys)  # by the next SLA due (ties by ticket)
+
+
+def test_a_queue_showing_minutes_only_ticks_when_they_change(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # answered, its resolution due in days: "27 h 05 min" changes once a minute
+    answered = ((T0 - 50 * MIN, "status", "open"), (T0 - 50 * MIN, "responded", "reply"))
+    feed.ticket(1, created=T0 - HOUR, history=answered, status="open", assignee=1)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_visible_rows(0, 0)
+    clock.now = T0 + 17 * dt.timedelta(seconds=1)
+    model.tick()
+    resolution = model.row_at(0).sla.resolution  # type: ignore[union-attr]
+    assert resolution.remaining > 10 * HOUR
+    following = model.next_tick()
+    assert following is not None and following == resolution.next_change(clock.now, MIN)
+    assert following - clock.now > 30 * dt.timedelta(seconds=1)
+    shown = model.index(0, Column.RESOLUTION_SLA).data()
+    model.tick(following - dt.timedelta(milliseconds=1))
+    assert model.index(0, Column.RESOLUTION_SLA).data() == shown
+    model.tick(following)
+    assert model.index(0, Column.RESOLUTION_SLA).data() != shown
