@@ -248,21 +248,31 @@ class Console(QObject):
         window.attach_engine(engine)
         engine.subscribe(self._status_changed)
         window.show()
-        await self._settle_cache(cache, window)
-        await engine.start()
+        if await self._settle_cache(session):
+            await engine.start()
         return session
 
-    @staticmethod
-    async def _settle_cache(cache: Cache, window: MainWindow) -> None:
+    async def _settle_cache(self, session: Session) -> bool:
         """Once the cache's integrity check is over: a cache found unsound is rebuilt
         (its unsent commands kept), the window reads it again, and the user is told
-        what happened, as when it was found unsound at open.  Before syncing."""
+        what happened, as when it was found unsound at open.  Before syncing: False
+        when the session is not to sync (closed meanwhile, or its cache unusable)."""
+        cache, window = session.cache, session.window
         if not cache.checked:
             await asyncio.to_thread(cache.wait_checked)  # the window paints meanwhile
-            if cache.settle() is not None:
+            if self.session is not session:
+                return False  # closed or replaced while the check ran
+            try:
+                rebuilt = cache.settle()
+            except Exception as error:  # the bad file could not be set aside, say
+                log.exception("the unsound cache %s could not be rebuilt", cache.path)
+                window.show_cache_failure(error)
+                return False
+            if rebuilt is not None:
                 window.reload()
         if cache.notice is not None:
             window.show_cache_notice(cache.notice)
+        return True
 
     def _status_changed(self, status: SyncStatus) -> None:
         if status.state is SyncState.AUTH_REQUIRED and not self._prompted:

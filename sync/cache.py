@@ -720,6 +720,8 @@ class Cache:
         #: the integrity check still running (see :meth:`open`'s ``check_later``)
         self._checking = checking
         self._settling = threading.Lock()
+        #: why a file found unsound could not be rebuilt (every write then fails so)
+        self._unsettled: BaseException | None = None
 
     # -- opening ------------------------------------------------------------------
 
@@ -783,14 +785,20 @@ class Cache:
         reads it again.  At once when there is nothing to wait for.
         """
         with self._settling:
+            if self._unsettled is not None:  # a rebuild that failed is not tried again
+                raise self._unsettled
             checking = self._checking
             if checking is None:
                 return self.notice
             problem = checking.result()
             if problem is not None:
                 self.engine.dispose()
-                self.notice = self._rebuild(self.path, problem, self.clock)
-                self.engine = self._open_sound(self.path)
+                try:
+                    self.notice = self._rebuild(self.path, problem, self.clock)
+                    self.engine = self._open_sound(self.path)
+                except BaseException as error:  # the file could not be set aside, say
+                    self._unsettled = error
+                    raise
             self._checking = None
             return self.notice
 

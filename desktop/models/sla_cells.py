@@ -345,7 +345,7 @@ def clock_text_step(clock: ClockState | None) -> dt.timedelta | None:
     if remaining < dt.timedelta(0):  # "Overdue 42 min 09 s", from an hour "Overdue 1 h 05 min"
         seconds = -remaining < dt.timedelta(hours=1)
     else:  # "9 h 59 min 59 s", from ten hours "27 h 05 min" (see format_business_duration)
-        seconds = _DISPLAY["seconds"] and remaining < dt.timedelta(hours=10)
+        seconds = _DISPLAY["seconds"] and remaining <= dt.timedelta(hours=10)
     return _SECOND if seconds else _MINUTE
 
 

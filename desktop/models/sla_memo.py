@@ -38,10 +38,11 @@ import hashlib
 import json
 import logging
 import os
+import zoneinfo
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -254,16 +255,37 @@ def calendar_path(cache_path: Path) -> Path:
 
 
 def calendar_digest(document: Any) -> str:
-    """What a kept calendar must match: its document, this console's version and the
-    holidays package's (its dates may change with it)."""
+    """What a kept calendar must match: its document, this console's version (and
+    :data:`FORMAT`, moved when the way a calendar is built changes), the holidays
+    package's version (its dates may change with it) and the rules of the time
+    zone (an update of the time-zone database moves opening hours)."""
     versions = []
     for package in ("offimizer-console", "holidays"):
         try:
             versions.append(metadata.version(package))
         except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
             versions.append("unknown")
-    text = json.dumps([FORMAT, versions, document], sort_keys=True, default=str)
+    zone = document.get("timezone") if isinstance(document, dict) else None
+    rules = _zone_rules(zone) if isinstance(zone, str) else "none"
+    text = json.dumps([FORMAT, versions, rules, document], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _zone_rules(key: str) -> str:
+    """A digest of the time-zone rules ``zoneinfo`` reads for ``key``: the system's
+    TZif file, else the ``tzdata`` package's ("unknown" when neither is found)."""
+    if ".." in key.split("/"):
+        return "unknown"
+    for folder in zoneinfo.TZPATH:
+        candidate = Path(folder) / key
+        if candidate.is_file():
+            with contextlib.suppress(OSError):
+                return hashlib.sha256(candidate.read_bytes()).hexdigest()
+    try:
+        data = resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).read_bytes()
+    except (ImportError, OSError):
+        return "unknown"
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_calendar(path: Path, document: Any) -> BusinessCalendar | None:

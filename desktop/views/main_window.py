@@ -799,6 +799,26 @@ class MainWindow(QMainWindow):
         self._keep(box)
         return box
 
+    def show_cache_failure(self, error: BaseException) -> QMessageBox:
+        """Tell the user their cache is damaged and could not even be rebuilt (the
+        bad file could not be set aside): nothing is synced or saved from now on."""
+        folder = self.cache.path.parent if hasattr(self.cache, "path") else ""
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            _("Local cache unusable"),
+            _(
+                "The local cache is damaged and could not be rebuilt. Nothing will be "
+                "synced or saved; quit the console and check the folder {folder}."
+            ).format(folder=folder),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("cache-unusable")
+        box.setDetailedText(f"{type(error).__name__}: {error}")
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        self._keep(box)
+        return box
+
     def show_workload(self) -> None:
         """Show the team workload panel (team leads and admins; for ``--screenshot``)."""
         self.team.reload()

@@ -875,22 +875,24 @@ class TicketWorkspace(QWidget):
         if detail is None:
             return
         moment = now if now is not None else self.now()
-        rules = self._rules()
-        # the same history and rules as the last tick: that evaluation moved forward
-        last = self._evaluated_for
-        same = last is not None and last[0] is detail and last[1] is rules
-        earlier = (self.sla, self.problem) if same else None
-        self.sla, self.problem = evaluate_since(earlier, lambda: detail.events, rules, moment)
-        self._evaluated_for = (detail, rules)
-        zone = rules.calendar.zone
-        pending = detail.ticket.pending
-        for kind, panel in self.clocks.items():
-            clock = None if self.sla is None else self._clock(self.sla, kind)
-            panel.show_clock(clock, moment, zone, provisional=pending, problem=self.problem)
-        self._show_timeline(moment, zone)
-        if not self.staged.empty:
-            self._update_preview(moment)
-        self._schedule_tick(moment)
+        try:
+            rules = self._rules()
+            # the same history and rules as the last tick: that evaluation moved forward
+            last = self._evaluated_for
+            same = last is not None and last[0] is detail and last[1] is rules
+            earlier = (self.sla, self.problem) if same else None
+            self.sla, self.problem = evaluate_since(earlier, lambda: detail.events, rules, moment)
+            self._evaluated_for = (detail, rules)
+            zone = rules.calendar.zone
+            pending = detail.ticket.pending
+            for kind, panel in self.clocks.items():
+                clock = None if self.sla is None else self._clock(self.sla, kind)
+                panel.show_clock(clock, moment, zone, provisional=pending, problem=self.problem)
+            self._show_timeline(moment, zone)
+            if not self.staged.empty:
+                self._update_preview(moment)
+        finally:  # a tick that failed (and was reported) does not stop the clocks
+            self._schedule_tick(moment)
 
     def _schedule_tick(self, now: dt.datetime) -> None:
         """The next tick at the clocks' next visible change (within a minute: due

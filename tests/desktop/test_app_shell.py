@@ -461,6 +461,37 @@ def test_a_cache_found_unsound_after_the_window_opened_is_rebuilt_and_the_user_t
     loop.run_until_complete(second.close())
 
 
+def test_a_cache_that_cannot_even_be_rebuilt_is_said_and_not_synced(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    live: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = MemoryKeyring()
+    first = _console(tmp_path, backend)
+    request = SignInRequest(live.url, "alice", PASSWORD, True)
+    assert loop.run_until_complete(first.sign_in(request)) is None
+    assert first.window is not None
+    qtbot.addWidget(first.window)
+    loop.run_until_complete(first.close())
+
+    def refuse(self: Path, target: Path) -> Path:
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(sync.cache, "_check", lambda path: "quick_check: a bad page")
+    monkeypatch.setattr(Path, "rename", refuse)  # the bad file cannot be set aside
+    second = _console(tmp_path, backend)
+    assert loop.run_until_complete(second.start())
+    assert second.session is not None and second.window is not None
+    qtbot.addWidget(second.window)
+    box = second.window.findChild(QMessageBox, "cache-unusable")
+    assert box is not None and box.isVisible()
+    assert "could not be rebuilt" in box.text()
+    assert not second.session.engine._tasks  # never started: nothing synced into it
+    loop.run_until_complete(second.close())
+
+
 def test_reply_offline_then_sync_when_the_server_is_back(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:

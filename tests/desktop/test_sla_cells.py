@@ -33,6 +33,7 @@ def when_left(left: dt.timedelta) -> dt.datetime:
     ("left", "step"),
     [
         (dt.timedelta(hours=9, minutes=59, seconds=59), SECOND),  # "9 h 59 min 59 s"
+        (dt.timedelta(hours=10), SECOND),  # "10 h 00 min", then "9 h 59 min 59 s"
         (dt.timedelta(hours=10, seconds=1), MINUTE),  # "10 h 01 min"
         (-dt.timedelta(minutes=59, seconds=59), SECOND),  # "Overdue 59 min 59 s"
         (-dt.timedelta(hours=1), MINUTE),  # "Overdue 1 h 00 min"

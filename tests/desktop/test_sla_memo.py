@@ -14,7 +14,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from desktop.demo_data import seed_demo
-from desktop.models import sla_cells
+from desktop.models import sla_cells, sla_memo
 from desktop.models.queue import CLOCK_STATE_ROLE, Column, QueueModel, QueueView
 from desktop.models.sla_cells import SlaRules
 from desktop.models.sla_memo import calendar_path, memo_path
@@ -308,3 +308,16 @@ def test_an_unreadable_kept_calendar_is_built_again(
     assert "cannot be read" in caplog.text
     assert again.calendar.opening_spans() == built.calendar.opening_spans()
     assert json.loads(kept.read_bytes())["starts"]  # kept whole again
+
+
+def test_a_kept_calendar_is_not_used_once_the_time_zone_rules_changed(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_demo(cache, now=T0, count=20)
+    rules_afresh(cache)
+    document = cache.sla_config().calendar  # type: ignore[union-attr]
+    kept = calendar_path(cache.path)
+    assert sla_memo.load_calendar(kept, document) is not None
+    # the time-zone database was updated (Paris's DST rules, say)
+    monkeypatch.setattr(sla_memo, "_zone_rules", lambda key: "rules of another year")
+    assert sla_memo.load_calendar(kept, document) is None

@@ -441,3 +441,19 @@ def test_load_detail_of_a_ticket_not_cached_is_none(cache: Cache, store: Store) 
     detail = load_detail(cache, 1)
     assert detail is not None and [c.public for c in detail.comments] == [True, False]
     assert [m.display_name for m in detail.team_members] == ["Bob Lefèvre", "Camille Durand"]
+
+
+def test_a_tick_that_fails_does_not_stop_the_clocks(
+    workspace: TicketWorkspace, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert workspace.ticker.isActive()
+    workspace.ticker.stop()
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a timeline that cannot be drawn")
+
+    monkeypatch.setattr(workspace, "_show_timeline", broken)
+    clock.advance(seconds=1)
+    with pytest.raises(RuntimeError):
+        workspace.tick()  # reported by the console's error handler
+    assert workspace.ticker.isActive()  # and the next tick still comes

@@ -169,3 +169,21 @@ def test_a_cache_checked_later_is_not_migrated_before_it_is_known_sound(
         assert current_revision(moved) == "0001"
         moved.dispose()
         assert current_revision(cache.engine) == head_revision()
+
+
+def test_a_cache_that_cannot_be_rebuilt_later_fails_each_write_the_same_way(
+    cache_file: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cache_with_work(cache_file, clock)
+    monkeypatch.setattr(sync.cache, "_check", lambda path: "quick_check: a bad page")
+    cache = Cache.open(cache_file, clock=clock, check_later=True)
+
+    def refuse(self: Path, target: Path) -> Path:
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    for _attempt in range(3):
+        with pytest.raises(PermissionError):
+            cache.record_sync()
+    # the unsent work was exported once, not at every attempt
+    assert len(list(cache_file.parent.glob("*.outbox-*.json"))) == 1
