@@ -150,9 +150,13 @@ HOUR_US = 3_600_000_000
 def queue_histories(draw: st.DrawFn, now: dt.datetime) -> list[Event]:
     """A ticket created up to three weeks before ``now``; some events come after
     ``now``, some at the same instant, some listed out of order."""
-    created_at = now - dt.timedelta(microseconds=draw(st.integers(0, 21 * 24 * HOUR_US)))
+    # instants are computed in UTC: wall-clock arithmetic in Paris would land in the
+    # spring DST gap, where a later wall-clock time can be an earlier instant
+    utc_now = now.astimezone(dt.UTC)
+    created_utc = utc_now - dt.timedelta(microseconds=draw(st.integers(0, 21 * 24 * HOUR_US)))
     if draw(st.integers(0, 9)) == 0:  # on the hour: opening and closing instants
-        created_at = created_at.replace(minute=0, second=0, microsecond=0)
+        created_utc = created_utc.replace(minute=0, second=0, microsecond=0)
+    created_at = created_utc.astimezone(now.tzinfo)
     events: list[Event] = [
         Created(
             created_at,
@@ -162,12 +166,12 @@ def queue_histories(draw: st.DrawFn, now: dt.datetime) -> list[Event]:
         )
     ]
     # instants spread from the creation to a little after now; a few repeat
-    span = (now - created_at) // dt.timedelta(microseconds=1)
+    span = (utc_now - created_utc) // dt.timedelta(microseconds=1)
     offsets = draw(st.lists(st.integers(0, span + span // 8 + 1), max_size=8))
     at = created_at
     for offset in sorted(offsets):
         if draw(st.integers(0, 5)):  # else at the same instant as the event before
-            at = created_at + dt.timedelta(microseconds=offset)
+            at = (created_utc + dt.timedelta(microseconds=offset)).astimezone(now.tzinfo)
         kind = draw(st.sampled_from(["reply", "status", "status", "priority", "severity"]))
         if kind == "reply":
             events.append(Responded(at))
