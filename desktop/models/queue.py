@@ -471,8 +471,10 @@ class QueueModel(QAbstractTableModel):
         self._current: dict[int, _Clocks] = {}  # clocks as of now
         self._earlier: dict[int, _Clocks] = {}  # those of the tick before (moved forward)
         self._keys: dict[int, list[int]] = {}  # sort keys by column, until the data changes
-        #: the counts of the views that do not depend on the clocks (and the minute of them)
-        self._field_counts: tuple[str, dict[QueueView, int]] | None = None
+        #: the counts of the views that depend on the tickets' fields only (not on time)
+        self._field_counts: dict[QueueView, int] | None = None
+        #: every ticket's last update, sorted: "Recently updated" counted by bisection
+        self._updated_sorted: list[str] | None = None
         self._orders: dict[int, list[int]] = {}  # every slot sorted by a column's keys
         self._dirty: set[int] = set()  # slots whose clock-dependent keys moved since
         # watermarks of what the queue has read (for refresh_changed)
@@ -1065,24 +1067,31 @@ class QueueModel(QAbstractTableModel):
     def known_counts(self) -> dict[QueueView, int | None]:
         """How many tickets each view holds, None for the clock views while not known yet."""
         found: dict[QueueView, int | None] = {}
-        cutoff = _stamp(self._now - _RECENT)[:16]  # to the minute: counted once a minute
         known = self._field_counts
-        if known is None or known[0] != cutoff:
-            fields: dict[QueueView, int] = {
+        if known is None:  # once a change of the tickets, not each minute
+            known = self._field_counts = {
                 view: len(self._view_slots(view))
                 for view in QueueView
-                if view not in _CLOCK_VIEWS and view is not QueueView.ALL
+                if view not in _CLOCK_VIEWS and view not in (QueueView.ALL, QueueView.RECENT)
             }
-            known = self._field_counts = (cutoff, fields)
         for view in QueueView:
             if view in _CLOCK_VIEWS:
                 code = _AT_RISK if view is QueueView.AT_RISK else _BREACHED
                 found[view] = None if self._unevaluated else self._state_count(code)
             elif view is QueueView.ALL:
                 found[view] = len(self._ids)
+            elif view is QueueView.RECENT:
+                found[view] = self._recent_count()
             else:
-                found[view] = known[1][view]
+                found[view] = known[view]
         return found
+
+    def _recent_count(self) -> int:
+        """Tickets updated in the last 24 hours (their stamps sort as their instants)."""
+        stamps = self._updated_sorted
+        if stamps is None:
+            stamps = self._updated_sorted = sorted(self._updated)
+        return len(stamps) - bisect.bisect_left(stamps, _stamp(self._now - _RECENT))
 
     def _state_count(self, code: int) -> int:
         """Tickets with either clock in state ``code``, counted at C speed: each state
@@ -1519,7 +1528,7 @@ class QueueModel(QAbstractTableModel):
                 slots.append(slot)
         if slots:
             self._forget_keys(slots)
-            self._field_counts = None
+            self._field_counts = self._updated_sorted = None
             self._evaluate_slots(slots)
         self._apply_refresh(slots)
 

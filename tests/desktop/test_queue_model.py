@@ -515,3 +515,18 @@ def test_a_queue_showing_minutes_only_ticks_when_they_change(
     assert model.index(0, Column.RESOLUTION_SLA).data() == shown
     model.tick(following)
     assert model.index(0, Column.RESOLUTION_SLA).data() != shown
+
+
+def test_recently_updated_counts_the_last_24_hours_as_time_passes(
+    queue: QueueModel, clock: FakeClock
+) -> None:
+    queue.set_view(QueueView.ALL)
+    updated = [queue.row_at(row).ticket.updated_at for row in range(queue.rowCount())]
+    seen = set()
+    for later in (0, 1, 20, 23, 25, 30, 50, 80):
+        clock.now = T0 + later * HOUR
+        queue.tick()
+        expected = sum(when >= clock.now - 24 * HOUR for when in updated)
+        assert queue.counts()[QueueView.RECENT] == expected
+        seen.add(expected)
+    assert len(seen) > 2  # the count did fall as tickets aged out
