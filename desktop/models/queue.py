@@ -476,7 +476,9 @@ class QueueModel(QAbstractTableModel):
         #: every ticket's last update, sorted: "Recently updated" counted by bisection
         self._updated_sorted: list[str] | None = None
         self._orders: dict[int, list[int]] = {}  # every slot sorted by a column's keys
-        self._dirty: set[int] = set()  # slots whose clock-dependent keys moved since
+        #: slots whose clock-dependent keys moved since the orders were mended, and
+        #: their due key then (to find them in the orders by bisection)
+        self._dirty: dict[int, int] = {}
         # watermarks of what the queue has read (for refresh_changed)
         self._history_mark = 0
         self._comment_mark = 0
@@ -806,6 +808,15 @@ class QueueModel(QAbstractTableModel):
     ) -> bool:
         """:meth:`_put` of a :class:`Facts` given field by field."""
         due = _due_key(key, slot)
+        # the sort keys hang on the due key and the clock keys, not on the states (a
+        # clock turning "at risk", the most frequent change, mends no order)
+        if (
+            not self._evaluated[slot]
+            or due != self._due[slot]
+            or response_key != self._response_key[slot]
+            or resolution_key != self._resolution_key[slot]
+        ):
+            self._dirty.setdefault(slot, self._due[slot])
         if not self._evaluated[slot]:
             self._evaluated[slot] = 1
             self._unevaluated -= 1
@@ -821,12 +832,6 @@ class QueueModel(QAbstractTableModel):
                     counts[code] += (states[0] == code or states[1] == code) - (
                         response == code or resolution == code
                     )
-        if (
-            moved
-            or response_key != self._response_key[slot]
-            or resolution_key != self._resolution_key[slot]
-        ):
-            self._dirty.add(slot)
         self._due[slot] = due
         self._response_key[slot] = response_key
         self._resolution_key[slot] = resolution_key
@@ -1245,15 +1250,20 @@ class QueueModel(QAbstractTableModel):
         return order
 
     def _sync_keys(self) -> None:
-        """Mend the kept keys and orders of the slots whose clocks moved."""
+        """Mend the kept keys and orders of the slots whose clocks moved: each found
+        by bisection with its key before (the order is sorted by those), taken out,
+        and put back by its key now."""
         if not self._dirty:
             return
-        dirty, self._dirty = self._dirty, set()
+        dirty, self._dirty = self._dirty, {}
         for column in list(self._keys):
             if column in _CLOCK_FREE:
                 continue
             keys = self._keys[column]
-            if column != -1:  # the default order's keys are the due keys themselves
+            if column == -1:  # the default order's keys are the due keys themselves
+                before = dirty
+            else:
+                before = {slot: keys[slot] for slot in dirty}
                 for slot in dirty:
                     keys[slot] = self._key_of(column, slot)
             order = self._orders.get(column)
@@ -1262,11 +1272,19 @@ class QueueModel(QAbstractTableModel):
             if len(dirty) * 50 > len(order):
                 del self._orders[column]  # sorting again is cheaper than mending
                 continue
-            if len(dirty) <= 8:  # a scan in C for each, rather than one in Python
-                for slot in dirty:
+
+            def key_before(
+                slot: int, before: dict[int, int] = before, keys: list[int] = keys
+            ) -> int:
+                found = before.get(slot)
+                return keys[slot] if found is None else found
+
+            for slot, key in before.items():
+                at = bisect.bisect_left(order, key, key=key_before)
+                if at < len(order) and order[at] == slot:
+                    del order[at]
+                else:  # keys shared (slots never evaluated): looked for in full
                     del order[order.index(slot)]
-            else:
-                order[:] = [slot for slot in order if slot not in dirty]
             for slot in dirty:
                 bisect.insort(order, slot, key=keys.__getitem__)
 
@@ -1275,7 +1293,8 @@ class QueueModel(QAbstractTableModel):
         for column in _CLOCK_FREE:
             self._keys.pop(column, None)
             self._orders.pop(column, None)
-        self._dirty.update(slots)
+        for slot in slots:
+            self._dirty.setdefault(slot, self._due[slot])
 
     def _key_of(self, column: int, slot: int) -> int:
         """A clock-dependent column's key of one slot (as :meth:`_sort_keys` builds them)."""

@@ -530,3 +530,23 @@ def test_recently_updated_counts_the_last_24_hours_as_time_passes(
         assert queue.counts()[QueueView.RECENT] == expected
         seen.add(expected)
     assert len(seen) > 2  # the count did fall as tickets aged out
+
+
+@pytest.mark.parametrize("column", [-1, Column.PRIORITY, Column.RESOLUTION_SLA])
+def test_a_kept_order_mended_as_clocks_move_is_the_order_sorted_afresh(
+    cache: Cache, clock: FakeClock, column: int
+) -> None:
+    # a large queue keeps each column's order and mends it when clocks breach
+    # (a few tickets taken out and put back): the same order as sorting anew
+    seed_demo_until(cache, 600, now=T0)
+    model = QueueModel(cache, me=DEMO_AGENT_ID, clock=clock)
+    model.set_view(QueueView.ALL)
+    model.sort(column)
+    for later in (3, 11, 40, 95, 200, 9 * 60, 24 * 60):
+        clock.now = T0 + later * MIN
+        model.set_visible_rows(0, model.rowCount() - 1)  # every row seen: no waiting
+        model.tick()
+        fresh = QueueModel(cache, me=DEMO_AGENT_ID, clock=clock)
+        fresh.set_view(QueueView.ALL)
+        fresh.sort(column)
+        assert model.ticket_ids() == fresh.ticket_ids()
