@@ -121,9 +121,12 @@ class Column(IntEnum):
 
 SLA_COLUMNS: Final = (Column.RESPONSE_SLA, Column.RESOLUTION_SLA)
 _COLUMN_COUNT: Final = len(Column)
-#: How long a new order may wait while it changes no row on screen (µs; see
-#: :meth:`QueueModel._follow_clocks`).
-_ORDER_WAIT_US: Final = 10_000_000
+#: How long a new order may wait while it changes no row on screen (see
+#: :meth:`QueueModel._follow_clocks`).  A relayout repaints every cell shown (a
+#: tenth of the CPU a second of ticking may take), and with 100,000 tickets some
+#: clock breaches every few seconds below the screen: once a minute at most.
+ORDER_WAIT: Final = dt.timedelta(minutes=1)
+_ORDER_WAIT_US: Final = ORDER_WAIT // dt.timedelta(microseconds=1)
 
 _HEADERS: Final = {
     Column.TRACKING: N_("Ticket"),

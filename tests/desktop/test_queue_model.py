@@ -15,6 +15,7 @@ import i18n
 from desktop.demo_data import DEMO_AGENT_ID, seed_demo, seed_demo_until
 from desktop.models.queue import (
     CELL_ROLE,
+    ORDER_WAIT,
     SLA_COLUMNS,
     Column,
     QueueModel,
@@ -306,11 +307,11 @@ def test_a_breach_below_the_rows_on_screen_reorders_them_later_in_one_go(
     assert model.counts()[QueueView.BREACHED] == 3
     assert ids(model) == [10, 20, 11] and layouts == []
     woken = model.next_tick()
-    assert woken is not None and woken <= breach + 10 * dt.timedelta(seconds=1)
+    assert woken is not None and woken <= breach + ORDER_WAIT
     if then == "waits":
-        model.tick(breach + 5 * dt.timedelta(seconds=1))
+        model.tick(breach + ORDER_WAIT / 2)
         assert ids(model) == [10, 20, 11]
-        model.tick(breach + 10 * dt.timedelta(seconds=1))
+        model.tick(breach + ORDER_WAIT)
     else:
         model.set_visible_rows(1, 2)  # the other rows come into view: in their order
     assert ids(model) == [10, 11, 20]
