@@ -223,14 +223,6 @@ def _private_file(path: Path) -> None:
 _UNREADABLE = N_(
     "The local cache could not be read. It was set aside and will be rebuilt from the server."
 )
-_SAVED_SINGULAR = N_(
-    "{count} unsent change was saved to {path} and will be sent when you are online."
-)
-_SAVED_PLURAL = N_(
-    "{count} unsent changes were saved to {path} and will be sent when you are online."
-)
-_LOST_SINGULAR = N_("{count} unsent change could not be read back; see {path}.")
-_LOST_PLURAL = N_("{count} unsent changes could not be read back; see {path}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,15 +241,21 @@ class CacheNotice:
         parts = [gettext(_UNREADABLE)]
         if self.salvaged:
             parts.append(
-                ngettext(_SAVED_SINGULAR, _SAVED_PLURAL, self.salvaged).format(
-                    count=self.salvaged, path=self.export_path
-                )
+                ngettext(
+                    "{count} unsent change was saved to {path} and will be sent when you "
+                    "are online.",
+                    "{count} unsent changes were saved to {path} and will be sent when you "
+                    "are online.",
+                    self.salvaged,
+                ).format(count=self.salvaged, path=self.export_path)
             )
         if self.unreadable:
             parts.append(
-                ngettext(_LOST_SINGULAR, _LOST_PLURAL, self.unreadable).format(
-                    count=self.unreadable, path=self.moved_to
-                )
+                ngettext(
+                    "{count} unsent change could not be read back; see {path}.",
+                    "{count} unsent changes could not be read back; see {path}.",
+                    self.unreadable,
+                ).format(count=self.unreadable, path=self.moved_to)
             )
         return " ".join(parts)
 

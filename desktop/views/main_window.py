@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Final
@@ -50,6 +51,8 @@ from i18n import N_, _, ngettext
 from sync.cache import Cache, CacheNotice, search_query, utc_now
 from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ConnectionState", "MainWindow"]
 
@@ -794,7 +797,8 @@ class MainWindow(QMainWindow):
             self,
         )
         box.setObjectName("cache-notice")
-        box.setDetailedText(notice.problem)
+        # the technical cause goes to the log (Qt's own "Show Details…" is untranslated)
+        log.warning("the local cache was rebuilt: %s", notice.problem)
         box.setWindowModality(Qt.WindowModality.NonModal)
         self._keep(box)
         return box
@@ -814,7 +818,7 @@ class MainWindow(QMainWindow):
             self,
         )
         box.setObjectName("cache-unusable")
-        box.setDetailedText(f"{type(error).__name__}: {error}")
+        log.error("the local cache could not be rebuilt: %s: %s", type(error).__name__, error)
         box.setWindowModality(Qt.WindowModality.NonModal)
         self._keep(box)
         return box
