@@ -70,7 +70,7 @@ from desktop.models.sla_cells import (
 )
 from desktop.models.sla_memo import Facts
 from i18n import N_, gettext
-from sla.calendar import to_us
+from sla.calendar import duration_to_us, to_us
 from sla.clock import (
     NO_DUE,
     ClockState,
@@ -91,7 +91,6 @@ Index = QModelIndex | QPersistentModelIndex
 Clock = Callable[[], dt.datetime]
 
 _SECOND_US: Final = 1_000_000
-_US: Final = dt.timedelta(microseconds=1)
 _RECENT: Final = dt.timedelta(hours=24)
 #: Up to this many tickets, every clock is evaluated at once; beyond, lazily.
 EAGER_LIMIT: Final = 5_000
@@ -126,7 +125,7 @@ _COLUMN_COUNT: Final = len(Column)
 #: tenth of the CPU a second of ticking may take), and with 100,000 tickets some
 #: clock breaches every few seconds below the screen: once a minute at most.
 ORDER_WAIT: Final = dt.timedelta(minutes=1)
-_ORDER_WAIT_US: Final = ORDER_WAIT // dt.timedelta(microseconds=1)
+_ORDER_WAIT_US: Final = duration_to_us(ORDER_WAIT)
 
 _HEADERS: Final = {
     Column.TRACKING: N_("Ticket"),
@@ -1490,7 +1489,7 @@ class QueueModel(QAbstractTableModel):
             for clock in (sla.response, sla.resolution):
                 shown = clock_text_step(clock)
                 if shown is not None:
-                    found = clock.next_change_us(self._now_us, max(step, shown // _US))
+                    found = clock.next_change_us(self._now_us, max(step, duration_to_us(shown)))
                     if found is not None:
                         candidates.append(found)
         if not candidates:
