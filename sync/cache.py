@@ -52,6 +52,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
     text,
 )
@@ -720,6 +721,9 @@ class Cache:
         self._settling = threading.Lock()
         #: why a file found unsound could not be rebuilt (every write then fails so)
         self._unsettled: BaseException | None = None
+        #: the connection :meth:`quick_read` keeps, and the thread it belongs to
+        self._reader: Any = None
+        self._reader_thread = 0
 
     # -- opening ------------------------------------------------------------------
 
@@ -790,6 +794,7 @@ class Cache:
                 return self.notice
             problem = checking.result()
             if problem is not None:
+                self._drop_reader()
                 self.engine.dispose()
                 try:
                     self.notice = self._rebuild(self.path, problem, self.clock)
@@ -859,7 +864,13 @@ class Cache:
     def close(self) -> None:
         if self._checking is not None:
             self._checking.result()  # the check reads the file: done before it is let go
+        self._drop_reader()
         self.engine.dispose()
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()  # back to the pool, which the caller disposes of
 
     def __enter__(self) -> Cache:
         return self
@@ -897,6 +908,31 @@ class Cache:
         """A consistent snapshot for reading (WAL: never blocks the writer)."""
         with self.engine.connect() as connection, connection.begin():
             yield connection
+
+    @contextlib.contextmanager
+    def quick_read(self) -> Iterator[sqlite3.Connection]:
+        """:meth:`read`, through the SQLite driver alone, on a connection kept for it:
+        for small reads made again and again (the queue reads the histories of the
+        clocks that change state, every few seconds).  SQLAlchemy's pool, events
+        and transaction objects cost several times the read itself when they have
+        not run for a while.  Another thread than the first to ask goes through
+        :meth:`read`."""
+        if self._reader is None:
+            self._reader = self.engine.raw_connection()  # set up by _on_connect
+            self._reader_thread = threading.get_ident()
+        elif self._reader_thread != threading.get_ident():
+            with self.read() as connection:
+                theirs = connection.connection.driver_connection
+                assert isinstance(theirs, sqlite3.Connection)
+                yield theirs
+            return
+        ours = self._reader.driver_connection
+        assert isinstance(ours, sqlite3.Connection)
+        ours.execute("BEGIN")  # one snapshot for the whole read
+        try:
+            yield ours
+        finally:
+            ours.execute("COMMIT")  # nothing written: the snapshot ends
 
     # -- tickets and their satellites -------------------------------------------------
 
@@ -1051,6 +1087,17 @@ class Cache:
             )
         with self.read() as connection:
             return [dict(r.server_row) for r in connection.execute(query)]
+
+    def next_announcement_change(self, after: dt.datetime) -> dt.datetime | None:
+        """The first instant after ``after`` when an announcement starts or ends (its
+        expected end), None when none is to come."""
+        a = schema.announcements.c
+        with self.read() as connection:
+            found = [
+                connection.execute(select(func.min(column)).where(column > after)).scalar()
+                for column in (a.starts_at, a.ends_at)
+            ]
+        return min((instant for instant in found if instant is not None), default=None)
 
     def put_announcements(self, items: Iterable[dict[str, Any]], *, replace: bool = True) -> None:
         """Store announcements (``id``, ``title``, ``body``, ``starts_at``, ``ends_at``)."""

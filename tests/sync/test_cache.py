@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -451,3 +452,31 @@ def test_a_malformed_announcement_refuses_the_page(store: Store, cache: Cache) -
     with pytest.raises(MalformedPageError):
         store.apply_page(page(("announcement", 1, _announcement(1, starts_at="soon"))))
     assert cache.announcements() == []
+
+
+def test_a_quick_read_sees_each_write_and_works_from_any_thread(store: Store, cache: Cache) -> None:
+    def count() -> int:
+        with cache.quick_read() as connection:
+            found: int = connection.execute("SELECT count(*) FROM tickets").fetchone()[0]
+            return found
+
+    assert count() == 0
+    store.apply_page(page(*[("ticket", i, ticket(i)) for i in range(1, 4)]))
+    assert count() == 3  # a snapshot a read: the kept connection sees what came since
+    store.apply_page(page(("ticket", 4, ticket(4))))
+    assert count() == 4
+    with ThreadPoolExecutor(1) as other:  # not the kept connection's thread: read()'s
+        assert other.submit(count).result() == 4
+    with pytest.raises(sqlite3.OperationalError), cache.quick_read() as connection:
+        connection.execute("SELECT nothing FROM nowhere")
+    assert count() == 4  # a read that failed left no transaction open
+
+
+def test_closing_the_cache_lets_the_quick_reader_go(cache_file: Path, clock: FakeClock) -> None:
+    opened = Cache.open(cache_file, clock=clock)
+    with opened.quick_read() as connection:
+        connection.execute("SELECT 1").fetchall()
+    wal = cache_file.with_name(cache_file.name + "-wal")
+    assert wal.exists()
+    opened.close()
+    assert not wal.exists()  # the last connection to the file closed: none kept open
