@@ -1,16 +1,18 @@
 """The announcement banner above the queue: active notices, blocking incidents in red.
 
 It shows the cache's announcements in force now (started, not ended, before
-their expected end) and hides itself when there are none.
+their expected end) and hides itself when there are none.  It reads them again
+when told (after a sync) and, by itself, at the next start or expected end the
+cache knows of: no polling.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 import i18n
@@ -45,6 +47,9 @@ def is_blocking(item: dict[str, Any]) -> bool:
 #: an announcement published "now" on a server whose clock runs a moment ahead of this
 #: console's estimate of it still shows at once
 START_TOLERANCE = dt.timedelta(seconds=2)
+#: the banner reads the cache again at least this often, whatever it expects (a
+#: computer woken from sleep, whose timers stood still, catches up)
+RECHECK: Final = dt.timedelta(minutes=5)
 
 
 def active_announcements(cache: Cache, now: dt.datetime) -> list[dict[str, Any]]:
@@ -81,11 +86,18 @@ class AnnouncementBanner(QFrame):
         layout.setContentsMargins(10, 6, 10, 6)
         layout.addWidget(self.label)
         self.items: list[dict[str, Any]] = []
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.refresh)
         self.refresh()
+
+    def stop(self) -> None:
+        self.timer.stop()
 
     def refresh(self) -> None:
         now = self._now()
         self.items = active_announcements(self._cache, now)
+        self._schedule(now)
         if not self.items:
             self.hide()
             return
@@ -107,6 +119,21 @@ class AnnouncementBanner(QFrame):
         self.label.setText("\n".join(lines))
         self.setAccessibleName(_("Announcements"))
         self.show()
+
+    def _schedule(self, now: dt.datetime) -> None:
+        """The next refresh: when an announcement starts or ends (as
+        :func:`active_announcements` tells them, with its tolerance), or one shown
+        is marked ended, within :data:`RECHECK`."""
+        following = now + RECHECK
+        upcoming = self._cache.next_announcement_change(now + START_TOLERANCE)
+        if upcoming is not None:
+            following = min(following, upcoming - START_TOLERANCE)
+        for item in self.items:
+            ended = _instant(item.get("ended_at"))
+            if ended is not None and ended > now:
+                following = min(following, ended)
+        delay = (following - now) / dt.timedelta(milliseconds=1)
+        self.timer.start(max(int(delay) + 1, 0))
 
     def next_change(self) -> dt.datetime | None:
         """When the banner must be refreshed (the next end) by the clock alone."""

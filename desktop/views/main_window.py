@@ -59,7 +59,6 @@ __all__ = ["ConnectionState", "MainWindow"]
 _SEARCH_DELAY_MS: Final = 150
 #: After a page of the feed is stored, the queue reloads once things settle this long.
 _RELOAD_DELAY_MS: Final = 250
-_BANNER_CHECK_MS: Final = 30_000
 _MAX_TICK_MS: Final = 60_000
 _MIN_TICK_MS: Final = 20
 _NAV_ORDER: Final = (
@@ -359,10 +358,6 @@ class MainWindow(QMainWindow):
         self._reload_timer.timeout.connect(self._reload_after_sync)
         #: the next reload after a sync reads the whole cache (an initial sync filled it)
         self._full_reload = False
-        self._banner_timer = QTimer(self)
-        self._banner_timer.setInterval(_BANNER_CHECK_MS)
-        self._banner_timer.timeout.connect(self.banner.refresh)
-        self._banner_timer.start()
         self.dialogs: list[QWidget] = []
 
         # -- menus and shortcuts
@@ -874,7 +869,7 @@ class MainWindow(QMainWindow):
         self.model.save_memo()  # what is known of the clocks, for a quicker next start
         self.ticker.stop()
         self._reload_timer.stop()
-        self._banner_timer.stop()
+        self.banner.stop()
         self.team.stop()
         self.detach_engine()
         super().closeEvent(event)

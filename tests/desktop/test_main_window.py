@@ -12,13 +12,18 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTreeWidgetItem
+from PySide6.QtWidgets import QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 import i18n
 from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueView
-from desktop.views.banner import active_announcements
+from desktop.views.banner import (
+    RECHECK,
+    START_TOLERANCE,
+    AnnouncementBanner,
+    active_announcements,
+)
 from desktop.views.main_window import MainWindow
 from sla.policy import Priority
 from sync.cache import Cache
@@ -194,6 +199,45 @@ def test_an_announcement_published_now_shows_despite_a_clock_a_moment_behind(
     assert [item["title"] for item in active_announcements(cache, T0)] == ["in 1 s"]
     later = T0 + dt.timedelta(seconds=30)
     assert {item["title"] for item in active_announcements(cache, later)} == {"in 1 s", "in 30 s"}
+
+
+def test_the_banner_shows_and_hides_itself_when_announcements_start_and_end(
+    qtbot: QtBot, cache: Cache, clock: FakeClock
+) -> None:
+    minute = dt.timedelta(minutes=1)
+    cache.put_announcements(
+        [
+            {
+                "id": 1,
+                "title": "Mail outage",
+                "body": "",
+                "starts_at": (T0 + 3 * minute).isoformat(),
+                "ends_at": (T0 + 6 * minute).isoformat(),
+            }
+        ]
+    )
+    above = QWidget()  # the window above the queue
+    qtbot.addWidget(above)
+    banner = AnnouncementBanner(cache, lambda: clock.now, lambda: dt.UTC, parent=above)
+    above.show()
+
+    def wait() -> dt.timedelta:  # what the banner's timer waits for, then fired
+        assert banner.timer.isActive()
+        return dt.timedelta(milliseconds=banner.timer.interval())
+
+    assert not banner.isVisible()
+    # no polling: it wakes when the outage starts (as the banner reckons starts)
+    assert wait() == 3 * minute - START_TOLERANCE + dt.timedelta(milliseconds=1)
+    clock.now = T0 + 3 * minute - START_TOLERANCE
+    banner.timer.timeout.emit()
+    assert banner.isVisible() and "Mail outage" in banner.label.text()
+    assert wait() == 3 * minute + dt.timedelta(milliseconds=1)  # until its expected end
+    clock.now = T0 + 6 * minute - START_TOLERANCE
+    banner.timer.timeout.emit()
+    assert not banner.isVisible()
+    assert wait() == RECHECK + dt.timedelta(milliseconds=1)  # nothing known to come
+    banner.stop()
+    assert not banner.timer.isActive()
 
 
 def test_countdown_cells_are_painted_in_their_state_colours(window: MainWindow) -> None:
