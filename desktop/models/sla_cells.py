@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Connection
 import i18n
 from desktop.models import sla_memo
 from i18n import N_, gettext
-from sla.calendar import BusinessCalendar, CalendarError, to_us
+from sla.calendar import BusinessCalendar, CalendarError, duration_to_us, to_us
 from sla.clock import ClockState, ClockStatus, Event, HistoryError, TicketSla, evaluate
 from sla.history import (
     SLA_FIELDS,
@@ -52,10 +53,13 @@ __all__ = [
     "clock_sort_key",
     "clock_style",
     "clock_text",
+    "clock_text_step",
     "clock_tooltip",
     "evaluate_safely",
     "events_from_history",
+    "on_minutes_grid",
     "read_sla_history",
+    "shown_until_us",
     "ticket_sort_key",
 ]
 
@@ -142,10 +146,11 @@ _CHUNK: Final = 500
 
 
 def read_sla_history(
-    connection: Connection, ticket_ids: Sequence[int]
+    connection: Connection | sqlite3.Connection, ticket_ids: Sequence[int]
 ) -> dict[int, list[HistoryRow]]:
     """The SLA entries of these tickets' cached histories (a list for each id, maybe
-    empty), in history order, for :func:`events_from_history`.
+    empty), in history order, for :func:`events_from_history`; ``connection``: in
+    a transaction of SQLAlchemy's, or the driver's own (:meth:`Cache.quick_read`).
 
     Plain tuples read through the SQLite driver (no result row object a row): the
     queue reads the histories of up to 100,000 tickets this way.
@@ -153,7 +158,11 @@ def read_sla_history(
     found: dict[int, list[HistoryRow]] = {ticket_id: [] for ticket_id in ticket_ids}
     fields = ", ".join(f"'{name}'" for name in SLA_FIELDS)
     parse = dt.datetime.fromisoformat  # the cache's text is UTC: aware as read
-    raw: Any = connection.connection.driver_connection  # inside SQLAlchemy's transaction
+    raw: Any = (
+        connection
+        if isinstance(connection, sqlite3.Connection)
+        else connection.connection.driver_connection  # inside SQLAlchemy's transaction
+    )
     for start in range(0, len(ticket_ids), _CHUNK):
         chunk = list(ticket_ids[start : start + _CHUNK])
         marks = ", ".join("?" * len(chunk))
@@ -351,6 +360,37 @@ def clock_text_step(clock: ClockState | None) -> dt.timedelta | None:
 
 _SECOND: Final = dt.timedelta(seconds=1)
 _MINUTE: Final = dt.timedelta(minutes=1)
+_SECOND_US: Final = duration_to_us(_SECOND)
+
+#: A clock that shows minutes ("Overdue 2 h 05 min", "27 h 05 min") is shown again
+#: on this grid of instants, a few seconds after its minute turns at most: every
+#: such clock on screen changes at once (one tick, one repaint) instead of each
+#: at its own second.  Countdowns that show seconds, and changes of state ("at
+#: risk", "breached"), keep their own instant.
+MINUTES_GRID: Final = dt.timedelta(seconds=30)
+_MINUTES_GRID_US: Final = duration_to_us(MINUTES_GRID)
+
+
+def on_minutes_grid(instant_us: int) -> int:
+    """The first instant of :data:`MINUTES_GRID` at or after ``instant_us``."""
+    return -(-instant_us // _MINUTES_GRID_US) * _MINUTES_GRID_US
+
+
+def shown_until_us(clock: ClockState | None, now_us: int) -> int | None:
+    """Until when :func:`clock_text` of this clock, as of ``now_us``, holds (µs): its
+    next second, or its next minute on :data:`MINUTES_GRID`, or its next change
+    of state, whichever comes first; None while it stands still (only an event
+    changes it then)."""
+    shown = clock_text_step(clock)
+    if clock is None or shown is None:
+        return None
+    step = duration_to_us(shown)
+    found = clock.next_change_us(now_us, step)
+    if found is None or step <= _SECOND_US:
+        return found
+    state = clock.next_change_us(now_us, None)
+    found = on_minutes_grid(found)
+    return found if state is None else min(found, state)
 
 
 def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool = False) -> str:

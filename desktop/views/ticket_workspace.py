@@ -17,13 +17,15 @@ from collections.abc import Callable
 from typing import Final
 
 from pydantic import ValidationError
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
     QHideEvent,
     QKeyEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
     QPalette,
     QShowEvent,
 )
@@ -56,9 +58,10 @@ from desktop.models.sla_cells import (
     clock_outline,
     clock_style,
     clock_text,
-    clock_text_step,
     clock_tooltip,
     evaluate_since,
+    on_minutes_grid,
+    shown_until_us,
 )
 from desktop.models.ticket_detail import (
     Article,
@@ -75,7 +78,7 @@ from desktop.models.ticket_detail import (
 )
 from desktop.views.tables import records_table
 from i18n import _
-from sla.calendar import CalendarError
+from sla.calendar import CalendarError, duration_to_us, to_us
 from sla.clock import ClockKind, ClockState, ClockStatus, Status, TicketSla, TimelineKind
 from sla.policy import Priority, Severity
 from sync.cache import CommentView
@@ -109,11 +112,51 @@ def _tinted(widget: QWidget, background: str, foreground: str | None = None) -> 
     widget.setAutoFillBackground(True)
 
 
-def _scaled(label: QLabel, factor: float, *, bold: bool = False) -> None:
+def _scaled(label: QWidget, factor: float, *, bold: bool = False) -> None:
     font = label.font()
     font.setPointSizeF(font.pointSizeF() * factor)
     font.setBold(bold)
     label.setFont(font)
+
+
+class CountdownText(QWidget):
+    """One line of text that changes often (a countdown, each second): it repaints
+    itself only.  A label would ask the window to lay itself out again at each
+    new text (its size hint moves), and repaint the whole workspace."""
+
+    #: the width it asks for, in digits (the layout gives it the panel's width)
+    _WIDTH_IN_DIGITS: Final = 12
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self.setAccessibleName(text)
+            self.update()
+
+    def sizeHint(self) -> QSize:
+        metrics = self.fontMetrics()
+        return QSize(metrics.horizontalAdvance("0" * self._WIDTH_IN_DIGITS), metrics.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(
+            rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown
+        )
+        painter.end()
 
 
 class ClockPanel(QFrame):
@@ -125,7 +168,7 @@ class ClockPanel(QFrame):
         self.setObjectName(f"clock-{kind.value}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
-        self.value = QLabel()
+        self.value = CountdownText()
         self.value.setObjectName("clock-value")
         _scaled(self.value, 1.35, bold=True)
         self.detail = QLabel()
@@ -896,21 +939,21 @@ class TicketWorkspace(QWidget):
 
     def _schedule_tick(self, now: dt.datetime) -> None:
         """The next tick at the clocks' next visible change (within a minute: due
-        times are worded relative to now), while the workspace is shown."""
+        times are worded relative to now; minutes on the grid the queue's cells
+        follow too), while the workspace is shown."""
         if not self.isVisible():
             self.ticker.stop()
             return
-        delay = _MAX_TICK
+        now_us = to_us(now)
+        soonest = on_minutes_grid(now_us + duration_to_us(_MAX_TICK))
         for clock in () if self.sla is None else (self.sla.response, self.sla.resolution):
-            step = clock_text_step(clock)
-            if step is not None:
-                try:
-                    following = clock.next_change(now, step)
-                except CalendarError:
-                    following = None
-                if following is not None:
-                    delay = min(delay, following - now)
-        self.ticker.start(max(int(delay / dt.timedelta(milliseconds=1)) + 1, _MIN_TICK_MS))
+            try:
+                following = shown_until_us(clock, now_us)
+            except CalendarError:
+                following = None
+            if following is not None:
+                soonest = min(soonest, following)
+        self.ticker.start(max((soonest - now_us) // 1000 + 1, _MIN_TICK_MS))
 
     @staticmethod
     def _clock(sla: TicketSla, kind: ClockKind) -> ClockState:

@@ -6,19 +6,26 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QHelpEvent, QPalette
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QToolTip
+from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 import i18n
 from desktop.models.queue import Column
-from desktop.models.sla_cells import clock_text, clock_text_step, clock_tooltip
+from desktop.models.sla_cells import (
+    MINUTES_GRID,
+    clock_text,
+    clock_text_step,
+    clock_tooltip,
+    on_minutes_grid,
+)
 from desktop.models.ticket_detail import HistoryModel, load_detail, search_articles
 from desktop.views.main_window import MainWindow
 from desktop.views.ticket_workspace import TicketWorkspace
+from sla.calendar import from_us, to_us
 from sla.clock import (
     ClockKind,
     Created,
@@ -161,12 +168,15 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     resolution.event(QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), QPoint(5, 5)))
     assert resolution.toolTip() == clock_tooltip(later.resolution, clock.now, zone)
     QToolTip.hideText()
-    # the next tick comes when the countdown next changes (the first response is met)
+    # the next tick comes when the countdown next changes (the first response is met):
+    # its next minute, on the grid the queue's cells follow too
     step = clock_text_step(later.resolution)
     assert step is not None
-    following = later.resolution.next_change(clock.now, step)
-    assert following is not None
+    turns = later.resolution.next_change(clock.now, step)
+    assert turns is not None
+    following = from_us(on_minutes_grid(to_us(turns)), dt.UTC)
     wait = following - clock.now
+    assert dt.timedelta(0) <= following - turns < MINUTES_GRID
     assert workspace.ticker.isActive()
     assert workspace.ticker.interval() == wait // dt.timedelta(milliseconds=1) + 1
     shown = resolution.value.text()
@@ -457,3 +467,41 @@ def test_a_tick_that_fails_does_not_stop_the_clocks(
     with pytest.raises(RuntimeError):
         workspace.tick()  # reported by the console's error handler
     assert workspace.ticker.isActive()  # and the next tick still comes
+
+
+class _LayoutRequests(QObject):
+    """Counts the requests to lay a widget out again, anywhere in the application."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, _watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.count += 1
+        return False
+
+
+def test_a_countdown_that_moves_repaints_itself_and_lays_nothing_out(
+    window: MainWindow, clock: FakeClock
+) -> None:
+    select(window, 1)
+    workspace = window.workspace
+    resolution = workspace.clocks[ClockKind.RESOLUTION]
+    workspace.tick()
+    QTest.qWait(50)  # the window settled after the ticket was shown
+    requests = _LayoutRequests()
+    app = QApplication.instance()
+    assert app is not None
+    app.installEventFilter(requests)
+    try:
+        for _minute in range(3):
+            shown = resolution.value.text()
+            clock.advance(seconds=60)
+            workspace.tick()
+            QApplication.processEvents()
+            assert resolution.value.text() != shown  # the countdown moved
+        # a label would have had the window laid out again at each new text
+        assert requests.count == 0
+    finally:
+        app.removeEventFilter(requests)
