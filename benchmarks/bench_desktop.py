@@ -17,9 +17,16 @@ for the next run), then prints, each against its target:
 * a search query, as typed in the search box: full-text index plus the
   current view (ms; <= 100);
 * CPU time of one second of ticking, the console idle on screen with its
-  countdowns running (ms; <= 5; the mean over five seconds): outside support
-  hours the console's clock is moved to the next business hour, so that the
-  countdowns do run;
+  countdowns running (ms; <= 5; the mean over 30 s, a whole cycle of the
+  clocks off screen and of the cells that show minutes): all tickets by next
+  SLA due; and, for the record, the busiest screen, the At risk view, whose
+  countdowns all show seconds and whose top rows breach and leave it one by
+  one.  Outside support hours the console's clock is moved to the
+  next business hour, so that the countdowns do run.  What ticking costs is
+  the process's CPU less that of the same console, its ticker stopped, over
+  as long: on this virtual machine, a Qt event loop that wakes once in five
+  seconds and does nothing else already takes about 4 ms a second, memory
+  untouched for a second costing much more to touch again (both printed);
 * a sync touching 100 tickets (those on screen, set pending or back to open,
   so a reused cache changes a little at each run): from the page stored to the
   queue repainted (ms; only these rows are read again);
@@ -55,8 +62,10 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.demo_data import DEMO_AGENT_ID, seed_demo_until
 from desktop.models.queue import Column, QueueView
+from desktop.models.sla_cells import MINUTES_GRID
 from desktop.models.sla_memo import calendar_path, memo_path
 from desktop.views.main_window import MainWindow
+from desktop.views.notifications import SlaNotifier
 from desktop.warmup import hold_collector, settle_heap
 from sla.clock import Status
 from sync.cache import Cache, utc_now
@@ -64,8 +73,9 @@ from sync.protocol import Change, ChangePage
 from sync.store import Store
 
 TICKETS = 100_000
-#: Seconds of ticking measured (one second alone varies with what falls in it).
-TICK_SECONDS = 5.0
+#: Seconds of ticking measured: one second alone varies with what falls in it, and
+#: the clocks off screen, and cells that show minutes, move together every 30 s.
+TICK_SECONDS = MINUTES_GRID.total_seconds()
 #: Tickets a sync touches, for the refresh figure.
 SYNCED = 100
 
@@ -201,6 +211,8 @@ def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
     hold_collector()
     cache = Cache.open(path, check_later=True)  # as the console opens it: checked meanwhile
     window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))
+    # as the console runs it: with the desktop notifications watching my tickets
+    SlaNotifier(window.model, DEMO_AGENT_ID, parent=window)
     settle_heap()
     window.table.viewport().installEventFilter(painted)
     window.show()
@@ -312,24 +324,37 @@ def main(argv: list[str] | None = None) -> int:
 
         # -- seconds of ticking, on screen, the timer following the countdowns
         # (the console idle: the repaint the cleared search asked for is done first)
-        settle = QEventLoop()
-        QTimer.singleShot(300, settle.quit)
-        settle.exec()
-        window.schedule_tick()
-        loop = QEventLoop()
-        QTimer.singleShot(int(TICK_SECONDS * 1000), loop.quit)
-        profiler = cProfile.Profile() if args.profile else None
-        cpu = time.process_time()
-        if profiler is not None:
-            profiler.enable()
-        loop.exec()
-        if profiler is not None:
-            profiler.disable()
-        tick_ms = (time.process_time() - cpu) * 1000 / TICK_SECONDS
-        if profiler is not None:
-            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumtime")).print_stats(
-                int(os.environ.get("BENCH_STATS", "25"))
-            )
+        def cpu_ms_per_second(ticking: bool, profile: bool = False) -> float:
+            settle = QEventLoop()
+            QTimer.singleShot(300, settle.quit)
+            settle.exec()
+            if ticking:
+                window.tick()
+            else:
+                window.ticker.stop()
+            loop = QEventLoop()
+            QTimer.singleShot(int(TICK_SECONDS * 1000), loop.quit)
+            profiler = cProfile.Profile() if profile else None
+            cpu = time.process_time()
+            if profiler is not None:
+                profiler.enable()
+            loop.exec()
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats(
+                    os.environ.get("BENCH_SORT", "cumtime")
+                ).print_stats(int(os.environ.get("BENCH_STATS", "25")))
+            return (time.process_time() - cpu) * 1000 / TICK_SECONDS
+
+        tick_raw = cpu_ms_per_second(True, args.profile)  # the view the sort left: ALL
+        idle = cpu_ms_per_second(False)
+        tick_ms = tick_raw - idle
+        # the busiest screen: a view of clocks at risk, every countdown to the second
+        window.show_view(QueueView.AT_RISK)
+        seconds_raw = cpu_ms_per_second(True)
+        seconds_ms = seconds_raw - idle
+        window.show_view(QueueView.ALL)
+        window.tick()
 
         # -- a sync touching 100 tickets (the first ones on screen): to the queue repainted
         touched = model.ticket_ids()[:SYNCED]
@@ -363,8 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search query: {search_ms:.1f} ms (target <= 100 ms) {verdict(search_ms, 100)}")
     print(f"  (the first sort by another column, its keys built: {first_sort_ms:.1f} ms)")
     print(
-        f"CPU of 1 s of ticking (mean of {TICK_SECONDS:g} s): {tick_ms:.1f} ms "
-        f"(target <= 5 ms) {verdict(tick_ms, 5)}"
+        f"CPU of 1 s of ticking (mean of {TICK_SECONDS:g} s, all tickets by next SLA due): "
+        f"{tick_ms:.1f} ms (target <= 5 ms) {verdict(tick_ms, 5)}"
+    )
+    print(
+        f"  (the process measured {tick_raw:.1f} ms a second; the same console, its ticker "
+        f"stopped, {idle:.1f} ms)"
+    )
+    print(
+        f"  (for the record, the busiest screen, the At risk view, where a row on screen "
+        f"breaches and leaves every few seconds: {seconds_ms:.1f} ms; measured "
+        f"{seconds_raw:.1f} ms)"
     )
     print(f"a sync touching {SYNCED} tickets, to the queue repainted: {sync_ms:.1f} ms")
     print(f"resident memory: {memory:.0f} MB (target <= 400 MB) {verdict(memory, 400)}")

@@ -55,18 +55,20 @@ from sqlalchemy.exc import SQLAlchemyError
 import i18n
 from desktop.models import sla_memo
 from desktop.models.sla_cells import (
+    MINUTES_GRID,
     UNKNOWN_GROUP,
     SlaRules,
     clock_due_us,
     clock_sort_key,
     clock_style,
     clock_text,
-    clock_text_step,
     clock_tooltip,
     evaluate_safely,
     evaluate_since,
     events_from_history,
+    on_minutes_grid,
     read_sla_history,
+    shown_until_us,
 )
 from desktop.models.sla_memo import Facts
 from i18n import N_, gettext
@@ -85,7 +87,7 @@ from sla.policy import Priority, Severity, plan_label
 from sync import schema
 from sync.cache import Cache, collector_paused, utc_now
 
-__all__ = ["Column", "QueueModel", "QueueRow", "QueueTicket", "QueueView"]
+__all__ = ["Column", "QueueModel", "QueueRow", "QueueTicket", "QueueView", "Watched"]
 
 Index = QModelIndex | QPersistentModelIndex
 Clock = Callable[[], dt.datetime]
@@ -126,6 +128,14 @@ _COLUMN_COUNT: Final = len(Column)
 #: clock breaches every few seconds below the screen: once a minute at most.
 ORDER_WAIT: Final = dt.timedelta(minutes=1)
 _ORDER_WAIT_US: Final = duration_to_us(ORDER_WAIT)
+#: How often the clocks of tickets not on screen are brought to their new state
+#: (at risk, breached…): the counts, the views and the order follow them this
+#: late at most.  With 100,000 tickets some clock changes state every second;
+#: each change costs a read of its history, an evaluation and the counts shown
+#: again, so they are taken together.  The rows on screen follow to the second.
+#: On the instants of :data:`MINUTES_GRID`, with the cells that show minutes.
+OFF_SCREEN_STEP: Final = MINUTES_GRID
+_OFF_SCREEN_STEP_US: Final = duration_to_us(OFF_SCREEN_STEP)
 
 _HEADERS: Final = {
     Column.TRACKING: N_("Ticket"),
@@ -221,6 +231,11 @@ _VALUE_BITS: Final = 64
 _VALUE_OFFSET: Final = 1 << 63
 _DUE_BITS: Final = _SLOT_BITS + _VALUE_BITS + 8  # a packed next-SLA-due key
 _LOW_64: Final = (1 << _VALUE_BITS) - 1
+
+
+def _or_never(instant_us: int | None) -> int:
+    """-1 for None (no instant): the packed form kept in :attr:`QueueModel._painted`."""
+    return -1 if instant_us is None else instant_us
 
 
 def _due_key(key: tuple[int, int, int], slot: int) -> int:
@@ -383,11 +398,22 @@ _TICKET_COLUMNS: Final = (
 _Clocks = tuple[TicketSla | None, str | None]
 
 
+class Watched(NamedTuple):
+    """What :meth:`QueueModel.watch` tells of a ticket."""
+
+    tracking_number: str
+    subject: str
+    states: tuple[ClockStatus | None, ClockStatus | None]  # first response, resolution
+
+
 class QueueModel(QAbstractTableModel):
     """Tickets of the current view and search, sorted, with live SLA cells."""
 
     #: the number of tickets in some view may have changed (clock states, reload)
     countsChanged = Signal()
+    #: the clock states, assignee or status of these tickets (a list of ids) may have
+    #: moved; None: of any ticket (the queue was read again)
+    clocksMoved = Signal(object)
 
     def __init__(
         self,
@@ -418,13 +444,16 @@ class QueueModel(QAbstractTableModel):
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._visible = (0, -1)
-        #: what each SLA cell showed when last painted (its text and clock state), by
-        #: slot * 2 + (0 response, 1 resolution): a tick repaints the cells that change
-        self._painted: dict[int, tuple[str, int]] = {}
+        #: what each SLA cell showed when last painted (its text and clock state) and
+        #: until when it holds (µs, -1: until an event or a change of state), by slot
+        #: * 2 + (0 response, 1 resolution): a tick repaints the cells that change
+        self._painted: dict[int, tuple[str, int, int]] = {}
         #: when a clock-driven order was left waiting (see :meth:`_follow_clocks`)
         self._order_waits_since: int | None = None
         self._now = self.now()
         self._now_us = to_us(self._now)
+        #: when the clocks off screen are next brought to their state (OFF_SCREEN_STEP)
+        self._off_screen_due = on_minutes_grid(self._now_us)
         self._bold = QFont()
         self._bold.setBold(True)
         self._italic = QFont()
@@ -530,6 +559,7 @@ class QueueModel(QAbstractTableModel):
             self.endResetModel()
         self._schedule_background()
         self.countsChanged.emit()
+        self.clocksMoved.emit(None)
 
     def _read_directory(self, connection: Connection) -> None:
         organisations: dict[int, tuple[str, str]] = {}
@@ -642,7 +672,7 @@ class QueueModel(QAbstractTableModel):
         missing = [slot for slot in slots if self._events[slot] is None]
         if missing:
             ids = self._ids
-            with self._cache.read() as connection:
+            with self._cache.quick_read() as connection:
                 history = read_sla_history(connection, [ids[slot] for slot in missing])
             organisations = self._organisations
             for slot in missing:
@@ -995,6 +1025,7 @@ class QueueModel(QAbstractTableModel):
             self._background.start(0)
         else:
             self.countsChanged.emit()
+            self.clocksMoved.emit(None)
 
     def _clocks(self, slot: int) -> _Clocks:
         """Both clocks of one ticket as of the model's instant."""
@@ -1139,6 +1170,32 @@ class QueueModel(QAbstractTableModel):
         self._rows = rows
         self._current = {}
         self.endResetModel()
+
+    def _come_and_go(self, slots: list[int]) -> None:
+        """Tickets whose clock states moved enter the view or leave it (At risk,
+        Breached), each at its place in the order: rows inserted or removed, the
+        others (and the selection) left as they are, the queue not scanned."""
+        wanted = set(self._view_slots(self._view, slots))
+        search, ids = self._search, self._ids
+        self._sync_keys()
+        keys = self._sort_keys(self._sort_column)
+        sign = -1 if self._descending else 1
+        rows = self._rows
+        shown = set(rows)
+        for slot in slots:
+            belongs = slot in wanted and (search is None or ids[slot] in search)
+            if slot in shown and not belongs:
+                position = rows.index(slot)
+                self.beginRemoveRows(QModelIndex(), position, position)
+                del rows[position]
+                self.endRemoveRows()
+            elif belongs and slot not in shown:
+                position = bisect.bisect_left(
+                    rows, sign * keys[slot], key=lambda other: sign * keys[other]
+                )
+                self.beginInsertRows(QModelIndex(), position, position)
+                rows.insert(position, slot)
+                self.endInsertRows()
 
     def _stays_below(self, moved: list[tuple[int, int]]) -> bool:
         """Whether tickets whose due keys moved (slot, key before) were below the rows on
@@ -1391,27 +1448,42 @@ class QueueModel(QAbstractTableModel):
         return self._visible
 
     def tick(self, now: dt.datetime | None = None) -> None:
-        """Move the queue to ``now`` (server time; default: :meth:`now`)."""
+        """Move the queue to ``now`` (server time; default: :meth:`now`).
+
+        The rows on screen follow their clocks to the second; the clocks of the
+        other tickets change state together, every :data:`OFF_SCREEN_STEP`.
+        """
         self._now = now if now is not None else self.now()
         self._now_us = to_us(self._now)
         self._earlier, self._current = self._current, {}
         woken: list[int] = []
-        wakes = self._wakes
-        while wakes and wakes[0][0] <= self._now_us:
-            instant, slot = heapq.heappop(wakes)
-            if slot < len(self._wake) and self._wake[slot] == instant:
-                self._wake[slot] = -1
-                woken.append(slot)
+        wake = self._wake
+        if self._now_us >= self._off_screen_due:
+            self._off_screen_due = on_minutes_grid(self._now_us + _OFF_SCREEN_STEP_US)
+            wakes = self._wakes
+            while wakes and wakes[0][0] <= self._now_us:
+                instant, slot = heapq.heappop(wakes)
+                if slot < len(wake) and wake[slot] == instant:
+                    wake[slot] = -1
+                    woken.append(slot)
+        else:  # the rows on screen only (their entries in the heap go stale)
+            first, last = self._visible
+            for slot in self._rows[first : last + 1]:
+                if 0 <= wake[slot] <= self._now_us:
+                    wake[slot] = -1
+                    woken.append(slot)
         if woken:
             before = [self._clock_facts(slot) for slot in woken]
             self._evaluate_slots(woken)
             after = [self._clock_facts(slot) for slot in woken]
             # most wake-ups are a clock turning "at risk": its state moves, its order not
-            states_moved = any(b[1] != a[1] for b, a in zip(before, after, strict=True))
+            states_moved = [
+                slot for slot, b, a in zip(woken, before, after, strict=True) if b[1] != a[1]
+            ]
             keys_moved = any(b[0] != a[0] for b, a in zip(before, after, strict=True))
             if self._view in _CLOCK_VIEWS and states_moved:
-                self._refilter()  # tickets come and go
-            elif keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
+                self._come_and_go(states_moved)
+            if keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
                 self._follow_clocks(
                     [
                         (slot, b[0][0])
@@ -1421,14 +1493,16 @@ class QueueModel(QAbstractTableModel):
                 )
             if states_moved:
                 self.countsChanged.emit()
+                ids = self._ids
+                self.clocksMoved.emit([ids[slot] for slot in states_moved])
         waits = self._order_waits_since
         if waits is not None and self._now_us - waits >= _ORDER_WAIT_US:
             self._follow_clocks()
         self._visible = (self._visible[0], min(self._visible[1], len(self._rows) - 1))
-        for column, top, bottom in self._changed_runs():
+        for column, top, bottom in self._changed_runs(set(woken)):
             self.dataChanged.emit(self.index(top, column), self.index(bottom, column), _SLA_ROLES)
 
-    def _changed_runs(self) -> list[tuple[int, int, int]]:
+    def _changed_runs(self, woken: set[int]) -> list[tuple[int, int, int]]:
         """The runs of visible SLA cells that now show something else than when they
         were painted (column, first and last row).
 
@@ -1436,20 +1510,34 @@ class QueueModel(QAbstractTableModel):
         customer") shows the same until an event changes it, which refreshes its
         row; only a clock that runs has a wake-up instant.  A running clock's cell
         changes each second while it shows seconds, else each minute ("Overdue
-        2 h 05 min"), or when its state does: only then is it painted again.
+        2 h 05 min"), or when its state does (``woken``: the slots re-evaluated
+        now): only then is what it shows computed again, and maybe painted.
         """
         first, last = self._visible
         rows, wake, evaluated, painted = self._rows, self._wake, self._evaluated, self._painted
+        now_us = self._now_us
         runs: list[tuple[int, int, int]] = []
         for column in SLA_COLUMNS:
             side = column - Column.RESPONSE_SLA
             start = -1
             for position in range(first, last + 1):
                 slot = rows[position]
+                seen = painted.get(slot << 1 | side)
+                if slot in woken or not evaluated[slot]:
+                    check = True
+                elif seen is None:
+                    check = wake[slot] >= 0
+                else:
+                    check = 0 <= seen[2] <= now_us
                 changed = False
-                if wake[slot] >= 0 or not evaluated[slot]:
-                    seen = painted.get(slot << 1 | side)
-                    changed = seen != (self._sla_text(slot, column), self._state_code(slot, column))
+                if check:
+                    shown = (self._sla_text(slot, column), self._state_code(slot, column))
+                    changed = seen is None or seen[:2] != shown
+                    if changed:  # repainted soon: what it will show, and until when
+                        sla = self._clocks(slot)[0]
+                        clock = None if sla is None else (sla.response, sla.resolution)[side]
+                        until = _or_never(shown_until_us(clock, now_us))
+                        painted[slot << 1 | side] = (*shown, until)
                 if changed:
                     if start < 0:
                         start = position
@@ -1475,23 +1563,30 @@ class QueueModel(QAbstractTableModel):
         candidates = []
         if self._order_waits_since is not None:
             candidates.append(self._order_waits_since + _ORDER_WAIT_US)
-        if self._wakes:
-            candidates.append(self._wakes[0][0])
+        if self._wakes:  # off screen: together, every OFF_SCREEN_STEP
+            candidates.append(max(self._wakes[0][0], self._off_screen_due))
         first, last = self._visible
-        rows, wake, evaluated = self._rows, self._wake, self._evaluated
+        rows, wake, evaluated, painted = self._rows, self._wake, self._evaluated, self._painted
         for position in range(first, min(last, len(rows) - 1) + 1):
             slot = rows[position]
-            if wake[slot] < 0 and evaluated[slot]:
+            if wake[slot] >= 0:
+                candidates.append(wake[slot])  # a change of state on screen: to the second
+            elif evaluated[slot]:
                 continue  # no clock runs: nothing changes until an event (see _changed_runs)
-            sla = self._clocks(slot)[0]
-            if sla is None:
-                continue
-            for clock in (sla.response, sla.resolution):
-                shown = clock_text_step(clock)
-                if shown is not None:
-                    found = clock.next_change_us(self._now_us, max(step, duration_to_us(shown)))
-                    if found is not None:
-                        candidates.append(found)
+            for side in (0, 1):
+                seen = painted.get(slot << 1 | side)
+                if seen is not None:  # painted: until when it holds was noted
+                    until = seen[2]
+                else:
+                    sla = self._clocks(slot)[0]
+                    if sla is None:
+                        break
+                    found = shown_until_us(
+                        sla.response if side == 0 else sla.resolution, self._now_us
+                    )
+                    until = -1 if found is None else found
+                if until >= 0:
+                    candidates.append(until)
         if not candidates:
             return None
         return self._now + dt.timedelta(microseconds=max(min(candidates), soonest) - self._now_us)
@@ -1565,6 +1660,9 @@ class QueueModel(QAbstractTableModel):
                         self.index(position, 0), self.index(position, _COLUMN_COUNT - 1)
                     )
         self.countsChanged.emit()
+        if slots:
+            ids = self._ids
+            self.clocksMoved.emit([ids[slot] for slot in slots])
 
     def refresh_changed(self) -> int:
         """Re-read the tickets that changed in the cache since the queue last read it.
@@ -1638,15 +1736,31 @@ class QueueModel(QAbstractTableModel):
             None if second == _NO_STATE else _STATES[second],
         )
 
-    def assigned_to(self, user_id: int) -> list[QueueRow]:
-        """The open tickets assigned to ``user_id`` (whatever the view)."""
-        slots = [
-            s
-            for s, assignee in enumerate(self._assignee)
-            if assignee == user_id and not self._done[s]
-        ]
-        self._ensure(slots)
-        return [self._row(slot) for slot in slots]
+    def watch(self, user_id: int, ticket_ids: Iterable[int] | None = None) -> dict[int, Watched]:
+        """The clock states of the open tickets assigned to ``user_id``, by ticket id:
+        all of them (``ticket_ids`` None, their clocks evaluated first if need be),
+        or those among ``ticket_ids`` whose clocks are known.  From the queue's
+        columns: no history read, no clock object built."""
+        assignee, done, evaluated = self._assignee, self._done, self._evaluated
+        if ticket_ids is None:
+            slots = [
+                slot for slot, owner in enumerate(assignee) if owner == user_id and not done[slot]
+            ]
+            self._ensure(slots)
+        else:
+            slot_of = self._slot_of
+            slots = [
+                slot
+                for slot in (slot_of.get(ticket_id) for ticket_id in ticket_ids)
+                if slot is not None
+                and assignee[slot] == user_id
+                and not done[slot]
+                and evaluated[slot]
+            ]
+        ids, tracking, subject = self._ids, self._tracking, self._subject
+        return {
+            ids[slot]: Watched(tracking[slot], subject[slot], self._states(slot)) for slot in slots
+        }
 
     def ticket_ids(self) -> list[int]:
         ids = self._ids
@@ -1835,6 +1949,7 @@ class QueueModel(QAbstractTableModel):
             self._painted[slot << 1 | (column - Column.RESPONSE_SLA)] = (
                 text,
                 self._state_code(slot, column),
+                _or_never(shown_until_us(clock, self._now_us)),
             )
             return Cell(
                 text,

@@ -4,14 +4,15 @@
 tickets' worst SLA state with the one seen last time and returns the alerts to
 show — only for worsening states, only while the business calendar is open, only
 when notifications are on, never for the first look at a ticket (no storm of
-old news at start-up).  :class:`SlaNotifier` feeds it from the queue model and
-shows the alerts in the system tray when there is one.
+old news at start-up).  :class:`SlaNotifier` feeds it from the queue model (the
+tickets whose clocks moved, as the model says: never a scan of the whole queue
+a second) and shows the alerts in the system tray when there is one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -100,28 +101,37 @@ class SlaNotifier(QObject):
         self._show = show if show is not None else self._tray_message
         self._levels: dict[int, Level] = {}
         self.sent: list[Alert] = []
-        model.countsChanged.connect(self.check)
+        model.clocksMoved.connect(self._clocks_moved)
         self.check()
 
-    def _mine(self) -> dict[int, Seen]:
+    def _mine(self, ticket_ids: Iterable[int] | None) -> dict[int, Seen]:
         if self.me is None:
             return {}
         return {
-            row.ticket.id: Seen(
-                row.ticket.tracking_number, row.ticket.subject, level_of(row.states)
-            )
-            for row in self.model.assigned_to(self.me)
+            ticket_id: Seen(watched.tracking_number, watched.subject, level_of(watched.states))
+            for ticket_id, watched in self.model.watch(self.me, ticket_ids).items()
         }
 
     def calendar_open(self, now: dt.datetime | None = None) -> bool:
         return self.model.rules.calendar.is_open(now or self.model.evaluated_at)
 
-    def check(self) -> list[Alert]:
-        current = self._mine()
+    def _clocks_moved(self, ticket_ids: list[int] | None) -> None:
+        self.check(ticket_ids)
+
+    def check(self, ticket_ids: list[int] | None = None) -> list[Alert]:
+        """Alerts for my tickets among ``ticket_ids`` (None: all of them) whose state
+        got worse since the last look; those no longer mine are forgotten."""
+        current = self._mine(ticket_ids)
         alerts = decide(
             self._levels, current, enabled=self.enabled, calendar_open=self.calendar_open()
         )
-        self._levels = {ticket_id: seen.level for ticket_id, seen in current.items()}
+        levels = {ticket_id: seen.level for ticket_id, seen in current.items()}
+        if ticket_ids is None:
+            self._levels = levels
+        else:
+            for ticket_id in ticket_ids:
+                self._levels.pop(ticket_id, None)
+            self._levels.update(levels)
         if alerts:
             self.sent.extend(alerts)
             self._show(alerts)

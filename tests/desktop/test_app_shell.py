@@ -20,10 +20,10 @@ import i18n
 import sync.cache
 from desktop.app import Console
 from desktop.demo_data import seed_demo
-from desktop.models.queue import Column, QueueView
+from desktop.models.queue import Column, QueueModel, QueueView
 from desktop.views.errors import ErrorReporter
 from desktop.views.main_window import MainWindow
-from desktop.views.notifications import Level, Seen, decide
+from desktop.views.notifications import Alert, Level, Seen, SlaNotifier, decide
 from desktop.views.settings import Preferences, open_settings, restore_layout, save_layout
 from desktop.views.sign_in import SignInDialog, SignInRequest
 from desktop.views.sync_panel import ConflictsPanel
@@ -341,6 +341,39 @@ def test_notify_only_worsening_states_of_my_tickets_during_business_hours() -> N
     assert decide(before, seen, enabled=True, calendar_open=False) == []
     after = {ticket_id: s.level for ticket_id, s in seen.items()}
     assert decide(after, seen, enabled=True, calendar_open=True) == []  # once only
+
+
+def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
+    cache: Cache, clock: FakeClock
+) -> None:
+    # 11 is mine, 12 is Bob's: both P1 blocking, their first responses due at T0 + 10 min
+    feed = Feed()
+    minute = dt.timedelta(minutes=1)
+    feed.ticket(11, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=1)
+    feed.ticket(12, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=2)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    shown: list[list[Alert]] = []
+    notifier = SlaNotifier(model, 1, show=shown.append)
+    assert shown == []  # no old news at start
+    watched: list[object] = []
+    model.clocksMoved.connect(watched.append)
+    model.tick(T0 + 11 * minute)  # nothing on screen: the clocks change state together
+    assert watched == [[11, 12]]  # the notifier looks at these two, not at every ticket
+    assert [(a.ticket_id, a.level) for batch in shown for a in batch] == [(11, Level.BREACHED)]
+    assert shown[0][0].title == "SLA breached: INC-2026-000011"
+    model.tick(T0 + 20 * minute)
+    assert len(shown) == 1 and notifier.sent == shown[0]  # once only
+    # 11 handed to Bob and back, still breached: not news again
+    feed.ticket(11, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=2)
+    load(cache, feed)
+    model.refresh_tickets([11])
+    assert model.watch(1) == {}
+    feed.ticket(11, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=1)
+    load(cache, feed)
+    model.refresh_tickets([11])
+    assert list(model.watch(1)) == [11]
+    assert len(shown) == 1
 
 
 # -- end to end, with the real server ---------------------------------------------------------

@@ -15,6 +15,7 @@ import i18n
 from desktop.demo_data import DEMO_AGENT_ID, seed_demo, seed_demo_until
 from desktop.models.queue import (
     CELL_ROLE,
+    OFF_SCREEN_STEP,
     ORDER_WAIT,
     SLA_COLUMNS,
     Column,
@@ -22,7 +23,7 @@ from desktop.models.queue import (
     QueueRow,
     QueueView,
 )
-from desktop.models.sla_cells import clock_sort_key, ticket_sort_key
+from desktop.models.sla_cells import MINUTES_GRID, clock_sort_key, ticket_sort_key
 from i18n import _
 from sla.clock import Status
 from sla.policy import Priority, Severity
@@ -551,3 +552,124 @@ def test_a_kept_order_mended_as_clocks_move_is_the_order_sorted_afresh(
         fresh.set_view(QueueView.ALL)
         fresh.sort(column)
         assert model.ticket_ids() == fresh.ticket_ids()
+
+
+def test_clocks_off_screen_change_state_together_the_rows_on_screen_at_once(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # 10: on screen, first response due at T0 + 10 min; 11: below it, due at T0 + 11 min
+    feed.ticket(10, created=T0 - 50 * MIN, priority="P1", severity="blocking")
+    feed.ticket(11, created=T0 - 49 * MIN, priority="P1", severity="blocking")
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    assert ids(model) == [10, 11]
+    model.set_visible_rows(0, 0)
+    moved: list[list[int] | None] = []
+    model.clocksMoved.connect(moved.append)
+    second = dt.timedelta(seconds=1)
+    model.tick(T0 + 9 * MIN + 45 * second)  # the clocks off screen are brought up to date
+    assert model.counts()[QueueView.BREACHED] == 0
+    model.tick(T0 + 10 * MIN + second)
+    # the ticket on screen breached: said at once (its cells, the counts)
+    assert model.counts()[QueueView.BREACHED] == 1
+    assert moved[-1] == [10]
+    model.tick(T0 + 10 * MIN + 31 * second)
+    breach = T0 + 11 * MIN
+    step = T0 + 11 * MIN + 30 * second  # the next step, on its grid
+    assert step.timestamp() % OFF_SCREEN_STEP.total_seconds() == 0
+    at = breach + second
+    while at < step:  # the one off screen breached too, but waits for the step
+        model.tick(at)
+        assert model.counts()[QueueView.BREACHED] == 1
+        following = model.next_tick()
+        assert following is not None and following <= step
+        at = following
+    model.tick(step)
+    assert model.counts()[QueueView.BREACHED] == 2
+    assert moved[-1] == [11]
+
+
+def test_minutes_are_shown_again_on_a_grid_seconds_and_states_at_their_instant(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # answered, its resolution due in days: "27 h 05 min"; its minutes turn at :17 s
+    created = T0 - HOUR + 17 * dt.timedelta(seconds=1)
+    answered = ((created + 10 * MIN, "status", "open"), (created + 10 * MIN, "responded", "r"))
+    feed.ticket(1, created=created, history=answered, status="open", assignee=1)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_visible_rows(0, 0)
+    model.tick(T0)
+    resolution = model.row_at(0).sla.resolution  # type: ignore[union-attr]
+    assert resolution.remaining > 10 * HOUR
+    shown = model.data(model.index(0, Column.RESOLUTION_SLA), CELL_ROLE).text  # painted
+    turns = resolution.next_change(T0, MIN)
+    assert turns is not None and turns.second == 17
+    following = model.next_tick()
+    # not at the minute's own second: at the next instant of the grid, with the others
+    assert following is not None and turns < following < turns + MINUTES_GRID
+    assert following.timestamp() % MINUTES_GRID.total_seconds() == 0
+    changed: list[int] = []
+    model.dataChanged.connect(lambda top, _bottom, _roles: changed.append(top.row()))
+    model.tick(following - dt.timedelta(milliseconds=1))
+    assert changed == []
+    model.tick(following)
+    assert changed == [0]
+    assert model.data(model.index(0, Column.RESOLUTION_SLA), CELL_ROLE).text != shown
+
+
+def test_a_cell_a_tick_changed_asks_no_tick_before_it_changes_again(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # "27 h 05 min": the tick that changes it knows its next change (a minute on),
+    # before any paint; the next tick is not a second later
+    answered = ((T0 - 50 * MIN, "status", "open"), (T0 - 50 * MIN, "responded", "reply"))
+    feed.ticket(1, created=T0 - HOUR, history=answered, status="open", assignee=1)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_visible_rows(0, 0)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(
+        lambda top, _bottom, _roles: changed.append((top.row(), top.column()))
+    )
+    at = T0 + dt.timedelta(seconds=5)
+    model.tick(at)  # the cells never painted yet: said once
+    for _minute in range(3):
+        changed.clear()
+        following = model.next_tick()
+        assert following is not None and following - at >= MIN - dt.timedelta(seconds=5)
+        at = following
+        model.tick(at)
+        assert changed == [(0, Column.RESOLUTION_SLA)]  # the minute turned: it alone
+
+
+@pytest.mark.parametrize("view", [QueueView.AT_RISK, QueueView.BREACHED])
+def test_tickets_enter_and_leave_a_clock_view_one_by_one_the_selection_stays(
+    cache: Cache, feed: Feed, clock: FakeClock, view: QueueView
+) -> None:
+    # first responses due every two minutes from T0 + 2 min: at risk, then breached, in turn
+    for number in range(10, 20):
+        created = T0 - HOUR + 2 * (number - 9) * MIN
+        feed.ticket(number, created=created, priority="P1", severity="blocking")
+    feed.ticket(30, created=dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC), priority="P4")
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock, view=view)
+    model.set_visible_rows(0, 20)
+    resets: list[object] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    came_and_went: list[object] = []
+    model.rowsInserted.connect(lambda *_args: came_and_went.append(True))
+    model.rowsRemoved.connect(lambda *_args: came_and_went.append(True))
+    seen = set()
+    for minutes in range(0, 24, 3):
+        at = T0 + minutes * MIN + dt.timedelta(seconds=1)
+        held = ids(model)[-1] if model.rowCount() else None
+        selected = QPersistentModelIndex(model.index(model.rowCount() - 1, Column.SUBJECT))
+        model.tick(at)
+        fresh = QueueModel(cache, me=1, clock=FakeClock(at), view=view)
+        assert ids(model) == ids(fresh), minutes  # as a queue opened at that instant
+        if held is not None and held in ids(model):
+            assert selected.isValid() and model.ticket_ids()[selected.row()] == held
+        seen.add(tuple(ids(model)))
+    assert resets == []  # never the whole view again
+    assert came_and_went and len(seen) > 3
