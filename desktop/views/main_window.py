@@ -48,6 +48,7 @@ from desktop.views.tables import records_table
 from desktop.views.team_lead import TeamLeadTools
 from desktop.views.ticket_workspace import TicketWorkspace
 from i18n import N_, _, ngettext
+from sla.calendar import from_us
 from sync.cache import Cache, CacheNotice, search_query, utc_now
 from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
@@ -586,6 +587,8 @@ class MainWindow(QMainWindow):
         self.workspace = TicketWorkspace(
             self.store, now=self.model.now, rules=lambda: self.model.rules
         )
+        self._in_tick = False
+        self.workspace.drive_by(self._workspace_rescheduled)
         splitter = self.centralWidget()
         assert isinstance(splitter, QSplitter)
         splitter.addWidget(self.workspace)
@@ -606,16 +609,33 @@ class MainWindow(QMainWindow):
     # -- time -------------------------------------------------------------------------------
 
     def tick(self) -> None:
+        """The heartbeat: the queue, and the workspace when its clocks change, at
+        the same instant."""
         self.table.update_visible_rows()
         self.model.tick()
+        self._in_tick = True
+        try:
+            self.workspace.tick_if_due(self.model.evaluated_at)
+        finally:
+            self._in_tick = False
         self.schedule_tick()
 
+    def _workspace_rescheduled(self) -> None:
+        if not self._in_tick:  # else the tick schedules the next one as it ends
+            self.schedule_tick()
+
     def schedule_tick(self) -> None:
+        now = self.model.now()
         following = self.model.next_tick()
+        due = self.workspace.due_us
+        if due is not None:  # no sooner than the queue's own next tick would allow
+            soonest = now + dt.timedelta(milliseconds=980)
+            wanted = max(from_us(due, dt.UTC), soonest)
+            following = wanted if following is None else min(following, wanted)
         if following is None:
             delay = _MAX_TICK_MS
         else:
-            delay = int((following - self.model.now()) / dt.timedelta(milliseconds=1)) + 1
+            delay = int((following - now) / dt.timedelta(milliseconds=1)) + 1
             delay = min(max(delay, _MIN_TICK_MS), _MAX_TICK_MS)
         self.ticker.start(delay)
 

@@ -393,6 +393,10 @@ class TicketWorkspace(QWidget):
         self.ticker.setSingleShot(True)
         self.ticker.setTimerType(Qt.TimerType.PreciseTimer)
         self.ticker.timeout.connect(lambda: self.tick())
+        #: when the clocks next change (µs), None when nothing is to tick; with a
+        #: driver (see drive_by), the driver ticks the workspace instead of its ticker
+        self.due_us: int | None = None
+        self._driver: Callable[[], None] | None = None
         self.setMinimumWidth(520)
         self.retranslate()
         self._enable(False)
@@ -807,7 +811,7 @@ class TicketWorkspace(QWidget):
             self.history_model.set_detail(None)
             self._show_comments([], scroll_to_end=False)
             self.preview.hide()
-            self.ticker.stop()
+            self._stop_ticking()
             return
         ticket = detail.ticket
         self.tracking_label.setText(ticket.tracking_number)
@@ -937,12 +941,29 @@ class TicketWorkspace(QWidget):
         finally:  # a tick that failed (and was reported) does not stop the clocks
             self._schedule_tick(moment)
 
+    def drive_by(self, reschedule: Callable[[], None]) -> None:
+        """Tick when told (:meth:`tick_if_due`), not by a timer of its own: the main
+        window ticks its queue and the workspace together, at one heartbeat (one
+        wake-up a second, not two at different instants), and the header's
+        countdown changes with its row's.  ``reschedule`` is called when
+        :attr:`due_us` moves."""
+        self._driver = reschedule
+        self.ticker.stop()
+
+    def tick_if_due(self, now: dt.datetime) -> None:
+        if self.due_us is not None and to_us(now) >= self.due_us:
+            self.tick(now)
+
+    def _stop_ticking(self) -> None:
+        self.ticker.stop()
+        self.due_us = None
+
     def _schedule_tick(self, now: dt.datetime) -> None:
         """The next tick at the clocks' next visible change (within a minute: due
         times are worded relative to now; minutes on the grid the queue's cells
         follow too), while the workspace is shown."""
         if not self.isVisible():
-            self.ticker.stop()
+            self._stop_ticking()
             return
         now_us = to_us(now)
         soonest = on_minutes_grid(now_us + duration_to_us(_MAX_TICK))
@@ -953,7 +974,11 @@ class TicketWorkspace(QWidget):
                 following = None
             if following is not None:
                 soonest = min(soonest, following)
-        self.ticker.start(max((soonest - now_us) // 1000 + 1, _MIN_TICK_MS))
+        self.due_us = soonest
+        if self._driver is not None:
+            self._driver()
+        else:
+            self.ticker.start(max((soonest - now_us) // 1000 + 1, _MIN_TICK_MS))
 
     @staticmethod
     def _clock(sla: TicketSla, kind: ClockKind) -> ClockState:
@@ -1273,5 +1298,5 @@ class TicketWorkspace(QWidget):
             self.tick()
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self.ticker.stop()
+        self._stop_ticking()
         super().hideEvent(event)

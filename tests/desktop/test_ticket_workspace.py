@@ -177,8 +177,11 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     following = from_us(on_minutes_grid(to_us(turns)), dt.UTC)
     wait = following - clock.now
     assert dt.timedelta(0) <= following - turns < MINUTES_GRID
-    assert workspace.ticker.isActive()
-    assert workspace.ticker.interval() == wait // dt.timedelta(milliseconds=1) + 1
+    # the window ticks the workspace with its queue: one heartbeat, no timer of its own
+    assert not workspace.ticker.isActive()
+    assert workspace.due_us == to_us(following)
+    assert window.ticker.isActive()
+    assert window.ticker.interval() <= wait // dt.timedelta(milliseconds=1) + 1
     shown = resolution.value.text()
     clock.now = following - dt.timedelta(milliseconds=1)
     workspace.tick()
@@ -505,3 +508,20 @@ def test_a_countdown_that_moves_repaints_itself_and_lays_nothing_out(
         assert requests.count == 0
     finally:
         app.removeEventFilter(requests)
+
+
+def test_the_window_ticks_its_queue_and_workspace_at_one_instant(
+    window: MainWindow, clock: FakeClock
+) -> None:
+    select(window, 1)
+    workspace = window.workspace
+    resolution = workspace.clocks[ClockKind.RESOLUTION]
+    assert workspace.due_us is not None and not workspace.ticker.isActive()
+    shown = resolution.value.text()
+    clock.now = from_us(workspace.due_us, dt.UTC)
+    window.tick()  # the heartbeat: the workspace's countdown changes with it
+    assert resolution.value.text() != shown
+    assert workspace.due_us is not None and workspace.due_us > to_us(clock.now)
+    shown = resolution.value.text()
+    window.tick()  # before the workspace is due: left as it is
+    assert resolution.value.text() == shown
