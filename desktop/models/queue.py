@@ -69,6 +69,7 @@ from desktop.models.sla_cells import (
     on_minutes_grid,
     read_sla_history,
     shown_until_us,
+    wording,
 )
 from desktop.models.sla_memo import Facts
 from i18n import N_, gettext
@@ -454,6 +455,10 @@ class QueueModel(QAbstractTableModel):
         self._now_us = to_us(self._now)
         #: when the clocks off screen are next brought to their state (OFF_SCREEN_STEP)
         self._off_screen_due = on_minutes_grid(self._now_us)
+        #: tickets on screen whose states (or keys: the key before) moved since the
+        #: last step: their rows move at the next one (see tick)
+        self._held_states: set[int] = set()
+        self._held_keys: dict[int, int] = {}
         self._bold = QFont()
         self._bold.setBold(True)
         self._italic = QFont()
@@ -500,6 +505,10 @@ class QueueModel(QAbstractTableModel):
         self._problems: dict[int, str] = {}
         self._wakes: list[tuple[int, int]] = []  # (instant, slot), stale entries skipped
         self._current: dict[int, _Clocks] = {}  # clocks as of now
+        #: what SLA cells say as of now, by slot * 2 + side: a tick that finds a cell
+        #: changed has worded it already, its paint takes that wording (see _sla_data)
+        self._texts: dict[int, str] = {}
+        self._texts_wording = wording()  # the language they are in, and so on
         self._earlier: dict[int, _Clocks] = {}  # those of the tick before (moved forward)
         self._keys: dict[int, list[int]] = {}  # sort keys by column, until the data changes
         #: the counts of the views that depend on the tickets' fields only (not on time)
@@ -539,6 +548,7 @@ class QueueModel(QAbstractTableModel):
         self.beginResetModel()
         try:
             self._painted = {}  # slots are numbered again
+            self._held_states, self._held_keys = set(), {}
             self._offset = self._cache.clock_offset()
             self._now = self.now()
             self._now_us = to_us(self._now)
@@ -1168,7 +1178,7 @@ class QueueModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self._rows = rows
-        self._current = {}
+        self._current, self._texts = {}, {}
         self.endResetModel()
 
     def _come_and_go(self, slots: list[int]) -> None:
@@ -1450,15 +1460,20 @@ class QueueModel(QAbstractTableModel):
     def tick(self, now: dt.datetime | None = None) -> None:
         """Move the queue to ``now`` (server time; default: :meth:`now`).
 
-        The rows on screen follow their clocks to the second; the clocks of the
-        other tickets change state together, every :data:`OFF_SCREEN_STEP`.
+        The cells on screen follow their clocks to the second, and the counts
+        with them; the clocks of the other tickets change state together, every
+        :data:`OFF_SCREEN_STEP`.  Rows move then too: a ticket on screen that
+        breaches turns red at once, and takes its new place in the order (or
+        leaves the At risk view) at the step, with the others, instead of the
+        rows jumping under the agent's eyes each second.
         """
         self._now = now if now is not None else self.now()
         self._now_us = to_us(self._now)
-        self._earlier, self._current = self._current, {}
+        self._earlier, self._current, self._texts = self._current, {}, {}
         woken: list[int] = []
         wake = self._wake
-        if self._now_us >= self._off_screen_due:
+        step = self._now_us >= self._off_screen_due
+        if step:
             self._off_screen_due = on_minutes_grid(self._now_us + _OFF_SCREEN_STEP_US)
             wakes = self._wakes
             while wakes and wakes[0][0] <= self._now_us:
@@ -1472,6 +1487,7 @@ class QueueModel(QAbstractTableModel):
                 if 0 <= wake[slot] <= self._now_us:
                     wake[slot] = -1
                     woken.append(slot)
+        held_states, held_keys = self._held_states, self._held_keys
         if woken:
             before = [self._clock_facts(slot) for slot in woken]
             self._evaluate_slots(woken)
@@ -1480,21 +1496,20 @@ class QueueModel(QAbstractTableModel):
             states_moved = [
                 slot for slot, b, a in zip(woken, before, after, strict=True) if b[1] != a[1]
             ]
-            keys_moved = any(b[0] != a[0] for b, a in zip(before, after, strict=True))
-            if self._view in _CLOCK_VIEWS and states_moved:
-                self._come_and_go(states_moved)
-            if keys_moved and self._sort_column in (-1, *SLA_COLUMNS):
-                self._follow_clocks(
-                    [
-                        (slot, b[0][0])
-                        for slot, b, a in zip(woken, before, after, strict=True)
-                        if b[0] != a[0]
-                    ]
-                )
+            held_states.update(states_moved)
+            for slot, b, a in zip(woken, before, after, strict=True):
+                if b[0] != a[0]:
+                    held_keys.setdefault(slot, b[0][0])  # its key before the first move
             if states_moved:
                 self.countsChanged.emit()
                 ids = self._ids
                 self.clocksMoved.emit([ids[slot] for slot in states_moved])
+        if step and (held_states or held_keys):  # the rows move now
+            self._held_states, self._held_keys = set(), {}
+            if self._view in _CLOCK_VIEWS and held_states:
+                self._come_and_go(sorted(held_states))
+            if held_keys and self._sort_column in (-1, *SLA_COLUMNS):
+                self._follow_clocks(list(held_keys.items()))
         waits = self._order_waits_since
         if waits is not None and self._now_us - waits >= _ORDER_WAIT_US:
             self._follow_clocks()
@@ -1563,7 +1578,9 @@ class QueueModel(QAbstractTableModel):
         candidates = []
         if self._order_waits_since is not None:
             candidates.append(self._order_waits_since + _ORDER_WAIT_US)
-        if self._wakes:  # off screen: together, every OFF_SCREEN_STEP
+        if self._held_states or self._held_keys:  # rows to move at the next step
+            candidates.append(self._off_screen_due)
+        elif self._wakes:  # off screen: together, every OFF_SCREEN_STEP
             candidates.append(max(self._wakes[0][0], self._off_screen_due))
         first, last = self._visible
         rows, wake, evaluated, painted = self._rows, self._wake, self._evaluated, self._painted
@@ -1598,7 +1615,7 @@ class QueueModel(QAbstractTableModel):
         wanted = sorted(set(ticket_ids))  # none: the provisional marks only
         self._now = self.now()
         self._now_us = to_us(self._now)
-        self._current, self._earlier = {}, {}  # histories change
+        self._current, self._earlier, self._texts = {}, {}, {}  # histories change
         found: dict[int, tuple[Any, ...]] = {}
         with self._cache.read() as connection:
             self._read_directory(connection)
@@ -1938,14 +1955,14 @@ class QueueModel(QAbstractTableModel):
         )
         provisional = bool(self._pending[slot])
         if role == Qt.ItemDataRole.DisplayRole:
-            return clock_text(clock, self._now, provisional=provisional)
+            return self._clock_text(slot, column, clock, provisional)
         if role == Qt.ItemDataRole.ToolTipRole:
             return clock_tooltip(
                 clock, self._now, self._zone, provisional=provisional, problem=problem
             )
         style = clock_style(clock)
         if role == CELL_ROLE:  # the delegate paints the cell: what it shows is noted
-            text = clock_text(clock, self._now, provisional=provisional)
+            text = self._clock_text(slot, column, clock, provisional)
             self._painted[slot << 1 | (column - Column.RESPONSE_SLA)] = (
                 text,
                 self._state_code(slot, column),
@@ -1962,6 +1979,19 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             return None if style.background is None else _brush(style.background)
         return self._sla_font(style.bold, provisional)  # FontRole
+
+    def _clock_text(
+        self, slot: int, column: int, clock: ClockState | None, provisional: bool
+    ) -> str:
+        """:func:`clock_text` of one SLA cell as of now, worded once."""
+        now_wording = wording()
+        if now_wording != self._texts_wording:
+            self._texts, self._texts_wording = {}, now_wording
+        key = slot << 1 | (column - Column.RESPONSE_SLA)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = clock_text(clock, self._now, provisional=provisional)
+        return text
 
     def _sla_font(self, bold: bool, provisional: bool) -> QFont | None:
         if bold:

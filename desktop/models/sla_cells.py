@@ -61,6 +61,7 @@ __all__ = [
     "read_sla_history",
     "shown_until_us",
     "ticket_sort_key",
+    "wording",
 ]
 
 log = logging.getLogger(__name__)
@@ -342,6 +343,12 @@ _DISPLAY = {"seconds": True}
 def set_show_seconds(show: bool) -> None:
     """Whether running countdowns show seconds ("1 h 42 min 09 s") or not ("1 h 42 min")."""
     _DISPLAY["seconds"] = show
+
+
+def wording() -> tuple[str, bool]:
+    """What :func:`clock_text` depends on besides the clock and the instant: the
+    language and whether seconds show (a text kept is good while this holds)."""
+    return i18n.current_language(), _DISPLAY["seconds"]
 
 
 def clock_text_step(clock: ClockState | None) -> dt.timedelta | None:

@@ -673,3 +673,48 @@ def test_tickets_enter_and_leave_a_clock_view_one_by_one_the_selection_stays(
         seen.add(tuple(ids(model)))
     assert resets == []  # never the whole view again
     assert came_and_went and len(seen) > 3
+
+
+def test_a_row_on_screen_turns_red_at_its_second_and_moves_at_the_next_step(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    # 20: a P4 long overdue; 11: a P1 whose first response is due at T0 + 10 min
+    feed.ticket(20, created=dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC), priority="P4")
+    feed.ticket(11, created=T0 - 50 * MIN, priority="P1", severity="blocking")
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_visible_rows(0, 1)
+    layouts: list[object] = []
+    model.layoutChanged.connect(lambda *_args: layouts.append(True))
+    second = dt.timedelta(seconds=1)
+    model.tick(T0 + 9 * MIN + 50 * second)
+    assert ids(model) == [20, 11]
+    model.tick(T0 + 10 * MIN + second)
+    # breached: its cell and the counts say so at once; the row stays where it is
+    overdue = _("Overdue {duration}").split("{")[0]
+    assert str(text(model, 11, Column.RESPONSE_SLA)).startswith(overdue)
+    assert model.counts()[QueueView.BREACHED] == 2
+    assert ids(model) == [20, 11] and layouts == []
+    step = model.next_tick()
+    assert step is not None and step <= T0 + 10 * MIN + OFF_SCREEN_STEP
+    model.tick(T0 + 10 * MIN + 15 * second)
+    assert ids(model) == [20, 11]
+    model.tick(T0 + 10 * MIN + 30 * second)  # the step: the breached P1 before the P4
+    assert ids(model) == [11, 20] and len(layouts) == 1
+
+
+def test_a_cell_worded_in_a_tick_is_worded_again_in_another_language(
+    queue: QueueModel,
+) -> None:
+    queue.set_visible_rows(0, 4)
+    queue.tick(T0 + dt.timedelta(seconds=1))
+    english = text(queue, 3, Column.RESPONSE_SLA)
+    assert str(english).startswith("Overdue")
+    i18n.set_language("fr")
+    try:
+        queue.retranslate()  # as the window does when the language changes
+        assert str(text(queue, 3, Column.RESPONSE_SLA)).startswith("Retard")
+    finally:
+        i18n.set_language("en")
+        queue.retranslate()
+    assert text(queue, 3, Column.RESPONSE_SLA) == english
