@@ -99,6 +99,9 @@ _RECENT: Final = dt.timedelta(hours=24)
 EAGER_LIMIT: Final = 5_000
 #: Tickets evaluated per background slice (a few tens of milliseconds).
 _SLICE: Final = 1_500
+#: Tickets whose clocks changed state evaluated in one go, the rest in slices after
+#: (a few tens of milliseconds each: each reads its history).
+_WAKE_SLICE = 1_000
 #: The background evaluation starts this long after a (re)load, once the queue is painted.
 _BACKGROUND_DELAY_MS: Final = 100
 #: Ticket ids per ``IN (…)`` query.
@@ -459,6 +462,11 @@ class QueueModel(QAbstractTableModel):
         #: last step: their rows move at the next one (see tick)
         self._held_states: set[int] = set()
         self._held_keys: dict[int, int] = {}
+        #: tickets whose clocks changed state, still to evaluate (see tick)
+        self._backlog: list[int] = []
+        self._catch_up = QTimer(self)
+        self._catch_up.setSingleShot(True)
+        self._catch_up.timeout.connect(self._catch_up_slice)
         self._bold = QFont()
         self._bold.setBold(True)
         self._italic = QFont()
@@ -544,11 +552,12 @@ class QueueModel(QAbstractTableModel):
     def reload(self) -> None:
         """Read every ticket from the cache again (after an initial sync, say)."""
         self._background.stop()
+        self._catch_up.stop()
         self._memo_timer.stop()
         self.beginResetModel()
         try:
             self._painted = {}  # slots are numbered again
-            self._held_states, self._held_keys = set(), {}
+            self._held_states, self._held_keys, self._backlog = set(), {}, []
             self._offset = self._cache.clock_offset()
             self._now = self.now()
             self._now_us = to_us(self._now)
@@ -1487,35 +1496,68 @@ class QueueModel(QAbstractTableModel):
                 if 0 <= wake[slot] <= self._now_us:
                     wake[slot] = -1
                     woken.append(slot)
-        held_states, held_keys = self._held_states, self._held_keys
-        if woken:
-            before = [self._clock_facts(slot) for slot in woken]
-            self._evaluate_slots(woken)
-            after = [self._clock_facts(slot) for slot in woken]
-            # most wake-ups are a clock turning "at risk": its state moves, its order not
-            states_moved = [
-                slot for slot, b, a in zip(woken, before, after, strict=True) if b[1] != a[1]
-            ]
-            held_states.update(states_moved)
-            for slot, b, a in zip(woken, before, after, strict=True):
-                if b[0] != a[0]:
-                    held_keys.setdefault(slot, b[0][0])  # its key before the first move
-            if states_moved:
-                self.countsChanged.emit()
-                ids = self._ids
-                self.clocksMoved.emit([ids[slot] for slot in states_moved])
-        if step and (held_states or held_keys):  # the rows move now
-            self._held_states, self._held_keys = set(), {}
-            if self._view in _CLOCK_VIEWS and held_states:
-                self._come_and_go(sorted(held_states))
-            if held_keys and self._sort_column in (-1, *SLA_COLUMNS):
-                self._follow_clocks(list(held_keys.items()))
+        if step and (self._backlog or len(woken) > _WAKE_SLICE):
+            # at the opening and closing of business hours every running clock changes
+            # state at once: taken in slices between events, the window kept alive
+            woken = self._backlog + woken
+            self._backlog = woken[_WAKE_SLICE:]
+            woken = woken[:_WAKE_SLICE]
+            self._catch_up.start(0)
+        self._wake_up(woken)
+        if step and not self._backlog:
+            self._move_rows()
         waits = self._order_waits_since
         if waits is not None and self._now_us - waits >= _ORDER_WAIT_US:
             self._follow_clocks()
         self._visible = (self._visible[0], min(self._visible[1], len(self._rows) - 1))
         for column, top, bottom in self._changed_runs(set(woken)):
             self.dataChanged.emit(self.index(top, column), self.index(bottom, column), _SLA_ROLES)
+
+    def _wake_up(self, woken: list[int]) -> None:
+        """Bring these tickets' clocks to their new state (counts and notifications
+        at once; their rows move at the next step, see :meth:`_move_rows`)."""
+        if not woken:
+            return
+        held_states, held_keys = self._held_states, self._held_keys
+        before = [self._clock_facts(slot) for slot in woken]
+        self._evaluate_slots(woken)
+        after = [self._clock_facts(slot) for slot in woken]
+        # most wake-ups are a clock turning "at risk": its state moves, its order not
+        states_moved = [
+            slot for slot, b, a in zip(woken, before, after, strict=True) if b[1] != a[1]
+        ]
+        held_states.update(states_moved)
+        for slot, b, a in zip(woken, before, after, strict=True):
+            if b[0] != a[0]:
+                held_keys.setdefault(slot, b[0][0])  # its key before the first move
+        if states_moved:
+            self.countsChanged.emit()
+            ids = self._ids
+            self.clocksMoved.emit([ids[slot] for slot in states_moved])
+
+    def _move_rows(self) -> None:
+        """The rows whose clocks moved since the last step take their places."""
+        held_states, held_keys = self._held_states, self._held_keys
+        if not held_states and not held_keys:
+            return
+        self._held_states, self._held_keys = set(), {}
+        if self._view in _CLOCK_VIEWS and held_states:
+            self._come_and_go(sorted(held_states))
+        if held_keys and self._sort_column in (-1, *SLA_COLUMNS):
+            self._follow_clocks(list(held_keys.items()))
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether clocks that changed state at once are still being taken in slices."""
+        return bool(self._backlog)
+
+    def _catch_up_slice(self) -> None:
+        woken, self._backlog = self._backlog[:_WAKE_SLICE], self._backlog[_WAKE_SLICE:]
+        self._wake_up(woken)
+        if self._backlog:
+            self._catch_up.start(0)
+        else:
+            self._move_rows()
 
     def _changed_runs(self, woken: set[int]) -> list[tuple[int, int, int]]:
         """The runs of visible SLA cells that now show something else than when they

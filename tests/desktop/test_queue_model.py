@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QFont
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+import desktop.models.queue as queue_module
 import i18n
 from desktop.demo_data import DEMO_AGENT_ID, seed_demo, seed_demo_until
 from desktop.models.queue import (
@@ -718,3 +719,32 @@ def test_a_cell_worded_in_a_tick_is_worded_again_in_another_language(
         i18n.set_language("en")
         queue.retranslate()
     assert text(queue, 3, Column.RESPONSE_SLA) == english
+
+
+def test_clocks_changing_state_all_at_once_are_taken_in_slices(
+    qtbot: QtBot, cache: Cache, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # at 18:00 every running clock stops for the night: each a history to read again
+    monkeypatch.setattr(queue_module, "_WAKE_SLICE", 15)
+    seed_demo(cache, now=T0, count=120)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_view(QueueView.ALL)
+    sizes: list[int] = []
+    evaluate = model._evaluate_slots
+
+    def counted(slots: Iterable[int], keep: object = None) -> bool:
+        chosen = list(slots)
+        sizes.append(len(chosen))
+        return evaluate(chosen, keep)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model, "_evaluate_slots", counted)
+    evening = dt.datetime(2026, 3, 4, 17, 0, 1, tzinfo=dt.UTC)  # 18:00:01 in Paris
+    model.tick(evening)
+    assert sizes and max(sizes) <= 15  # the tick itself took one slice
+    assert model.catching_up
+    qtbot.waitUntil(lambda: not model.catching_up, timeout=5000)
+    assert len(sizes) > 2 and max(sizes) <= 15  # the rest in slices, between events
+    fresh = QueueModel(cache, me=1, clock=FakeClock(evening))
+    fresh.set_view(QueueView.ALL)
+    assert model.counts() == fresh.counts()
+    assert ids(model) == ids(fresh)
