@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
 
@@ -25,6 +25,9 @@ from i18n import _, ngettext
 from sla.clock import ClockStatus
 
 __all__ = ["Alert", "Level", "SlaNotifier", "decide", "level_of"]
+
+#: The notifier takes its first look this long after it is made (the window painted).
+_FIRST_LOOK_DELAY_MS = 100
 
 
 class Level(IntEnum):
@@ -102,7 +105,12 @@ class SlaNotifier(QObject):
         self._levels: dict[int, Level] = {}
         self.sent: list[Alert] = []
         model.clocksMoved.connect(self._clocks_moved)
-        self.check()
+        # the first look at my tickets (tens of milliseconds with 30,000 of them) tells
+        # nothing by itself: once the window is painted
+        self._first_look = QTimer(self)
+        self._first_look.setSingleShot(True)
+        self._first_look.timeout.connect(lambda: self.check())
+        self._first_look.start(_FIRST_LOOK_DELAY_MS)
 
     def _mine(self, ticket_ids: Iterable[int] | None) -> dict[int, Seen]:
         if self.me is None:
@@ -115,7 +123,15 @@ class SlaNotifier(QObject):
     def calendar_open(self, now: dt.datetime | None = None) -> bool:
         return self.model.rules.calendar.is_open(now or self.model.evaluated_at)
 
+    @property
+    def looked(self) -> bool:
+        """Whether the first look at my tickets was taken (see the constructor)."""
+        return not self._first_look.isActive()
+
     def _clocks_moved(self, ticket_ids: list[int] | None) -> None:
+        if self._first_look.isActive():  # not looked yet: that look first
+            self._first_look.stop()
+            self.check()
         self.check(ticket_ids)
 
     def check(self, ticket_ids: list[int] | None = None) -> list[Alert]:

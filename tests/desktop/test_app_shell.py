@@ -344,7 +344,7 @@ def test_notify_only_worsening_states_of_my_tickets_during_business_hours() -> N
 
 
 def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
-    cache: Cache, clock: FakeClock
+    qtbot: QtBot, cache: Cache, clock: FakeClock
 ) -> None:
     # 11 is mine, 12 is Bob's: both P1 blocking, their first responses due at T0 + 10 min
     feed = Feed()
@@ -355,7 +355,9 @@ def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
     model = QueueModel(cache, me=1, clock=clock)
     shown: list[list[Alert]] = []
     notifier = SlaNotifier(model, 1, show=shown.append)
-    assert shown == []  # no old news at start
+    assert not notifier.looked  # its first look comes once the window is painted
+    qtbot.waitUntil(lambda: notifier.looked)
+    assert shown == [] and notifier.sent == []  # no old news at start
     watched: list[object] = []
     model.clocksMoved.connect(watched.append)
     model.tick(T0 + 11 * minute)  # nothing on screen: the clocks change state together

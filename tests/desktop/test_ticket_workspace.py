@@ -486,18 +486,24 @@ class _LayoutRequests(QObject):
 
 
 def test_a_countdown_that_moves_repaints_itself_and_lays_nothing_out(
-    window: MainWindow, clock: FakeClock
+    qtbot: QtBot, window: MainWindow, clock: FakeClock
 ) -> None:
     select(window, 1)
     workspace = window.workspace
     resolution = workspace.clocks[ClockKind.RESOLUTION]
-    workspace.tick()
-    QTest.qWait(50)  # the window settled after the ticket was shown
     requests = _LayoutRequests()
     app = QApplication.instance()
     assert app is not None
     app.installEventFilter(requests)
+
+    def settled() -> bool:  # the window done laying itself out for the ticket shown
+        before = requests.count
+        QApplication.processEvents()
+        return requests.count == before
+
     try:
+        qtbot.waitUntil(settled)
+        requests.count = 0
         for _minute in range(3):
             shown = resolution.value.text()
             clock.advance(seconds=60)
