@@ -237,9 +237,11 @@ _DUE_BITS: Final = _SLOT_BITS + _VALUE_BITS + 8  # a packed next-SLA-due key
 _LOW_64: Final = (1 << _VALUE_BITS) - 1
 
 
-def _or_never(instant_us: int | None) -> int:
-    """-1 for None (no instant): the packed form kept in :attr:`QueueModel._painted`."""
-    return -1 if instant_us is None else instant_us
+def _clock_of(sla: TicketSla | None, column: int) -> ClockState | None:
+    """The clock an SLA column shows."""
+    if sla is None:
+        return None
+    return sla.response if column == Column.RESPONSE_SLA else sla.resolution
 
 
 def _due_key(key: tuple[int, int, int], slot: int) -> int:
@@ -339,9 +341,7 @@ class QueueRow:
     states: tuple[ClockStatus | None, ClockStatus | None]
 
     def clock(self, column: int) -> ClockState | None:
-        if self.sla is None:
-            return None
-        return self.sla.response if column == Column.RESPONSE_SLA else self.sla.resolution
+        return _clock_of(self.sla, column)
 
 
 def _status_label(code: str) -> str:
@@ -449,9 +449,9 @@ class QueueModel(QAbstractTableModel):
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._visible = (0, -1)
         #: what each SLA cell showed when last painted (its text and clock state) and
-        #: until when it holds (µs, -1: until an event or a change of state), by slot
-        #: * 2 + (0 response, 1 resolution): a tick repaints the cells that change
-        self._painted: dict[int, tuple[str, int, int]] = {}
+        #: until when it holds (µs, None: until an event or a change of state), by
+        #: slot * 2 + (0 response, 1 resolution): a tick repaints the cells that change
+        self._painted: dict[int, tuple[str, int, int | None]] = {}
         #: when a clock-driven order was left waiting (see :meth:`_follow_clocks`)
         self._order_waits_since: int | None = None
         self._now = self.now()
@@ -513,9 +513,9 @@ class QueueModel(QAbstractTableModel):
         self._problems: dict[int, str] = {}
         self._wakes: list[tuple[int, int]] = []  # (instant, slot), stale entries skipped
         self._current: dict[int, _Clocks] = {}  # clocks as of now
-        #: what SLA cells say as of now, by slot * 2 + side: a tick that finds a cell
-        #: changed has worded it already, its paint takes that wording (see _sla_data)
-        self._texts: dict[int, str] = {}
+        #: what SLA cells say as of now and until when, by slot * 2 + side: a tick
+        #: that finds a cell changed has worked it out, its paint takes that (_shown)
+        self._texts: dict[int, tuple[str, int | None]] = {}
         self._texts_wording = wording()  # the language they are in, and so on
         self._earlier: dict[int, _Clocks] = {}  # those of the tick before (moved forward)
         self._keys: dict[int, list[int]] = {}  # sort keys by column, until the data changes
@@ -1585,16 +1585,14 @@ class QueueModel(QAbstractTableModel):
                 elif seen is None:
                     check = wake[slot] >= 0
                 else:
-                    check = 0 <= seen[2] <= now_us
+                    check = seen[2] is not None and seen[2] <= now_us
                 changed = False
                 if check:
-                    shown = (self._sla_text(slot, column), self._state_code(slot, column))
-                    changed = seen is None or seen[:2] != shown
+                    text, until = self._shown(slot, column)
+                    state = self._state_code(slot, column)
+                    changed = seen is None or seen[:2] != (text, state)
                     if changed:  # repainted soon: what it will show, and until when
-                        sla = self._clocks(slot)[0]
-                        clock = None if sla is None else (sla.response, sla.resolution)[side]
-                        until = _or_never(shown_until_us(clock, now_us))
-                        painted[slot << 1 | side] = (*shown, until)
+                        painted[slot << 1 | side] = (text, state, until)
                 if changed:
                     if start < 0:
                         start = position
@@ -1605,7 +1603,9 @@ class QueueModel(QAbstractTableModel):
                 runs.append((column, start, last))
         return runs
 
-    def next_tick(self, granularity: dt.timedelta = dt.timedelta(seconds=1)) -> dt.datetime | None:
+    def next_tick(
+        self, granularity: dt.timedelta = dt.timedelta(seconds=1), *, also: int | None = None
+    ) -> dt.datetime | None:
         """When the queue next needs a tick: a visible countdown or a state change.
 
         At most about once a ``granularity``: every countdown on screen changes
@@ -1613,11 +1613,12 @@ class QueueModel(QAbstractTableModel):
         tickets some clock changes state every few moments; a tick for each
         would never let the console rest.  One tick a second shows them all.
         A countdown that shows minutes only ("27 h 05 min") asks for a tick
-        when its minutes change.
+        when its minutes change.  ``also``: another instant that wants a tick
+        (µs; the workspace's clocks), at the same pace.
         """
         step = int(granularity / dt.timedelta(microseconds=1))
         soonest = self._now_us + step * 49 // 50
-        candidates = []
+        candidates = [] if also is None else [also]
         if self._order_waits_since is not None:
             candidates.append(self._order_waits_since + _ORDER_WAIT_US)
         if self._held_states or self._held_keys:  # rows to move at the next step
@@ -1632,19 +1633,11 @@ class QueueModel(QAbstractTableModel):
                 candidates.append(wake[slot])  # a change of state on screen: to the second
             elif evaluated[slot]:
                 continue  # no clock runs: nothing changes until an event (see _changed_runs)
-            for side in (0, 1):
-                seen = painted.get(slot << 1 | side)
-                if seen is not None:  # painted: until when it holds was noted
-                    until = seen[2]
-                else:
-                    sla = self._clocks(slot)[0]
-                    if sla is None:
-                        break
-                    found = shown_until_us(
-                        sla.response if side == 0 else sla.resolution, self._now_us
-                    )
-                    until = -1 if found is None else found
-                if until >= 0:
+            for column in SLA_COLUMNS:
+                seen = painted.get(slot << 1 | (column - Column.RESPONSE_SLA))
+                # painted: until when it holds was noted
+                until = self._shown(slot, column)[1] if seen is None else seen[2]
+                if until is not None:
                     candidates.append(until)
         if not candidates:
             return None
@@ -1969,10 +1962,6 @@ class QueueModel(QAbstractTableModel):
             return i18n.format_date(local, "d MMM")
         return i18n.format_date(local, "d MMM y")
 
-    def _sla_text(self, slot: int, column: int) -> str:
-        text: str = self._sla_data(slot, column, Qt.ItemDataRole.DisplayRole)
-        return text
-
     def _state_code(self, slot: int, column: int) -> int:
         """The code of one SLA cell's clock state, as last evaluated."""
         states = self._response_state if column == Column.RESPONSE_SLA else self._resolution_state
@@ -1990,25 +1979,21 @@ class QueueModel(QAbstractTableModel):
         if role not in _SLA_ROLES:
             return None
         sla, problem = self._clocks(slot)
-        clock = (
-            None
-            if sla is None
-            else (sla.response if column == Column.RESPONSE_SLA else sla.resolution)
-        )
+        clock = _clock_of(sla, column)
         provisional = bool(self._pending[slot])
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._clock_text(slot, column, clock, provisional)
+            return self._shown(slot, column)[0]
         if role == Qt.ItemDataRole.ToolTipRole:
             return clock_tooltip(
                 clock, self._now, self._zone, provisional=provisional, problem=problem
             )
         style = clock_style(clock)
         if role == CELL_ROLE:  # the delegate paints the cell: what it shows is noted
-            text = self._clock_text(slot, column, clock, provisional)
+            text, until = self._shown(slot, column)
             self._painted[slot << 1 | (column - Column.RESPONSE_SLA)] = (
                 text,
                 self._state_code(slot, column),
-                _or_never(shown_until_us(clock, self._now_us)),
+                until,
             )
             return Cell(
                 text,
@@ -2022,18 +2007,20 @@ class QueueModel(QAbstractTableModel):
             return None if style.background is None else _brush(style.background)
         return self._sla_font(style.bold, provisional)  # FontRole
 
-    def _clock_text(
-        self, slot: int, column: int, clock: ClockState | None, provisional: bool
-    ) -> str:
-        """:func:`clock_text` of one SLA cell as of now, worded once."""
+    def _shown(self, slot: int, column: int) -> tuple[str, int | None]:
+        """What one SLA cell shows as of now (:func:`clock_text`) and until when
+        (:func:`shown_until_us`), worked out once an instant (a tick that finds a
+        cell changed, then its paint)."""
         now_wording = wording()
         if now_wording != self._texts_wording:
             self._texts, self._texts_wording = {}, now_wording
         key = slot << 1 | (column - Column.RESPONSE_SLA)
-        text = self._texts.get(key)
-        if text is None:
-            text = self._texts[key] = clock_text(clock, self._now, provisional=provisional)
-        return text
+        found = self._texts.get(key)
+        if found is None:
+            clock = _clock_of(self._clocks(slot)[0], column)
+            text = clock_text(clock, self._now, provisional=bool(self._pending[slot]))
+            found = self._texts[key] = (text, shown_until_us(clock, self._now_us))
+        return found
 
     def _sla_font(self, bold: bool, provisional: bool) -> QFont | None:
         if bold:

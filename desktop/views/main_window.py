@@ -48,7 +48,6 @@ from desktop.views.tables import records_table
 from desktop.views.team_lead import TeamLeadTools
 from desktop.views.ticket_workspace import TicketWorkspace
 from i18n import N_, _, ngettext
-from sla.calendar import from_us
 from sync.cache import Cache, CacheNotice, search_query, utc_now
 from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
@@ -625,17 +624,11 @@ class MainWindow(QMainWindow):
             self.schedule_tick()
 
     def schedule_tick(self) -> None:
-        now = self.model.now()
-        following = self.model.next_tick()
-        due = self.workspace.due_us
-        if due is not None:  # no sooner than the queue's own next tick would allow
-            soonest = now + dt.timedelta(milliseconds=980)
-            wanted = max(from_us(due, dt.UTC), soonest)
-            following = wanted if following is None else min(following, wanted)
+        following = self.model.next_tick(also=self.workspace.due_us)
         if following is None:
             delay = _MAX_TICK_MS
         else:
-            delay = int((following - now) / dt.timedelta(milliseconds=1)) + 1
+            delay = int((following - self.model.now()) / dt.timedelta(milliseconds=1)) + 1
             delay = min(max(delay, _MIN_TICK_MS), _MAX_TICK_MS)
         self.ticker.start(delay)
 
