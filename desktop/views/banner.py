@@ -120,10 +120,10 @@ class AnnouncementBanner(QFrame):
         self.setAccessibleName(_("Announcements"))
         self.show()
 
-    def _schedule(self, now: dt.datetime) -> None:
-        """The next refresh: when an announcement starts or ends (as
-        :func:`active_announcements` tells them, with its tolerance), or one shown
-        is marked ended, within :data:`RECHECK`."""
+    def next_change(self, now: dt.datetime) -> dt.datetime:
+        """When the banner must read the cache again by the clock alone: when an
+        announcement starts or ends (as :func:`active_announcements` tells them,
+        with its tolerance), or one shown is marked ended; within :data:`RECHECK`."""
         following = now + RECHECK
         upcoming = self._cache.next_announcement_change(now + START_TOLERANCE)
         if upcoming is not None:
@@ -132,10 +132,8 @@ class AnnouncementBanner(QFrame):
             ended = _instant(item.get("ended_at"))
             if ended is not None and ended > now:
                 following = min(following, ended)
-        delay = (following - now) / dt.timedelta(milliseconds=1)
-        self.timer.start(max(int(delay) + 1, 0))
+        return following
 
-    def next_change(self) -> dt.datetime | None:
-        """When the banner must be refreshed (the next end) by the clock alone."""
-        ends = [_instant(item.get("ends_at")) for item in self.items]
-        return min((end for end in ends if end is not None), default=None)
+    def _schedule(self, now: dt.datetime) -> None:
+        delay = (self.next_change(now) - now) / dt.timedelta(milliseconds=1)
+        self.timer.start(max(int(delay) + 1, 0))
