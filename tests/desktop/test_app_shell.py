@@ -409,6 +409,22 @@ def _console(tmp_path: Path, backend: MemoryKeyring) -> Console:
     )
 
 
+def _alice_signed_in(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    live: LiveServer,
+    backend: MemoryKeyring,
+) -> Console:
+    """A console signed in as alice ("remember me"), its window shown."""
+    console = _console(tmp_path, backend)
+    request = SignInRequest(live.url, "alice", PASSWORD, True)
+    assert loop.run_until_complete(console.sign_in(request)) is None
+    assert console.session is not None and console.window is not None
+    qtbot.addWidget(console.window)
+    return console
+
+
 async def _until(engine: SyncEngine, ready: Callable[[SyncStatus], bool]) -> SyncStatus:
     async with asyncio.timeout(30):
         async for status in engine.statuses():
@@ -457,15 +473,10 @@ def test_a_cache_found_unsound_after_the_window_opened_is_rebuilt_and_the_user_t
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     backend = MemoryKeyring()
-    first = _console(tmp_path, backend)
     ticket = live.open_ticket("Printer on fire", assignee_id=live.ids["alice"])
-    assert (
-        loop.run_until_complete(first.sign_in(SignInRequest(live.url, "alice", PASSWORD, True)))
-        is None
-    )
+    first = _alice_signed_in(qtbot, loop, tmp_path, live, backend)
     session = first.session
-    assert session is not None and first.window is not None
-    qtbot.addWidget(first.window)
+    assert session is not None
     loop.run_until_complete(_until(session.engine, lambda s: s.last_sync_at is not None))
     live.stop()  # an offline reply, then the console closes with it unsent
     Store(session.cache, user_id=live.ids["alice"]).add_comment(
@@ -504,11 +515,7 @@ def test_a_cache_that_cannot_even_be_rebuilt_is_said_and_not_synced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     backend = MemoryKeyring()
-    first = _console(tmp_path, backend)
-    request = SignInRequest(live.url, "alice", PASSWORD, True)
-    assert loop.run_until_complete(first.sign_in(request)) is None
-    assert first.window is not None
-    qtbot.addWidget(first.window)
+    first = _alice_signed_in(qtbot, loop, tmp_path, live, backend)
     loop.run_until_complete(first.close())
 
     def refuse(self: Path, target: Path) -> Path:
@@ -531,13 +538,10 @@ def test_reply_offline_then_sync_when_the_server_is_back(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:
     ticket = live.open_ticket("Printer on fire", assignee_id=live.ids["alice"])
-    console = _console(tmp_path, MemoryKeyring())
-    request = SignInRequest(live.url, "alice", PASSWORD, True)
-    assert loop.run_until_complete(console.sign_in(request)) is None
+    console = _alice_signed_in(qtbot, loop, tmp_path, live, MemoryKeyring())
     session = console.session
     assert session is not None
     window = session.window
-    qtbot.addWidget(window)
     engine = session.engine
     loop.run_until_complete(
         _until(engine, lambda s: s.state is SyncState.ONLINE and s.last_sync_at is not None)

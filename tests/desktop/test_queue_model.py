@@ -497,15 +497,24 @@ def test_a_queue_evaluated_in_columns_keeps_each_tickets_own_facts(
         assert keys == sorted(keys)  # by the next SLA due (ties by ticket)
 
 
+def minutes_only_queue(
+    cache: Cache, feed: Feed, clock: FakeClock, created: dt.datetime = T0 - HOUR
+) -> QueueModel:
+    """One ticket on screen, answered 10 minutes after ``created``: its resolution,
+    due in days, shows minutes ("27 h 05 min"), which turn at ``created``'s second."""
+    answered = ((created + 10 * MIN, "status", "open"), (created + 10 * MIN, "responded", "r"))
+    feed.ticket(1, created=created, history=answered, status="open", assignee=1)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    model.set_visible_rows(0, 0)
+    return model
+
+
 def test_a_queue_showing_minutes_only_ticks_when_they_change(
     cache: Cache, feed: Feed, clock: FakeClock
 ) -> None:
     # answered, its resolution due in days: "27 h 05 min" changes once a minute
-    answered = ((T0 - 50 * MIN, "status", "open"), (T0 - 50 * MIN, "responded", "reply"))
-    feed.ticket(1, created=T0 - HOUR, history=answered, status="open", assignee=1)
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock)
-    model.set_visible_rows(0, 0)
+    model = minutes_only_queue(cache, feed, clock)
     clock.now = T0 + 17 * dt.timedelta(seconds=1)
     model.tick()
     resolution = model.row_at(0).sla.resolution  # type: ignore[union-attr]
@@ -594,12 +603,7 @@ def test_minutes_are_shown_again_on_a_grid_seconds_and_states_at_their_instant(
     cache: Cache, feed: Feed, clock: FakeClock
 ) -> None:
     # answered, its resolution due in days: "27 h 05 min"; its minutes turn at :17 s
-    created = T0 - HOUR + 17 * dt.timedelta(seconds=1)
-    answered = ((created + 10 * MIN, "status", "open"), (created + 10 * MIN, "responded", "r"))
-    feed.ticket(1, created=created, history=answered, status="open", assignee=1)
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock)
-    model.set_visible_rows(0, 0)
+    model = minutes_only_queue(cache, feed, clock, T0 - HOUR + 17 * dt.timedelta(seconds=1))
     model.tick(T0)
     resolution = model.row_at(0).sla.resolution  # type: ignore[union-attr]
     assert resolution.remaining > 10 * HOUR
@@ -624,11 +628,7 @@ def test_a_cell_a_tick_changed_asks_no_tick_before_it_changes_again(
 ) -> None:
     # "27 h 05 min": the tick that changes it knows its next change (a minute on),
     # before any paint; the next tick is not a second later
-    answered = ((T0 - 50 * MIN, "status", "open"), (T0 - 50 * MIN, "responded", "reply"))
-    feed.ticket(1, created=T0 - HOUR, history=answered, status="open", assignee=1)
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock)
-    model.set_visible_rows(0, 0)
+    model = minutes_only_queue(cache, feed, clock)
     changed: list[tuple[int, int]] = []
     model.dataChanged.connect(
         lambda top, _bottom, _roles: changed.append((top.row(), top.column()))
