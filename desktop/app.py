@@ -29,11 +29,11 @@ from keyring.backends import null
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-import i18n
 from desktop.demo_data import seed_demo
 from desktop.embedded_server import EmbeddedServer, demo_available
 from desktop.models import sla_cells
 from desktop.models.queue import QueueView
+from desktop.qt_language import use_language
 from desktop.views.errors import ErrorReporter
 from desktop.views.main_window import ConnectionState, MainWindow
 from desktop.views.notifications import SlaNotifier
@@ -538,7 +538,7 @@ def run(
         settings = open_settings(settings_path)
         console = Console(settings)
         if language is not None:  # the command line wins over the saved preference
-            i18n.set_language(language)
+            use_language(language)
             app.setApplicationDisplayName(_("Offimizer Console"))
         loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(loop)

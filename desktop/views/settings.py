@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 import i18n
+from desktop.qt_language import use_language
 from i18n import _
 
 __all__ = [
@@ -83,7 +84,7 @@ class Preferences:
         settings.sync()
 
     def apply_language(self) -> str:
-        return i18n.set_language(self.language or None)
+        return use_language(self.language or None)
 
 
 class SettingsDialog(QDialog):

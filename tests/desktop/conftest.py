@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from desktop.qt_language import use_language
 from sync.cache import Cache
 from sync.protocol import Change, ChangePage
 from sync.store import Store
@@ -40,6 +41,7 @@ def _collect_qt_garbage(qapp: QApplication) -> Iterator[None]:
     collector may otherwise run later on a server thread, and Qt objects with timers
     must not die there."""
     yield
+    use_language("en")  # Qt's own strings too, whatever language the test left
     gc.collect()
 
 

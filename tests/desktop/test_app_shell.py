@@ -13,7 +13,14 @@ import qasync  # type: ignore[import-untyped]
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 import i18n
@@ -256,6 +263,32 @@ def test_settings_persist_and_french_relabels_the_window(
     assert window.model.headerData(Column.STATUS, Qt.Orientation.Horizontal) == "Statut"
     console.apply_preferences(Preferences(language="en"))
     assert window.file_menu.title() == "&File"
+
+
+def _qt_texts(widget: QWidget) -> list[str]:
+    """The texts Qt itself gives: a text field's context menu and a standard button."""
+    field = QLineEdit(widget)
+    menu = field.createStandardContextMenu()
+    assert menu is not None
+    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, widget)
+    close = box.button(QDialogButtonBox.StandardButton.Close)
+    assert close is not None
+    # "Co&pier\tCtrl+C": the words, not the accelerator nor the shortcut
+    texts = [action.text().split("\t")[0].replace("&", "") for action in menu.actions()]
+    return [*texts, close.text().replace("&", "")]
+
+
+def test_french_also_translates_qts_own_menus_and_buttons(
+    tmp_path: Path, window: MainWindow
+) -> None:
+    console = Console(open_settings(str(tmp_path / "settings.ini")))
+    console.window = window
+    console.apply_preferences(Preferences(language="fr"))
+    french = _qt_texts(window)
+    assert {"Copier", "Coller", "Fermer"} <= set(french)
+    assert "Copy" not in french and "Select All" not in french
+    console.apply_preferences(Preferences(language="en"))
+    assert {"Copy", "Paste", "Select All", "Close"} <= set(_qt_texts(window))
 
 
 def test_window_layout_is_restored(qtbot: QtBot, tmp_path: Path, window: MainWindow) -> None:
