@@ -237,6 +237,14 @@ _DUE_BITS: Final = _SLOT_BITS + _VALUE_BITS + 8  # a packed next-SLA-due key
 _LOW_64: Final = (1 << _VALUE_BITS) - 1
 
 
+def _states_of(first: int, second: int) -> tuple[ClockStatus | None, ClockStatus | None]:
+    """Both clocks' states from their codes (None: not known)."""
+    return (
+        None if first == _NO_STATE else _STATES[first],
+        None if second == _NO_STATE else _STATES[second],
+    )
+
+
 def _clock_of(sla: TicketSla | None, column: int) -> ClockState | None:
     """The clock an SLA column shows."""
     if sla is None:
@@ -415,8 +423,9 @@ class QueueModel(QAbstractTableModel):
 
     #: the number of tickets in some view may have changed (clock states, reload)
     countsChanged = Signal()
-    #: the clock states, assignee or status of these tickets (a list of ids) may have
-    #: moved; None: of any ticket (the queue was read again)
+    #: the clock states, assignee or status of these tickets may have moved: a dict of
+    #: their ids to the states their clocks had before (see :meth:`watch`); None: of
+    #: any ticket (the queue was read again)
     clocksMoved = Signal(object)
 
     def __init__(
@@ -1532,8 +1541,10 @@ class QueueModel(QAbstractTableModel):
                 held_keys.setdefault(slot, b[0][0])  # its key before the first move
         if states_moved:
             self.countsChanged.emit()
-            ids = self._ids
-            self.clocksMoved.emit([ids[slot] for slot in states_moved])
+            ids, earlier = self._ids, dict(zip(woken, before, strict=True))
+            self.clocksMoved.emit(
+                {ids[slot]: _states_of(*earlier[slot][1]) for slot in states_moved}
+            )
 
     def _move_rows(self) -> None:
         """The rows whose clocks moved since the last step take their places."""
@@ -1694,13 +1705,18 @@ class QueueModel(QAbstractTableModel):
             if self._pending[slot] != flag:
                 self._pending[slot] = flag
                 slots.append(slot)
+        earlier = {slot: self._states(slot) for slot in slots}
         if slots:
             self._forget_keys(slots)
             self._field_counts = self._updated_sorted = None
             self._evaluate_slots(slots)
-        self._apply_refresh(slots)
+        self._apply_refresh(earlier)
 
-    def _apply_refresh(self, slots: list[int]) -> None:
+    def _apply_refresh(
+        self, earlier: dict[int, tuple[ClockStatus | None, ClockStatus | None]]
+    ) -> None:
+        """Show the tickets re-read (their slots, with the states their clocks had)."""
+        slots = list(earlier)
         rows = self._select()
         if rows != self._rows:
             self._replace_rows(rows)
@@ -1714,7 +1730,7 @@ class QueueModel(QAbstractTableModel):
         self.countsChanged.emit()
         if slots:
             ids = self._ids
-            self.clocksMoved.emit([ids[slot] for slot in slots])
+            self.clocksMoved.emit({ids[slot]: states for slot, states in earlier.items()})
 
     def refresh_changed(self) -> int:
         """Re-read the tickets that changed in the cache since the queue last read it.
@@ -1782,11 +1798,7 @@ class QueueModel(QAbstractTableModel):
         )
 
     def _states(self, slot: int) -> tuple[ClockStatus | None, ClockStatus | None]:
-        first, second = self._response_state[slot], self._resolution_state[slot]
-        return (
-            None if first == _NO_STATE else _STATES[first],
-            None if second == _NO_STATE else _STATES[second],
-        )
+        return _states_of(self._response_state[slot], self._resolution_state[slot])
 
     def watch(self, user_id: int, ticket_ids: Iterable[int] | None = None) -> dict[int, Watched]:
         """The clock states of the open tickets assigned to ``user_id``, by ticket id:

@@ -36,7 +36,11 @@ class Level(IntEnum):
     BREACHED = 2
 
 
-def level_of(states: tuple[ClockStatus | None, ...]) -> Level:
+#: A ticket's clock states: first response, resolution (None: not known).
+States = tuple[ClockStatus | None, ...]
+
+
+def level_of(states: States) -> Level:
     if ClockStatus.BREACHED in states:
         return Level.BREACHED
     if ClockStatus.AT_RISK in states:
@@ -128,11 +132,15 @@ class SlaNotifier(QObject):
         """Whether the first look at my tickets was taken (see the constructor)."""
         return not self._first_look.isActive()
 
-    def _clocks_moved(self, ticket_ids: list[int] | None) -> None:
-        if self._first_look.isActive():  # not looked yet: that look first
-            self._first_look.stop()
+    def _clocks_moved(self, earlier: Mapping[int, States] | None) -> None:
+        if self._first_look.isActive():  # not looked yet: that look first, and these
+            self._first_look.stop()  # tickets as they were before they moved
             self.check()
-        self.check(ticket_ids)
+            if earlier is not None:
+                for ticket_id, states in earlier.items():
+                    if ticket_id in self._levels:
+                        self._levels[ticket_id] = level_of(states)
+        self.check(None if earlier is None else list(earlier))
 
     def check(self, ticket_ids: list[int] | None = None) -> list[Alert]:
         """Alerts for my tickets among ``ticket_ids`` (None: all of them) whose state

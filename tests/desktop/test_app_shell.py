@@ -391,10 +391,10 @@ def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
     assert not notifier.looked  # its first look comes once the window is painted
     qtbot.waitUntil(lambda: notifier.looked)
     assert shown == [] and notifier.sent == []  # no old news at start
-    watched: list[object] = []
+    watched: list[dict[int, object]] = []
     model.clocksMoved.connect(watched.append)
     model.tick(T0 + 11 * minute)  # nothing on screen: the clocks change state together
-    assert watched == [[11, 12]]  # the notifier looks at these two, not at every ticket
+    assert [list(moved) for moved in watched] == [[11, 12]]  # these two, not every ticket
     assert [(a.ticket_id, a.level) for batch in shown for a in batch] == [(11, Level.BREACHED)]
     assert shown[0][0].title == "SLA breached: INC-2026-000011"
     model.tick(T0 + 20 * minute)
@@ -409,6 +409,23 @@ def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
     model.refresh_tickets([11])
     assert list(model.watch(1)) == [11]
     assert len(shown) == 1
+
+
+def test_my_ticket_breaching_before_the_first_look_is_notified(
+    cache: Cache, clock: FakeClock
+) -> None:
+    feed = Feed()
+    minute = dt.timedelta(minutes=1)
+    feed.ticket(11, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=1)
+    feed.ticket(12, created=T0 - 50 * minute, priority="P4", severity="minor", assignee=1)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    shown: list[list[Alert]] = []
+    notifier = SlaNotifier(model, 1, show=shown.append)
+    model.tick(T0 + 11 * minute)  # within the first moments, before the window is painted
+    assert notifier.looked
+    # 11 breached: news, though the first look came after; 12 did not move
+    assert [(a.ticket_id, a.level) for batch in shown for a in batch] == [(11, Level.BREACHED)]
 
 
 # -- end to end, with the real server ---------------------------------------------------------
