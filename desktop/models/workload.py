@@ -21,11 +21,11 @@ compare-and-set against the version the reassignment produced.
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from uuid import UUID, uuid4
 
 from PySide6.QtCore import (
@@ -36,7 +36,7 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 import i18n
 from desktop.models.sla_cells import SlaRules, events_from_history, read_sla_history
@@ -195,33 +195,6 @@ class ClockSnapshot:
     #: per ticket, per clock: (0 running / 1 paused / 2 stopped, remaining µs, at-risk µs)
     clocks: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]
 
-    def merged(self, fresh: ClockSnapshot, gone: Iterable[int] = ()) -> ClockSnapshot:
-        """This snapshot with ``fresh``'s tickets in place of theirs and the other
-        ``gone`` ones left out, as of this one's position: a running clock of
-        ``fresh`` had, at this position, what it has at fresh's plus the business
-        time between the two."""
-        shift = fresh.position_us - self.position_us
-        out = set(gone) | set(fresh.ids)
-        entries = {
-            ticket_id: (pending, clocks)
-            for ticket_id, pending, clocks in zip(self.ids, self.pending, self.clocks, strict=True)
-            if ticket_id not in out
-        }
-        for ticket_id, pending, clocks in zip(fresh.ids, fresh.pending, fresh.clocks, strict=True):
-            response, resolution = (
-                (mode, remaining + shift if mode == 0 else remaining, risk)
-                for mode, remaining, risk in clocks
-            )
-            entries[ticket_id] = (pending, (response, resolution))
-        ids = tuple(sorted(entries))
-        return ClockSnapshot(
-            self.calendar,
-            self.position_us,
-            ids,
-            tuple(entries[i][0] for i in ids),
-            tuple(entries[i][1] for i in ids),
-        )
-
     def thresholds(self) -> list[tuple[int, int, int]]:
         """Per ticket, the business positions from which it is (at risk, breached,
         forecast to breach), if nothing happens to it: the flags of :meth:`flags` at
@@ -369,6 +342,8 @@ class WorkloadRow:
     at_risk_from: list[int] = field(default_factory=list, repr=False)
     breached_from: list[int] = field(default_factory=list, repr=False)
     forecast_from: list[int] = field(default_factory=list, repr=False)
+    #: an agent no longer in the team, whose tickets still are
+    former: bool = field(default=False, repr=False)
 
     def count(self, column: WorkloadColumn) -> int:
         return {
@@ -386,8 +361,47 @@ class WorkloadRow:
         )
 
 
+class _Placed(NamedTuple):
+    """What the workload keeps of one open ticket once its clocks are evaluated (not
+    its history): where it counts, and from when it is at risk, breached or forecast
+    to breach (see :meth:`ClockSnapshot.thresholds`: business positions, which hold
+    whenever they were computed, as long as nothing happens to the ticket)."""
+
+    team_id: int
+    assignee_id: int | None
+    pending: bool
+    thresholds: tuple[int, int, int]
+
+
+def _insert(row: WorkloadRow, ticket_id: int, placed: _Placed) -> None:
+    at_risk, breached, forecast = placed.thresholds
+    insort(row.ticket_ids, ticket_id)
+    insort(row.at_risk_from, at_risk)
+    insort(row.breached_from, breached)
+    insort(row.forecast_from, forecast)
+    row.open += 1
+    row.pending += placed.pending
+
+
+def _remove(row: WorkloadRow, ticket_id: int, placed: _Placed) -> None:
+    for values, value in zip(
+        (row.ticket_ids, row.at_risk_from, row.breached_from, row.forecast_from),
+        (ticket_id, *placed.thresholds),
+        strict=True,
+    ):
+        del values[bisect_left(values, value)]
+    row.open -= 1
+    row.pending -= placed.pending
+
+
 class WorkloadModel(QAbstractTableModel):
-    """Per team the user leads: each agent's load, and the team's unassigned tickets."""
+    """Per team the user leads: each agent's load, and the team's unassigned tickets.
+
+    The clocks of every open ticket are evaluated once, at :meth:`reload`; after a
+    sync, :meth:`refresh_changed` evaluates only the tickets whose history grew and
+    moves them between the rows, which stay (and a selection in them): a sync of a
+    hundred tickets costs milliseconds, not a pass over the teams' tens of thousands.
+    """
 
     def __init__(
         self,
@@ -403,11 +417,18 @@ class WorkloadModel(QAbstractTableModel):
         self._me = me
         self._now = now
         self._rules = rules or (lambda: SlaRules.from_cache(cache))
-        self._tickets: dict[int, OpenTicket] = {}
+        self._placed: dict[int, _Placed] = {}
+        self._loaded = False
         self._team_ids: list[int] = []
+        #: the teams and users the rows were laid out from (a change: laid out again)
+        self._directory: tuple[object, ...] = ()
         #: the cache's history rows read up to this one (see Cache.history_since)
         self._history_mark = 0
-        self._snapshot: ClockSnapshot | None = None
+        #: the tickets in the cache then (fewer now: some were dropped, see refresh_changed)
+        self._ticket_total = 0
+        self._calendar: Any = None
+        #: the business position of the latest evaluation: counts never go back before it
+        self._floor = 0
         self._rows: list[WorkloadRow] = []
         self._presence: dict[int, tuple[bool, dt.datetime]] | None = None
         self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
@@ -417,15 +438,14 @@ class WorkloadModel(QAbstractTableModel):
     def reload(self) -> None:
         """Read the teams, agents and open tickets from the cache again."""
         self._history_mark = self._cache.history_mark()
+        self._ticket_total = self._cache.ticket_count()
         teams = led_teams(self._cache, self._me)
         self._team_ids = [team.id for team in teams]
         # every open ticket of the teams, its history and clocks: many objects at once
         with collector_paused():
-            self._tickets = {
-                ticket.id: ticket
-                for ticket in load_open_tickets(self._cache, team_ids=self._team_ids)
-            }
-            self._snapshot = None
+            self._placed = {}
+            self._place(load_open_tickets(self._cache, team_ids=self._team_ids))
+            self._loaded = True
             self._lay_out(teams)
 
     def refresh_changed(self) -> int:
@@ -433,46 +453,75 @@ class WorkloadModel(QAbstractTableModel):
         sync, a command); how many.  Their clocks are evaluated, the others' are not."""
         changed, mark = self._cache.history_since(self._history_mark)
         teams = led_teams(self._cache, self._me)
+        total = self._cache.ticket_count()
         if (
-            self._snapshot is None
+            not self._loaded
             or [team.id for team in teams] != self._team_ids
-            or len(changed) > len(self._tickets) // 4 + 1000
+            # tickets leave the cache without a history row only when the user's
+            # access changes (Store._drop_out_of_sight): read all again then
+            or total < self._ticket_total
+            or len(changed) > len(self._placed) // 4 + 1000
         ):
             self.reload()
-            return len(self._tickets)
-        self._history_mark = mark
-        if changed:
-            team_ids = set(self._team_ids)
-            fresh = [
+            return len(self._placed)
+        self._history_mark, self._ticket_total = mark, total
+        team_ids = set(self._team_ids)
+        fresh = (
+            [
                 ticket
                 for ticket in load_open_tickets(self._cache, ticket_ids=changed)
                 if ticket.team_id in team_ids
             ]
-            for ticket_id in changed:
-                self._tickets.pop(ticket_id, None)
-            self._tickets.update((ticket.id, ticket) for ticket in fresh)
-            self._snapshot = self._snapshot.merged(
-                snapshot(fresh, self._rules(), self._now()), gone=changed
+            if changed
+            else []
+        )
+        rows = {(row.team_id, row.agent_id): row for row in self._rows}
+        in_place = self._directory == self._directory_of(teams)
+        for ticket_id in changed:
+            placed = self._placed.pop(ticket_id, None)
+            if placed is not None and in_place:
+                _remove(rows[placed.team_id, placed.assignee_id], ticket_id, placed)
+        self._place(fresh)
+        for ticket in fresh if in_place else ():
+            row = rows.get((ticket.team_id, ticket.assignee_id))
+            if row is None:  # assigned to someone outside the team: a row of their own
+                in_place = False
+                break
+            _insert(row, ticket.id, self._placed[ticket.id])
+        if not in_place or any(row.former and not row.open for row in self._rows):
+            self._lay_out(teams)
+        elif changed:
+            self._count_at(self._now())
+            self.dataChanged.emit(
+                self.index(0, WorkloadColumn.OPEN),
+                self.index(len(self._rows) - 1, WorkloadColumn.FORECAST),
+                [Qt.ItemDataRole.DisplayRole, SORT_ROLE],
             )
-        if self._open_count() != len(self._tickets):  # some left without a history row
-            self.reload()
-            return len(self._tickets)
-        self._lay_out(teams)
+            if self._sort[0] in _COUNTS:
+                self.sort(*self._sort)
         return len(changed)
 
-    def _open_count(self) -> int:
-        t = schema.tickets.c
-        with self._cache.read() as connection:
-            return int(
-                connection.execute(
-                    select(func.count()).where(
-                        t.team_id.in_(self._team_ids), t.status.not_in(_DONE)
-                    )
-                ).scalar_one()
+    def _place(self, tickets: Sequence[OpenTicket]) -> None:
+        """Evaluate these tickets' clocks now, and keep where and when they count."""
+        if not tickets:
+            return
+        shot = snapshot(tickets, self._rules(), self._now())
+        self._calendar = shot.calendar
+        self._floor = max(self._floor, shot.position_us)
+        placed = self._placed
+        for ticket, thresholds in zip(tickets, shot.thresholds(), strict=True):
+            placed[ticket.id] = _Placed(
+                ticket.team_id, ticket.assignee_id, ticket.status == "pending", thresholds
             )
+
+    def _directory_of(self, teams: Sequence[TeamOut]) -> tuple[object, ...]:
+        """What the rows are laid out from: the teams, and the names of the users."""
+        users = tuple((user.id, user.display_name, user.active) for user in self._cache.users())
+        return (tuple(teams), users)
 
     def _lay_out(self, teams: Sequence[TeamOut]) -> None:
         """The rows (a team's agents, then its unassigned tickets), counted and sorted."""
+        self._directory = self._directory_of(teams)
         users = {user.id: user for user in self._cache.users()}
         rows: list[WorkloadRow] = []
         for team in teams:
@@ -483,42 +532,37 @@ class WorkloadModel(QAbstractTableModel):
             rows.append(WorkloadRow(team.id, team.name, None, ""))
         by_key = {(row.team_id, row.agent_id): row for row in rows}
         names = {team.id: team.name for team in teams}
-        for ticket_id in sorted(self._tickets):
-            ticket = self._tickets[ticket_id]
-            key = (ticket.team_id, ticket.assignee_id)
+        found: dict[tuple[int, int | None], list[tuple[int, _Placed]]] = {}
+        for ticket_id in sorted(self._placed):
+            placed = self._placed[ticket_id]
+            key = (placed.team_id, placed.assignee_id)
             if key not in by_key:  # assigned to someone who left the team
-                former = users.get(ticket.assignee_id or 0)
-                name = former.display_name if former else f"#{ticket.assignee_id}"
-                by_key[key] = WorkloadRow(ticket.team_id, names[ticket.team_id], key[1], name)
+                former = users.get(placed.assignee_id or 0)
+                name = former.display_name if former else f"#{placed.assignee_id}"
+                by_key[key] = WorkloadRow(placed.team_id, names[placed.team_id], key[1], name)
+                by_key[key].former = True
                 rows.append(by_key[key])
-            by_key[key].ticket_ids.append(ticket.id)
+            found.setdefault(key, []).append((ticket_id, placed))
+        for key, entries in found.items():
+            row = by_key[key]
+            row.ticket_ids = [ticket_id for ticket_id, _placed in entries]
+            row.at_risk_from = sorted(placed.thresholds[0] for _id, placed in entries)
+            row.breached_from = sorted(placed.thresholds[1] for _id, placed in entries)
+            row.forecast_from = sorted(placed.thresholds[2] for _id, placed in entries)
+            row.open = len(entries)
+            row.pending = sum(placed.pending for _id, placed in entries)
         self.beginResetModel()
         self._rows = rows
         self._apply_presence()
-        self._count(again=self._snapshot is None)
+        self._count_at(self._now())
         self._rows = self._sorted(self._rows)
         self.endResetModel()
 
-    def _count(self, *, again: bool = True) -> None:
-        """Count the rows at now (``again``: evaluate the clocks from the histories first;
-        else, or once the snapshot changed, the rows' thresholds are sorted again)."""
-        now = self._now()
-        if again or self._snapshot is None:
-            self._snapshot = snapshot(list(self._tickets.values()), self._rules(), now)
-        thresholds = dict(zip(self._snapshot.ids, self._snapshot.thresholds(), strict=True))
-        for row in self._rows:
-            found = [thresholds[i] for i in row.ticket_ids]
-            row.at_risk_from = sorted(a for a, _b, _f in found)
-            row.breached_from = sorted(b for _a, b, _f in found)
-            row.forecast_from = sorted(f for _a, _b, f in found)
-            row.open = len(found)
-            row.pending = sum(self._tickets[i].status == "pending" for i in row.ticket_ids)
-        self._count_at(now)
-
     def _count_at(self, now: dt.datetime) -> None:
         """The rows' figures at ``now``: binary searches in their thresholds."""
-        assert self._snapshot is not None
-        position = self._snapshot.position_at(now)
+        if self._calendar is None:  # no open ticket was ever placed: nothing to count
+            return
+        position = max(self._floor, self._calendar.position_us(to_us(now)))
         for row in self._rows:
             row.breached = bisect_right(row.breached_from, position)
             row.at_risk = bisect_right(row.at_risk_from, position) - row.breached

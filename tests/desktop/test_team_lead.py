@@ -18,7 +18,7 @@ import qasync  # type: ignore[import-untyped]
 from PySide6.QtCore import QEvent, QItemSelectionModel, QPoint, QPointF, Qt
 from PySide6.QtGui import QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractItemView, QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QTableView
 from pytestqt.qtbot import QtBot
 
 import i18n
@@ -258,6 +258,63 @@ def test_workload_numbers_equal_a_direct_count_from_the_cache(cache: Cache) -> N
         assert text == str(row.breached)
 
 
+def _figures(rows: list[Any]) -> dict[tuple[int, int | None], tuple[int, ...]]:
+    """Each row's numbers, and its tickets, by (team, agent)."""
+    return {
+        (r.team_id, r.agent_id): (
+            r.open, r.at_risk, r.breached, r.pending, r.forecast, *r.ticket_ids
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+def test_a_sync_moves_tickets_between_rows_that_stay_selected(qtbot: QtBot, cache: Cache) -> None:
+    clock = FakeClock(T0)
+    seed_demo(cache, now=T0, count=300)
+    users = {user.username: user for user in cache.users()}
+    carol, eva = users["carol"], users["eva"]  # eva is in none of carol's teams
+    model = _model(cache, clock, me=carol.id)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    store = Store(cache, user_id=carol.id)
+    ticket = next(
+        t
+        for t in cache.tickets()
+        if t.team_id in carol.team_ids and t.assignee_id is not None and t.status in ("new", "open")
+    )
+
+    clock.advance(minutes=20)  # a ticket handed to someone outside the team: their row
+    store.assign(ticket.id, eva.id)
+    assert model.refresh_changed() == 1
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
+    assert (ticket.team_id, eva.id) in _figures(model.rows)
+    clock.advance(minutes=20)  # and back in the team: that row goes
+    store.assign(ticket.id, None)
+    assert model.refresh_changed() == 1
+    assert (ticket.team_id, eva.id) not in _figures(model.rows)
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
+
+    resets.clear()
+    chosen = next(  # another agent of the team, whose row the lead selected
+        row
+        for row in model.rows
+        if row.team_id == ticket.team_id and row.agent_id not in (None, ticket.assignee_id)
+    )
+    view.selectRow(model.rows.index(chosen))
+    clock.advance(minutes=20)  # an ordinary sync: the rows stay, the selection with them
+    store.set_priority(ticket.id, Priority.P1)
+    store.assign(ticket.id, chosen.agent_id)
+    assert model.refresh_changed() == 1
+    assert resets == []
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
+    assert ticket.id in chosen.ticket_ids
+    selected = [model.row_at(index.row()) for index in view.selectionModel().selectedRows()]
+    assert len(selected) == 1 and selected[0] is chosen
+
+
 def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None:
     clock = FakeClock(T0)
     seed_demo(cache, now=T0, count=300)
@@ -280,30 +337,26 @@ def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None
     clock.advance(minutes=30)
 
     assert model.refresh_changed() == 4  # four tickets read again, not the team's all
-
-    def figures(rows: list[Any]) -> dict[tuple[int, int | None], tuple[int, ...]]:
-        return {
-            (r.team_id, r.agent_id): (r.open, r.at_risk, r.breached, r.pending, r.forecast)
-            for r in rows
-        }
-
-    assert figures(model.rows) == figures(_model(cache, clock, me=carol.id).rows)
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     clock.advance(hours=3)  # and the clocks go on from there
     model.tick()
-    assert figures(model.rows) == figures(_model(cache, clock, me=carol.id).rows)
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert model.refresh_changed() == 0
 
 
-def test_a_snapshot_merged_with_a_later_one_is_the_same_clocks(cache: Cache) -> None:
+def test_thresholds_hold_whenever_they_are_computed(cache: Cache) -> None:
+    """What lets a sync evaluate only the tickets it changed: the positions from which
+    a ticket is at risk, breached, forecast, are the same from a later evaluation."""
     seed_demo(cache, now=T0, count=120)
     tickets = load_open_tickets(cache)
     rules = SlaRules.defaults()
     before = snapshot(tickets, rules, T0)
     later = snapshot(tickets[::3], rules, T0 + dt.timedelta(hours=5))  # histories unchanged
     assert later.position_us > before.position_us
-    assert before.merged(later) == before  # remaining times brought back to `before`
-    gone = {tickets[1].id, tickets[2].id}  # not in `later`: left out
-    assert set(before.merged(later, gone=gone).ids) == {t.id for t in tickets} - gone
+    earlier = dict(zip(before.ids, before.thresholds(), strict=True))
+    found = dict(zip(later.ids, later.thresholds(), strict=True))
+    assert found == {ticket_id: earlier[ticket_id] for ticket_id in later.ids}
+    assert len({at_risk for at_risk, _b, _f in found.values()}) > 10  # not all "never"
 
 
 def test_the_ticking_counts_equal_each_tickets_flags(cache: Cache) -> None:
