@@ -30,6 +30,7 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QComboBox,
     QCompleter,
@@ -84,7 +85,14 @@ from sla.policy import Priority, Severity
 from sync.cache import CommentView
 from sync.store import Store, UnknownTicketError
 
-__all__ = ["ClockPanel", "CommentCard", "ReplyEditor", "TicketWorkspace"]
+__all__ = [
+    "ClockPanel",
+    "CommentCard",
+    "ReplyEditor",
+    "RoomLeftTabs",
+    "TicketWorkspace",
+    "VerticalScrollArea",
+]
 
 _INTERNAL_BACKGROUND: Final = "#fff6d5"
 _PUBLIC_BACKGROUND: Final = "#ffffff"
@@ -157,6 +165,31 @@ class CountdownText(QWidget):
             rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown
         )
         painter.end()
+
+
+class VerticalScrollArea(QScrollArea):
+    """Scrolls its widget up and down only: it is as wide at least as its widget needs
+    (a scroll bar's width more), so nothing is ever cut on the right."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        widget = self.widget()
+        if widget is None:
+            return hint
+        width = widget.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), width + 2 * self.frameWidth()), hint.height())
+
+
+class RoomLeftTabs(QTabWidget):
+    """Tabs that take the room the rest of the workspace leaves, down to their minimum:
+    they ask for no more, so a short workspace keeps its reply editor in view."""
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
 
 
 class ClockPanel(QFrame):
@@ -377,7 +410,9 @@ class TicketWorkspace(QWidget):
         self._build_editor()
         self._build_actions()
 
-        layout = QVBoxLayout(self)
+        body = QWidget()
+        body.setObjectName("ticket-workspace-body")
+        layout = QVBoxLayout(body)
         layout.setContentsMargins(10, 8, 10, 6)
         layout.setSpacing(6)
         layout.addWidget(self.header)
@@ -385,6 +420,19 @@ class TicketWorkspace(QWidget):
         layout.addWidget(self.preview)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.editor_box)
+        # shorter than its contents (under the team lead's workload panel, on a small
+        # screen), the workspace scrolls rather than squeeze its clocks into one another
+        self.scroll_area = VerticalScrollArea()
+        self.scroll_area.setObjectName("ticket-workspace-scroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):  # a control given the focus is scrolled into view
+            app.focusChanged.connect(self._focus_moved)
         self._set_tab_order()
 
         # the ticker follows the clocks' next visible change (each second while a
@@ -538,7 +586,7 @@ class TicketWorkspace(QWidget):
         self.preview.hide()
 
     def _build_tabs(self) -> None:
-        self.tabs = QTabWidget()
+        self.tabs = RoomLeftTabs()
         self.tabs.setObjectName("workspace-tabs")
         self.tabs.setDocumentMode(True)
 
@@ -578,6 +626,10 @@ class TicketWorkspace(QWidget):
         self.kb_results = QListWidget()
         self.kb_results.setObjectName("kb-results")
         self.kb_results.setAlternatingRowColors(True)
+        # two results at least (not Qt's 70 px): the workspace fits under the workload
+        self.kb_results.setMinimumHeight(
+            self.kb_results.fontMetrics().lineSpacing() * 2 + 2 * self.kb_results.frameWidth() + 4
+        )
         self.kb_results.itemActivated.connect(lambda _item: self.insert_article())
         self.kb_results.currentRowChanged.connect(lambda _r: self._kb_selection())
         self.kb_insert_button = QPushButton()
@@ -1172,6 +1224,11 @@ class TicketWorkspace(QWidget):
     @property
     def public_mode(self) -> bool:
         return self.modes.checkedId() == _MODE_REPLY
+
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        body = self.scroll_area.widget()
+        if new is not None and body is not None and body.isAncestorOf(new):
+            self.scroll_area.ensureWidgetVisible(new, 0, 0)
 
     def start_reply(self, *, public: bool) -> None:
         (self.reply_mode_button if public else self.note_mode_button).setChecked(True)

@@ -4,6 +4,7 @@ offline replies and internal notes, history, knowledge base, shortcuts, French."
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
@@ -531,3 +532,45 @@ def test_the_window_ticks_its_queue_and_workspace_at_one_instant(
     shown = resolution.value.text()
     window.tick()  # before the workspace is due: left as it is
     assert resolution.value.text() == shown
+
+
+def test_a_short_workspace_scrolls_instead_of_squeezing_its_clocks(
+    qtbot: QtBot, workspace: TicketWorkspace
+) -> None:
+    """As under the team lead's workload panel: the clocks stay readable, every line
+    whole, and the rest of the workspace is a scroll away."""
+    workspace.resize(560, 330)
+    QApplication.processEvents()
+    for panel in workspace.clocks.values():
+        lines = [panel.title, panel.value, panel.detail]
+        assert panel.height() >= panel.minimumSizeHint().height()
+        for above, below in itertools.pairwise(lines):
+            assert above.geometry().bottom() < below.geometry().top()
+            assert above.height() >= above.minimumSizeHint().height()
+    bar = workspace.scroll_area.verticalScrollBar()
+    assert bar.maximum() > 0  # the reply editor below: reached by scrolling
+    body = workspace.scroll_area.widget()
+    assert (
+        body is not None and body.width() >= body.minimumSizeHint().width()
+    )  # and nothing cut on the right
+    for language in ("en", "fr"):  # under the workload panel of a 800-pixel window
+        i18n.set_language(language)
+        workspace.retranslate()
+        workspace.resize(530, 470)
+        QApplication.processEvents()
+        assert bar.maximum() == 0  # everything in view: the tabs took what room was left
+
+
+def test_replying_in_a_short_workspace_scrolls_the_editor_into_view(
+    qtbot: QtBot, workspace: TicketWorkspace
+) -> None:
+    workspace.resize(560, 330)
+    workspace.activateWindow()
+    QApplication.processEvents()
+    bar = workspace.scroll_area.verticalScrollBar()
+    assert bar.value() == 0
+    workspace.start_reply(public=True)
+    qtbot.waitUntil(lambda: workspace.editor.hasFocus())
+    viewport = workspace.scroll_area.viewport()
+    top = workspace.editor.mapTo(viewport, QPoint(0, 0)).y()
+    assert bar.value() > 0 and 0 <= top < viewport.height()
