@@ -34,6 +34,8 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor
 from sqlalchemy import delete, select
@@ -52,6 +54,7 @@ from sync.store import Store
 __all__ = [
     "FORECAST_HORIZON",
     "LEAD_ROLES",
+    "LOAD_SLICE",
     "MovePreview",
     "OpenTicket",
     "Reassignment",
@@ -63,6 +66,7 @@ __all__ = [
     "evaluate_tickets",
     "is_lead",
     "load_open_tickets",
+    "open_ticket_ids",
     "preview_move",
     "reassign",
     "undo",
@@ -77,6 +81,9 @@ SOON: Final = dt.timedelta(hours=1)
 LEAD_ROLES: Final = frozenset({Role.TEAM_LEAD, Role.ADMIN})
 _DONE: Final = tuple(status.value for status in Status if status.is_done)
 _CHUNK: Final = 500
+#: Open tickets read and evaluated in one slice of a load in the background (some
+#: tens of milliseconds: the window answers between two).
+LOAD_SLICE: Final = 1_000
 
 #: Custom roles: the sort value of a cell, the (team id, agent id or None) of a row.
 SORT_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
@@ -118,6 +125,16 @@ class OpenTicket:
     status: str
     version: int
     events: list[Event]
+
+
+def open_ticket_ids(cache: Cache, team_ids: Iterable[int]) -> list[int]:
+    """The ids of the open tickets of these teams, in order."""
+    t = schema.tickets.c
+    with cache.read() as connection:
+        query = (
+            select(t.id).where(t.team_id.in_(list(team_ids)), t.status.not_in(_DONE)).order_by(t.id)
+        )
+        return list(connection.execute(query).scalars())
 
 
 def load_open_tickets(
@@ -401,7 +418,14 @@ class WorkloadModel(QAbstractTableModel):
     sync, :meth:`refresh_changed` evaluates only the tickets whose history grew and
     moves them between the rows, which stay (and a selection in them): a sync of a
     hundred tickets costs milliseconds, not a pass over the teams' tens of thousands.
+
+    With ``slice_size``, a load of more open tickets than that is done in slices
+    between events (:attr:`loading`, :attr:`loadProgress`): tens of thousands of
+    tickets take seconds to evaluate, and the window stays alive meanwhile.
     """
+
+    #: a load in slices moved on, or ended (see :attr:`loading`)
+    loadProgress = Signal()
 
     def __init__(
         self,
@@ -410,9 +434,19 @@ class WorkloadModel(QAbstractTableModel):
         me: int | None,
         now: Callable[[], dt.datetime],
         rules: Callable[[], SlaRules] | None = None,
+        slice_size: int | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._slice_size = slice_size
+        #: the open tickets a load in slices has still to read, and what it read so far
+        self._queued: list[int] = []
+        self._loading_total = 0
+        self._next: dict[int, _Placed] = {}
+        self._refresh_after_load = False
+        self._slicer = QTimer(self)
+        self._slicer.setSingleShot(True)
+        self._slicer.timeout.connect(self._load_slice)
         self._cache = cache
         self._me = me
         self._now = now
@@ -435,22 +469,61 @@ class WorkloadModel(QAbstractTableModel):
 
     # -- loading and time ---------------------------------------------------------------
 
+    @property
+    def loading(self) -> tuple[int, int] | None:
+        """While a load in slices runs: the open tickets read so far, and in all."""
+        if not self._slicer.isActive():
+            return None
+        return self._loading_total - len(self._queued), self._loading_total
+
     def reload(self) -> None:
-        """Read the teams, agents and open tickets from the cache again."""
+        """Read the teams, agents and open tickets from the cache again (in slices
+        with ``slice_size``, when they are more)."""
         self._history_mark = self._cache.history_mark()
         self._ticket_total = self._cache.ticket_count()
         teams = led_teams(self._cache, self._me)
         self._team_ids = [team.id for team in teams]
-        # every open ticket of the teams, its history and clocks: many objects at once
+        slices = self._slice_size
+        if slices is None:
+            # every open ticket of the teams, its history and clocks: many objects at once
+            with collector_paused():
+                self._placed = {}
+                self._place(self._placed, load_open_tickets(self._cache, team_ids=self._team_ids))
+                self._loaded = True
+                self._lay_out(teams)
+            return
+        self._queued = open_ticket_ids(self._cache, self._team_ids)
+        self._loading_total, self._next = len(self._queued), {}
+        if len(self._queued) <= slices:
+            self._load_slice()  # few: at once
+        else:
+            self._slicer.start(0)
+            self.loadProgress.emit()
+
+    def _load_slice(self) -> None:
+        assert self._slice_size is not None
+        chunk = self._queued[: self._slice_size]
+        self._queued = self._queued[self._slice_size :]
         with collector_paused():
-            self._placed = {}
-            self._place(load_open_tickets(self._cache, team_ids=self._team_ids))
+            self._place(self._next, load_open_tickets(self._cache, ticket_ids=chunk))
+        if self._queued:
+            self._slicer.start(0)
+        else:
+            self._placed, self._next = self._next, {}
             self._loaded = True
-            self._lay_out(teams)
+            self._lay_out(led_teams(self._cache, self._me))
+            if self._refresh_after_load:  # a sync landed meanwhile
+                self._refresh_after_load = False
+                self.refresh_changed()
+        self.loadProgress.emit()
 
     def refresh_changed(self) -> int:
         """Read again only the tickets whose history grew since the last read (after a
-        sync, a command); how many.  Their clocks are evaluated, the others' are not."""
+        sync, a command); how many.  Their clocks are evaluated, the others' are not.
+        During a load in slices: once it is done."""
+        if self._slicer.isActive():
+            self._refresh_after_load = True
+            return 0
         changed, mark = self._cache.history_since(self._history_mark)
         teams = led_teams(self._cache, self._me)
         total = self._cache.ticket_count()
@@ -481,7 +554,7 @@ class WorkloadModel(QAbstractTableModel):
             placed = self._placed.pop(ticket_id, None)
             if placed is not None and in_place:
                 _remove(rows[placed.team_id, placed.assignee_id], ticket_id, placed)
-        self._place(fresh)
+        self._place(self._placed, fresh)
         for ticket in fresh if in_place else ():
             row = rows.get((ticket.team_id, ticket.assignee_id))
             if row is None:  # assigned to someone outside the team: a row of their own
@@ -501,14 +574,14 @@ class WorkloadModel(QAbstractTableModel):
                 self.sort(*self._sort)
         return len(changed)
 
-    def _place(self, tickets: Sequence[OpenTicket]) -> None:
-        """Evaluate these tickets' clocks now, and keep where and when they count."""
+    def _place(self, placed: dict[int, _Placed], tickets: Sequence[OpenTicket]) -> None:
+        """Evaluate these tickets' clocks now, and keep in ``placed`` where and when
+        they count."""
         if not tickets:
             return
         shot = snapshot(tickets, self._rules(), self._now())
         self._calendar = shot.calendar
         self._floor = max(self._floor, shot.position_us)
-        placed = self._placed
         for ticket, thresholds in zip(tickets, shot.thresholds(), strict=True):
             placed[ticket.id] = _Placed(
                 ticket.team_id, ticket.assignee_id, ticket.status == "pending", thresholds

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.workload import (
+    LOAD_SLICE,
     Reassignment,
     Target,
     UndoOutcome,
@@ -76,6 +77,7 @@ class TeamLeadTools(QObject):
             me=window.store.user_id,
             now=window.model.now,
             rules=self._rules,
+            slice_size=LOAD_SLICE,
             parent=self,
         )
         self.panel = WorkloadPanel(self.workload)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import i18n
 from desktop.models.workload import TARGET_ROLE, Target, WorkloadModel
 from desktop.views.tables import records_table
 from i18n import _
@@ -142,17 +143,27 @@ class WorkloadPanel(QWidget):
         self.ticker.setInterval(_TICK_MS)
         self.ticker.timeout.connect(self.tick)
         self._stale = True
+        model.loadProgress.connect(self._show_hint)
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.hint.setText(
-            _(
+        self._show_hint()
+        self.table.setAccessibleName(_("Team workload"))
+        self.model.retranslate()
+
+    def _show_hint(self) -> None:
+        loading = self.model.loading
+        if loading is None:
+            text = _(
                 "Open tickets per agent, and breaches to expect within 4 business hours. "
                 "Drop tickets from the queue on an agent to reassign them."
             )
-        )
-        self.table.setAccessibleName(_("Team workload"))
-        self.model.retranslate()
+        else:
+            done, total = loading
+            text = _("Counting the open tickets of your teams… {done} of {total}").format(
+                done=i18n.format_decimal(done), total=i18n.format_decimal(total)
+            )
+        self.hint.setText(text)
 
     def reload(self) -> None:
         """After a sync or a command: read again what changed (now if shown, else when

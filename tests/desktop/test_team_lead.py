@@ -32,6 +32,7 @@ from desktop.models.workload import (
     WorkloadColumn,
     WorkloadModel,
     load_open_tickets,
+    open_ticket_ids,
     preview_move,
     reassign,
     snapshot,
@@ -42,7 +43,7 @@ from desktop.views.presence import presence_text
 from desktop.views.reassign import ReassignDialog
 from desktop.views.settings import open_settings
 from desktop.views.sync_panel import describe_command
-from desktop.views.workload import ticket_ids_from_mime, tickets_mime
+from desktop.views.workload import WorkloadPanel, ticket_ids_from_mime, tickets_mime
 from sla.calendar import from_us, to_us
 from sla.clock import ClockStatus, Status, evaluate
 from sla.policy import Priority
@@ -313,6 +314,35 @@ def test_a_sync_moves_tickets_between_rows_that_stay_selected(qtbot: QtBot, cach
     assert ticket.id in chosen.ticket_ids
     selected = [model.row_at(index.row()) for index in view.selectionModel().selectedRows()]
     assert len(selected) == 1 and selected[0] is chosen
+
+
+def test_a_large_workload_loads_in_slices_and_takes_a_sync_after(
+    qtbot: QtBot, cache: Cache
+) -> None:
+    clock = FakeClock(T0)
+    seed_demo(cache, now=T0, count=300)
+    carol = next(user for user in cache.users() if user.username == "carol")
+    model = WorkloadModel(cache, me=carol.id, now=clock, slice_size=40)
+    panel = WorkloadPanel(model)
+    qtbot.addWidget(panel)
+    seen: list[tuple[int, int] | None] = []
+    model.loadProgress.connect(lambda: seen.append(model.loading))
+    model.reload()  # returns at once: the window goes on between the slices
+    total = len(open_ticket_ids(cache, carol.team_ids))
+    assert total > 3 * 40 and model.loading == (0, total) and model.rowCount() == 0
+    assert panel.hint.text() == f"Counting the open tickets of your teams… 0 of {total}"
+    with qtbot.waitSignal(model.loadProgress):
+        pass  # the first slice
+    assert model.loading == (40, total)
+    first = open_ticket_ids(cache, carol.team_ids)[0]  # read already
+    clock.advance(minutes=10)
+    Store(cache, user_id=carol.id).set_priority(first, Priority.P1)  # a sync meanwhile
+    assert model.refresh_changed() == 0  # taken once the load is done
+    qtbot.waitUntil(lambda: model.loading is None)
+    done = [progress[0] for progress in seen if progress is not None]
+    assert len(done) >= 3 and done == sorted(done) and seen[-1] is None
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
+    assert panel.hint.text().startswith("Open tickets per agent")
 
 
 def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None:
