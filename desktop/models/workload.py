@@ -511,7 +511,8 @@ class WorkloadModel(QAbstractTableModel):
         else:
             self._placed, self._next = self._next, {}
             self._loaded = True
-            self._lay_out(led_teams(self._cache, self._me))
+            with collector_paused():
+                self._lay_out(led_teams(self._cache, self._me))
             if self._refresh_after_load:  # a sync landed meanwhile
                 self._refresh_after_load = False
                 self.refresh_changed()
@@ -605,25 +606,35 @@ class WorkloadModel(QAbstractTableModel):
             rows.append(WorkloadRow(team.id, team.name, None, ""))
         by_key = {(row.team_id, row.agent_id): row for row in rows}
         names = {team.id: team.name for team in teams}
-        found: dict[tuple[int, int | None], list[tuple[int, _Placed]]] = {}
-        for ticket_id in sorted(self._placed):
-            placed = self._placed[ticket_id]
-            key = (placed.team_id, placed.assignee_id)
-            if key not in by_key:  # assigned to someone who left the team
-                former = users.get(placed.assignee_id or 0)
-                name = former.display_name if former else f"#{placed.assignee_id}"
-                by_key[key] = WorkloadRow(placed.team_id, names[placed.team_id], key[1], name)
-                by_key[key].former = True
-                rows.append(by_key[key])
-            found.setdefault(key, []).append((ticket_id, placed))
-        for key, entries in found.items():
-            row = by_key[key]
-            row.ticket_ids = [ticket_id for ticket_id, _placed in entries]
-            row.at_risk_from = sorted(placed.thresholds[0] for _id, placed in entries)
-            row.breached_from = sorted(placed.thresholds[1] for _id, placed in entries)
-            row.forecast_from = sorted(placed.thresholds[2] for _id, placed in entries)
-            row.open = len(entries)
-            row.pending = sum(placed.pending for _id, placed in entries)
+        # each row's tickets in id order, and their thresholds (one pass, no attribute
+        # look-up a ticket: tens of thousands of them)
+        found: dict[tuple[int, int | None], list[int]] = {}
+        for ticket_id, (team_id, assignee_id, _pending, _thresholds) in self._placed.items():
+            key = (team_id, assignee_id)
+            ids = found.get(key)
+            if ids is None:
+                ids = found[key] = []
+            ids.append(ticket_id)
+        placed = self._placed
+        for key, ids in found.items():
+            ids.sort()
+            row = by_key.get(key)
+            if row is None:  # assigned to someone who left the team
+                former = users.get(key[1] or 0)
+                name = former.display_name if former else f"#{key[1]}"
+                row = by_key[key] = WorkloadRow(key[0], names[key[0]], key[1], name)
+                row.former = True
+                rows.append(row)
+            entries = [placed[ticket_id] for ticket_id in ids]
+            at_risk, breached, forecast = (
+                zip(*(entry[3] for entry in entries), strict=True) if entries else ((), (), ())
+            )
+            row.ticket_ids = ids
+            row.at_risk_from = sorted(at_risk)
+            row.breached_from = sorted(breached)
+            row.forecast_from = sorted(forecast)
+            row.open = len(ids)
+            row.pending = sum(entry[2] for entry in entries)
         self.beginResetModel()
         self._rows = rows
         self._apply_presence()
