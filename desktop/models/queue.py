@@ -505,6 +505,8 @@ class QueueModel(QAbstractTableModel):
         self._updated: list[str] = []
         self._version: list[int] = []  # the server's version of each ticket
         self._pending = bytearray()
+        #: the ids of the tickets with pending work, as last read
+        self._pending_now: set[int] = set()
         self._done = bytearray()
         # the SLA, in columns
         self._events: list[list[Event] | None] = []
@@ -669,6 +671,7 @@ class QueueModel(QAbstractTableModel):
             self._version = list(version)
         self._slot_of = {ticket_id: slot for slot, ticket_id in enumerate(self._ids)}
         self._pending = bytearray(ticket_id in pending for ticket_id in self._ids)
+        self._pending_now = pending
         self._done = bytearray(code in _DONE for code in self._status)
         self._events = [None] * count
         self._evaluated = bytearray(count)
@@ -1151,6 +1154,20 @@ class QueueModel(QAbstractTableModel):
             else:
                 found[view] = known[view]
         return found
+
+    def _count_fields(self, slot: int, sign: int) -> None:
+        """Take one ticket out of (-1), or into (+1), the counts kept of the views that
+        depend on its fields, as they are now."""
+        known = self._field_counts
+        if known is not None:
+            for view in known:
+                known[view] += sign * len(self._view_slots(view, (slot,)))
+        stamps = self._updated_sorted
+        if stamps is not None:
+            if sign < 0:
+                del stamps[bisect.bisect_left(stamps, self._updated[slot])]
+            else:
+                bisect.insort(stamps, self._updated[slot])
 
     def _recent_count(self) -> int:
         """Tickets updated in the last 24 hours (their stamps sort as their instants)."""
@@ -1663,8 +1680,11 @@ class QueueModel(QAbstractTableModel):
         self._now_us = to_us(self._now)
         self._current, self._earlier, self._texts = {}, {}, {}  # histories change
         found: dict[int, tuple[Any, ...]] = {}
+        teams = self._my_teams
         with self._cache.read() as connection:
             self._read_directory(connection)
+            if self._my_teams != teams:  # my teams' views hold other tickets
+                self._field_counts = None
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 marks = ", ".join("?" * len(chunk))
@@ -1684,6 +1704,7 @@ class QueueModel(QAbstractTableModel):
         for ticket_id, row in found.items():
             slot = self._slot_of[ticket_id]
             slots.append(slot)
+            self._count_fields(slot, -1)  # the counts move with the fields, not recounted
             (_, tracking, subject, organisation, priority, severity, status) = row[:7]
             team, assignee, created, updated, version = row[7:]
             self._tracking[slot] = tracking
@@ -1700,15 +1721,18 @@ class QueueModel(QAbstractTableModel):
             self._pending[slot] = ticket_id in pending
             self._done[slot] = status in _DONE
             self._events[slot] = None
-        for slot, ticket_id in enumerate(self._ids):  # the provisional marks of the others
-            flag = ticket_id in pending
+            self._count_fields(slot, +1)
+        # the provisional marks of the others: those pending before or now
+        slot_of = self._slot_of
+        for slot in {slot_of[i] for i in self._pending_now | pending if i in slot_of}:
+            flag = self._ids[slot] in pending
             if self._pending[slot] != flag:
                 self._pending[slot] = flag
                 slots.append(slot)
+        self._pending_now = pending
         earlier = {slot: self._states(slot) for slot in slots}
         if slots:
             self._forget_keys(slots)
-            self._field_counts = self._updated_sorted = None
             self._evaluate_slots(slots)
         self._apply_refresh(earlier)
 

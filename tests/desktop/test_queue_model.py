@@ -467,6 +467,30 @@ def test_after_a_sync_only_the_touched_tickets_are_read_again(
     assert resets == [True] and 6 in queue.ticket_ids()
 
 
+def test_the_counts_follow_each_sync_without_a_recount(cache: Cache, clock: FakeClock) -> None:
+    seed_demo(cache, now=T0, count=120)
+    model = QueueModel(cache, me=DEMO_AGENT_ID, clock=clock)
+    assert model.counts()[QueueView.MY_TICKETS] > 0  # counted once, kept from now on
+    store = Store(cache, user_id=DEMO_AGENT_ID)
+    open_ids = [t.id for t in cache.tickets() if t.status in ("new", "open")]
+    unassigned = next(t.id for t in cache.tickets() if t.assignee_id is None)
+    steps: list[Callable[[], object]] = [
+        lambda: store.assign(unassigned, DEMO_AGENT_ID),  # into my tickets, out of unassigned
+        lambda: store.set_status(open_ids[0], Status.PENDING),
+        lambda: store.set_status(open_ids[1], Status.RESOLVED),  # out of the open views
+        lambda: store.assign(unassigned, None),
+        lambda: store.set_priority(open_ids[2], Priority.P1),  # recently updated, now
+    ]
+    for step in steps:
+        clock.advance(minutes=7)
+        step()
+        model.refresh_changed()
+        model.tick()  # the other clocks to now, as the fresh queue has them
+        fresh = QueueModel(cache, me=DEMO_AGENT_ID, clock=clock)
+        assert model.counts() == fresh.counts()
+    assert model.counts()[QueueView.RECENT] >= 1
+
+
 def test_the_demo_fills_a_cache_to_the_number_asked(cache: Cache) -> None:
     # the agent's cache keeps their teams' tickets only: a benchmark asking for 300
     # cached tickets gets them, not the two thirds of 300 a sync would keep
