@@ -127,13 +127,15 @@ class OpenTicket:
     events: list[Event]
 
 
+#: Open tickets: not resolved or closed.
+_OPEN: Final = schema.tickets.c.status.not_in(_DONE)
+
+
 def open_ticket_ids(cache: Cache, team_ids: Iterable[int]) -> list[int]:
     """The ids of the open tickets of these teams, in order."""
     t = schema.tickets.c
     with cache.read() as connection:
-        query = (
-            select(t.id).where(t.team_id.in_(list(team_ids)), t.status.not_in(_DONE)).order_by(t.id)
-        )
+        query = select(t.id).where(t.team_id.in_(list(team_ids)), _OPEN).order_by(t.id)
         return list(connection.execute(query).scalars())
 
 
@@ -149,7 +151,7 @@ def load_open_tickets(
             t.severity, o.plan,
         )
         .select_from(schema.tickets.outerjoin(schema.organisations, o.id == t.organisation_id))
-        .where(t.status.not_in(_DONE))
+        .where(_OPEN)
     )  # fmt: skip
     rows: list[Any] = []
     with cache.read() as connection:
@@ -492,6 +494,8 @@ class WorkloadModel(QAbstractTableModel):
                 self._loaded = True
                 self._lay_out(teams)
             return
+        self._slicer.stop()  # a load still running starts over
+        self._refresh_after_load = False
         self._queued = open_ticket_ids(self._cache, self._team_ids)
         self._loading_total, self._next = len(self._queued), {}
         if len(self._queued) <= slices:
@@ -504,18 +508,31 @@ class WorkloadModel(QAbstractTableModel):
         assert self._slice_size is not None
         chunk = self._queued[: self._slice_size]
         self._queued = self._queued[self._slice_size :]
+        team_ids = set(self._team_ids)
         with collector_paused():
-            self._place(self._next, load_open_tickets(self._cache, ticket_ids=chunk))
+            self._place(
+                self._next,
+                [  # (a ticket moved to another team since the load began is left out)
+                    ticket
+                    for ticket in load_open_tickets(self._cache, ticket_ids=chunk)
+                    if ticket.team_id in team_ids
+                ],
+            )
         if self._queued:
             self._slicer.start(0)
-        else:
-            self._placed, self._next = self._next, {}
-            self._loaded = True
-            with collector_paused():
-                self._lay_out(led_teams(self._cache, self._me))
-            if self._refresh_after_load:  # a sync landed meanwhile
-                self._refresh_after_load = False
-                self.refresh_changed()
+            self.loadProgress.emit()
+            return
+        teams = led_teams(self._cache, self._me)
+        if [team.id for team in teams] != self._team_ids:  # the lead's teams changed
+            self.reload()
+            return
+        self._placed, self._next = self._next, {}
+        self._loaded = True
+        with collector_paused():
+            self._lay_out(teams)
+        if self._refresh_after_load:  # a sync landed meanwhile
+            self._refresh_after_load = False
+            self.refresh_changed()
         self.loadProgress.emit()
 
     def refresh_changed(self) -> int:

@@ -334,15 +334,34 @@ def test_a_large_workload_loads_in_slices_and_takes_a_sync_after(
     with qtbot.waitSignal(model.loadProgress):
         pass  # the first slice
     assert model.loading == (40, total)
-    first = open_ticket_ids(cache, carol.team_ids)[0]  # read already
+    open_ids = open_ticket_ids(cache, carol.team_ids)
     clock.advance(minutes=10)
-    Store(cache, user_id=carol.id).set_priority(first, Priority.P1)  # a sync meanwhile
+    store = Store(cache, user_id=carol.id)
+    store.set_status(open_ids[0], Status.RESOLVED)  # read already; resolved by a sync
     assert model.refresh_changed() == 0  # taken once the load is done
+    store.set_team(open_ids[-1], 3)  # not read yet; moved to a team carol does not lead
     qtbot.waitUntil(lambda: model.loading is None)
     done = [progress[0] for progress in seen if progress is not None]
     assert len(done) >= 3 and done == sorted(done) and seen[-1] is None
+    listed = {ticket_id for row in model.rows for ticket_id in row.ticket_ids}
+    assert open_ids[0] not in listed and open_ids[-1] not in listed
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert panel.hint.text().startswith("Open tickets per agent")
+
+
+def test_a_workload_load_asked_again_starts_over(qtbot: QtBot, cache: Cache) -> None:
+    clock = FakeClock(T0)
+    seed_demo(cache, now=T0, count=300)
+    carol = next(user for user in cache.users() if user.username == "carol")
+    model = WorkloadModel(cache, me=carol.id, now=clock, slice_size=40)
+    model.reload()
+    with qtbot.waitSignal(model.loadProgress):
+        pass  # a slice in
+    model.reload()  # the teams changed, say: from the start
+    assert model.loading == (0, len(open_ticket_ids(cache, carol.team_ids)))
+    qtbot.waitUntil(lambda: model.loading is None)
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
+    assert sum(row.open for row in model.rows) > 0
 
 
 def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None:
