@@ -138,7 +138,9 @@ class SlaNotifier(QObject):
             self.check()
             if earlier is not None:
                 for ticket_id, states in earlier.items():
-                    if ticket_id in self._levels:
+                    # (a ticket whose clocks were not evaluated yet was in no known
+                    # state: the first look is what is known of it)
+                    if ticket_id in self._levels and any(states):
                         self._levels[ticket_id] = level_of(states)
         self.check(None if earlier is None else list(earlier))
 

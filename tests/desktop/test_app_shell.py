@@ -34,6 +34,7 @@ from desktop.views.notifications import Alert, Level, Seen, SlaNotifier, decide
 from desktop.views.settings import Preferences, open_settings, restore_layout, save_layout
 from desktop.views.sign_in import SignInDialog, SignInRequest
 from desktop.views.sync_panel import ConflictsPanel
+from sla.clock import ClockStatus
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import InitialSyncProgress, SyncEngine, SyncState, SyncStatus
@@ -426,6 +427,22 @@ def test_my_ticket_breaching_before_the_first_look_is_notified(
     assert notifier.looked
     # 11 breached: news, though the first look came after; 12 did not move
     assert [(a.ticket_id, a.level) for batch in shown for a in batch] == [(11, Level.BREACHED)]
+
+
+def test_a_sync_before_the_first_look_raises_no_old_breach(cache: Cache, clock: FakeClock) -> None:
+    # a large queue (eager_limit 0): my tickets' clocks are not evaluated when the sync lands
+    feed = Feed()
+    days = dt.timedelta(days=3)
+    feed.ticket(11, created=T0 - days, priority="P1", severity="blocking", assignee=1)
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock, view=QueueView.PENDING, eager_limit=0)
+    shown: list[list[Alert]] = []
+    notifier = SlaNotifier(model, 1, show=shown.append)
+    feed.ticket(11, created=T0 - days, priority="P1", severity="major", assignee=1)
+    load(cache, feed)
+    model.refresh_tickets([11])  # breached for days, and still: no news
+    assert notifier.looked and model.watch(1)[11].states[0] is ClockStatus.BREACHED
+    assert shown == []
 
 
 # -- end to end, with the real server ---------------------------------------------------------
