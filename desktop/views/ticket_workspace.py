@@ -16,8 +16,9 @@ import itertools
 from collections.abc import Callable
 from typing import Final
 
+import shiboken6
 from pydantic import ValidationError
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -1226,8 +1227,15 @@ class TicketWorkspace(QWidget):
         return self.modes.checkedId() == _MODE_REPLY
 
     def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
-        body = self.scroll_area.widget()
-        if new is not None and body is not None and body.isAncestorOf(new):
+        """A control given the focus out of view (a shortcut, the reply action) is
+        scrolled into it; one in view (a click) stays where it is."""
+        if new is None or not shiboken6.isValid(self.scroll_area):  # (the window closing)
+            return
+        viewport, body = self.scroll_area.viewport(), self.scroll_area.widget()
+        if body is None or not body.isAncestorOf(new):
+            return
+        shown = QRect(new.mapTo(viewport, QPoint(0, 0)), new.size())
+        if not viewport.rect().intersects(shown):
             self.scroll_area.ensureWidgetVisible(new, 0, 0)
 
     def start_reply(self, *, public: bool) -> None:

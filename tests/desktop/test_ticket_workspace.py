@@ -574,3 +574,7 @@ def test_replying_in_a_short_workspace_scrolls_the_editor_into_view(
     viewport = workspace.scroll_area.viewport()
     top = workspace.editor.mapTo(viewport, QPoint(0, 0)).y()
     assert bar.value() > 0 and 0 <= top < viewport.height()
+    scrolled = bar.value()  # a control in view, clicked: the view stays where it is
+    workspace.tabs.setFocus(Qt.FocusReason.MouseFocusReason)
+    qtbot.waitUntil(lambda: workspace.tabs.hasFocus())
+    assert bar.value() == scrolled
