@@ -15,6 +15,8 @@ import i18n
 __all__ = ["use_language"]
 
 _installed: list[QTranslator] = []
+#: the language Qt's strings are in (a switch to the same one changes nothing)
+_qt_language: list[str] = []
 
 
 def use_language(language: str | None) -> str:
@@ -23,8 +25,9 @@ def use_language(language: str | None) -> str:
     code = i18n.set_language(language)
     QLocale.setDefault(QLocale(code))
     app = QCoreApplication.instance()
-    if app is None:
+    if app is None or _qt_language == [code]:
         return code
+    _qt_language[:] = [code]
     while _installed:
         app.removeTranslator(_installed.pop())
     translator = QTranslator()
