@@ -549,7 +549,9 @@ class WorkloadModel(QAbstractTableModel):
             not self._loaded
             or [team.id for team in teams] != self._team_ids
             # tickets leave the cache without a history row only when the user's
-            # access changes (Store._drop_out_of_sight): read all again then
+            # access changes (Store._drop_out_of_sight), and only those of teams the
+            # user no longer sees: a lead's teams change then (above); fewer tickets
+            # than before is one more sign, read all again
             or total < self._ticket_total
             or len(changed) > len(self._placed) // 4 + 1000
         ):
