@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QSplitter,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -100,16 +101,24 @@ class SettingsDialog(QDialog):
             self.language_box.addItem(name, code)
         self.language_box.setCurrentIndex(max(0, self.language_box.findData(preferences.language)))
         self.language_box.setAccessibleName(_("Language"))
-        self.notifications_box = QCheckBox(
-            _("&Notify me when a ticket assigned to me becomes at risk or breached")
-        )
+        # a check box's text never wraps: short, and the explanation below it wraps
+        self.notifications_box = QCheckBox(_("Desktop &notifications"))
         self.notifications_box.setObjectName("notifications")
         self.notifications_box.setChecked(preferences.notifications)
         self.seconds_box = QCheckBox(_("Show &seconds in SLA countdowns"))
         self.seconds_box.setObjectName("sla-seconds")
         self.seconds_box.setChecked(preferences.sla_seconds)
-        note = QLabel(_("Notifications are sent during business hours only."))
+        note = QLabel(
+            _(
+                "A notice when a ticket assigned to me becomes at risk or breached, "
+                "during business hours only."
+            )
+        )
+        note.setObjectName("notifications-note")
         note.setWordWrap(True)
+        note.setIndent(
+            self.notifications_box.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + 4
+        )
         form = QFormLayout()
         form.addRow(_("&Language:"), self.language_box)
         form.addRow(self.notifications_box)

@@ -15,7 +15,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QDialogButtonBox,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -28,10 +30,17 @@ import sync.cache
 from desktop.app import Console
 from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueModel, QueueView
+from desktop.qt_language import use_language
 from desktop.views.errors import ErrorReporter
 from desktop.views.main_window import MainWindow
 from desktop.views.notifications import Alert, Level, Seen, SlaNotifier, decide
-from desktop.views.settings import Preferences, open_settings, restore_layout, save_layout
+from desktop.views.settings import (
+    Preferences,
+    SettingsDialog,
+    open_settings,
+    restore_layout,
+    save_layout,
+)
 from desktop.views.sign_in import SignInDialog, SignInRequest
 from desktop.views.sync_panel import ConflictsPanel
 from sla.clock import ClockStatus
@@ -290,6 +299,19 @@ def test_french_also_translates_qts_own_menus_and_buttons(
     assert "Copy" not in french and "Select All" not in french
     console.apply_preferences(Preferences(language="en"))
     assert {"Copy", "Paste", "Select All", "Close"} <= set(_qt_texts(window))
+
+
+def test_the_settings_dialog_shows_every_option_whole(qtbot: QtBot) -> None:
+    for language in ("en", "fr"):
+        use_language(language)
+        dialog = SettingsDialog(Preferences())
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        for box in dialog.findChildren(QCheckBox):
+            assert box.width() >= box.sizeHint().width(), (language, box.text())
+        note = dialog.findChild(QLabel, "notifications-note")
+        assert note is not None and note.height() >= note.heightForWidth(note.width())
 
 
 def test_window_layout_is_restored(qtbot: QtBot, tmp_path: Path, window: MainWindow) -> None:
