@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from pydantic import ValidationError
-from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtCore import QDateTime, QLocale, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateTimeEdit,
@@ -69,8 +69,6 @@ class AnnouncementForm(QWidget):
         self.end_box = QCheckBox()
         self.end_edit = QDateTimeEdit()
         self.end_edit.setCalendarPopup(True)
-        for edit in (self.start_edit, self.end_edit):
-            edit.setDisplayFormat("yyyy-MM-dd HH:mm")
         self.start_now.toggled.connect(lambda on: self.start_edit.setEnabled(not on))
         self.end_box.toggled.connect(self.end_edit.setEnabled)
 
@@ -104,6 +102,11 @@ class AnnouncementForm(QWidget):
         self.end_label.setBuddy(self.end_edit)
         self.start_now.setText(_("Now"))
         self.end_box.setText(_("At"))
+        locale = QLocale(i18n.current_language())  # "04/03/2026 09:00" in French
+        shown = locale.dateTimeFormat(QLocale.FormatType.ShortFormat)
+        for edit in (self.start_edit, self.end_edit):
+            edit.setLocale(locale)
+            edit.setDisplayFormat(shown)
         self.title_edit.setPlaceholderText(_("e.g. Mail service down"))
         self.body_edit.setPlaceholderText(_("What users should know, and what to do meanwhile"))
         self.title_edit.setAccessibleName(_("Announcement title"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ from desktop.models.workload import (
     snapshot,
     undo,
 )
+from desktop.views.announcements_editor import AnnouncementForm
 from desktop.views.main_window import MainWindow
 from desktop.views.presence import presence_text
 from desktop.views.reassign import ReassignDialog
@@ -999,6 +1001,19 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     assert window.banner.items == [] and window.banner.isHidden()
     editor.close()
     loop.run_until_complete(console.close())
+
+
+def test_the_announcement_times_are_in_the_languages_format(qtbot: QtBot) -> None:
+    form = AnnouncementForm(FakeClock(T0))
+    qtbot.addWidget(form)
+    shown = {}
+    for language in ("fr", "en"):
+        i18n.set_language(language)
+        form.retranslate()
+        shown[language] = form.end_edit.text()
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", shown["fr"])  # 04/03/2026 11:00
+    assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d\d \d{1,2}:\d\d\W?[AP]M", shown["en"])
+    assert form.end_edit.dateTime() > form.start_edit.dateTime()
 
 
 def test_an_agent_cannot_open_the_announcements_editor(
