@@ -175,6 +175,9 @@ class VerticalScrollArea(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # no stop of its own in the tab order: the controls in it are scrolled into
+        # view as they get the focus (the wheel scrolls it too)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()

@@ -395,12 +395,14 @@ def test_enter_in_the_queue_opens_the_ticket_and_every_control_has_a_name(
         QComboBox,
         QLineEdit,
         QPlainTextEdit,
+        QScrollArea,
         QTabBar,
     )
 
+    kinds = (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit, QAbstractItemView, QScrollArea)
     controls = [
         widget
-        for kind in (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit, QAbstractItemView)
+        for kind in kinds
         for widget in workspace.findChildren(kind)
         # not a combo's own line edit, nor Qt's inner buttons (tab scrollers, clear buttons)
         if not isinstance(widget.parent(), QComboBox)
