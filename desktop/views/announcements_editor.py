@@ -200,7 +200,12 @@ class AnnouncementsEditor(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
 
+        self.empty_label = QLabel()
+        self.empty_label.setObjectName("announcements-empty")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: #5f6368;")  # a state, not a control
         left = QVBoxLayout()
+        left.addWidget(self.empty_label)
         left.addWidget(self.list, 1)
         row = QHBoxLayout()
         row.addWidget(self.new_button)
@@ -232,6 +237,9 @@ class AnnouncementsEditor(QDialog):
         self.end_button.setText(_("E&nd now"))
         self.end_button.setToolTip(_("End the selected announcement now"))
         self.list.setAccessibleName(_("Announcements"))
+        self.empty_label.setText(
+            _("No announcement running or scheduled. Publish one when users should know.")
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Close).setText(_("Close"))
         self.form.retranslate()
         self._update_form_title()
@@ -294,6 +302,7 @@ class AnnouncementsEditor(QDialog):
         self._selected()
 
     def _selected(self) -> None:
+        self.empty_label.setVisible(self.list.count() == 0)
         current = self.list.currentItem()
         chosen = None if current is None else self.items.get(int(current.data(_ID_ROLE)))
         self.end_button.setEnabled(chosen is not None)

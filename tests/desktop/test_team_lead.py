@@ -960,6 +960,8 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     qtbot.addWidget(editor)
     loop.run_until_complete(editor.refresh())
     assert editor.list.count() == 0
+    assert editor.empty_label.isVisible()  # says there is none, rather than a blank list
+    assert editor.empty_label.text().startswith("No announcement running or scheduled")
 
     assert loop.run_until_complete(editor.save()) is None
     assert editor.error_label.text() == "Give the announcement a title."
@@ -976,7 +978,7 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     published = loop.run_until_complete(editor.save())
     loop.run_until_complete(_settled(window, engine))
     assert published is not None and editor.error_label.isHidden()
-    assert editor.list.count() == 1
+    assert editor.list.count() == 1 and editor.empty_label.isHidden()
     running = live.call("GET", "/announcements", "alice")
     assert [a["title"] for a in running] == ["Mail service down"]
     # published: once this console has pulled (it asks for a pass at once), the
