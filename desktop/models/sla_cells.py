@@ -53,6 +53,7 @@ __all__ = [
     "clock_sort_key",
     "clock_style",
     "clock_text",
+    "clock_text_samples",
     "clock_text_step",
     "clock_tooltip",
     "evaluate_safely",
@@ -304,6 +305,15 @@ _OVERDUE = N_("Overdue {duration}")
 _RESUMES = N_("Resumes {when}")
 _PENDING_CUSTOMER = N_("Pending customer")
 _PROVISIONAL = N_("~ {text}")
+
+
+def clock_text_samples() -> list[str]:
+    """Clock texts as wide as they commonly get, in the current language: what an
+    SLA column, or a countdown, is made wide enough to show whole."""
+    return [
+        gettext(_OVERDUE).format(duration="9 h 21 min"),
+        gettext(_RESUMES).format(when="Mon 09:00"),
+    ]
 
 
 @dataclass(frozen=True, slots=True)

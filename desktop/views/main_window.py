@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Final
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 import i18n
 from desktop.models.queue import SLA_COLUMNS, Column, QueueModel, QueueView
+from desktop.models.sla_cells import clock_text_samples
 from desktop.views.banner import AnnouncementBanner
 from desktop.views.delegates import CellDelegate, PlanBadgeDelegate
 from desktop.views.report import ReportView, compliance_report_view
@@ -99,6 +100,46 @@ _DROP_ORDER: Final = (
 #: The subject (the stretching column) gets at least this share of the table's width.
 _SUBJECT_SHARE: Final = 0.2
 _SUBJECT_MIN_WIDTH: Final = 150
+
+
+#: The workspace's usual width, and the room the queue is given first when the window
+#: is too narrow for both (the workspace then narrower, down to its least).
+_WORKSPACE_WIDTH: Final = 535
+_WORKSPACE_LEAST: Final = 400
+_QUEUE_ROOM: Final = 670
+
+
+class FittingSplitter(QSplitter):
+    """A splitter that shares its width by a rule (``fit``) as it resizes, until the
+    user moves a handle or a saved layout is restored (``user_split``)."""
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        self.fit: Callable[[FittingSplitter], None] | None = None
+        self.user_split = False
+        self.splitterMoved.connect(self._moved)
+
+    def _moved(self, _position: int, _index: int) -> None:
+        self.user_split = True
+
+    def restoreState(self, state: QByteArray | bytes | bytearray | memoryview) -> bool:
+        restored = super().restoreState(state)
+        self.user_split = self.user_split or restored
+        return restored
+
+    def _refit(self) -> None:
+        if self.fit is not None and not self.user_split:
+            self.fit(self)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._refit()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # a pane's least width changed
+            self._refit()
+        return handled
 
 
 class ConnectionState(StrEnum):
@@ -177,8 +218,7 @@ class QueueTable(QTableView):
             header = str(self.model().headerData(column, Qt.Orientation.Horizontal) or "")
             texts = [sample, header]
             if column in SLA_COLUMNS:
-                texts.append(_("Overdue {duration}").format(duration="9 h 21 min"))
-                texts.append(_("Resumes {when}").format(when="Mon 09:00"))
+                texts.extend(clock_text_samples())
             widths[column] = max(metrics.horizontalAdvance(text) for text in texts) + 16
         return widths
 
@@ -327,7 +367,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(header)
         layout.addWidget(self.table, 1)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = FittingSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("main-splitter")
         splitter.addWidget(self.nav)
         splitter.addWidget(centre)
@@ -592,13 +632,27 @@ class MainWindow(QMainWindow):
         assert isinstance(splitter, QSplitter)
         splitter.addWidget(self.workspace)
         splitter.setStretchFactor(2, 1)
-        splitter.setSizes([165, 700, 535])
+        splitter.setSizes([165, 700, _WORKSPACE_WIDTH])
+        assert isinstance(splitter, FittingSplitter)
+        splitter.fit = self._fit_split
         self.ticket_menu.addSeparator()
         for action in self.workspace.menu_actions():
             self.ticket_menu.addAction(action)
             self.addAction(action)
         self.table.selectionModel().currentRowChanged.connect(self._show_current_ticket)
         self.workspace.ticketChanged.connect(self.refresh_ticket)
+
+    def _fit_split(self, splitter: FittingSplitter) -> None:
+        """Room first for the queue (its subject readable beside the SLA columns), the
+        workspace taking the rest up to its usual width, down to its least."""
+        sizes = splitter.sizes()
+        if len(sizes) != 3 or sum(sizes) <= 0:
+            return
+        nav, room = sizes[0], sizes[1] + sizes[2]
+        least = max(self.workspace.minimumSizeHint().width(), _WORKSPACE_LEAST)
+        workspace = max(least, min(_WORKSPACE_WIDTH, room - _QUEUE_ROOM))
+        if [nav, room - workspace, workspace] != sizes:
+            splitter.setSizes([nav, room - workspace, workspace])
 
     def _show_current_ticket(self) -> None:
         ticket_id = self.current_ticket_id()

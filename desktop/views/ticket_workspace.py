@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import shiboken6
@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -60,6 +62,7 @@ from desktop.models.sla_cells import (
     clock_outline,
     clock_style,
     clock_text,
+    clock_text_samples,
     clock_tooltip,
     evaluate_since,
     on_minutes_grid,
@@ -89,6 +92,7 @@ from sync.store import Store, UnknownTicketError
 __all__ = [
     "ClockPanel",
     "CommentCard",
+    "FieldsGrid",
     "ReplyEditor",
     "RoomLeftTabs",
     "TicketWorkspace",
@@ -139,7 +143,14 @@ class CountdownText(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._text = ""
+        self._samples: list[str] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_samples(self, texts: list[str]) -> None:
+        """Texts as wide as it commonly shows: never narrower than these (set once a
+        language, not at each new text, which would lay the window out again)."""
+        self._samples = texts
+        self.updateGeometry()
 
     def text(self) -> str:
         return self._text
@@ -155,7 +166,9 @@ class CountdownText(QWidget):
         return QSize(metrics.horizontalAdvance("0" * self._WIDTH_IN_DIGITS), metrics.height())
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(0, self.fontMetrics().height())
+        metrics = self.fontMetrics()
+        widest = max((metrics.horizontalAdvance(text) for text in self._samples), default=0)
+        return QSize(widest, metrics.height())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -179,6 +192,11 @@ class VerticalScrollArea(QScrollArea):
         # view as they get the focus (the wheel scrolls it too)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # its least width may have changed, and so has ours
+        return super().eventFilter(watched, event)
+
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         widget = self.widget()
@@ -186,6 +204,74 @@ class VerticalScrollArea(QScrollArea):
             return hint
         width = widget.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
         return QSize(max(hint.width(), width + 2 * self.frameWidth()), hint.height())
+
+
+class FieldsGrid(QWidget):
+    """Captioned fields in one row, or in rows of two when the room is short for one
+    (a narrow window: the queue beside keeps its subject readable)."""
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[QLabel, QWidget]],
+        button: QWidget,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("ticket-fields")
+        self._pairs = list(pairs)
+        self._button = button
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(2)
+        # the widget may be narrower than one row: it then goes to two
+        grid.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self._grid = grid
+        self.per_row = 0
+        self._arrange(len(self._pairs))
+
+    def _width(self, widget: QWidget) -> int:
+        return max(widget.minimumSizeHint().width(), widget.minimumWidth())
+
+    def _needed(self, per_row: int) -> int:
+        """The least width of the fields ``per_row`` to a row, the button beside the last."""
+        columns = [0] * per_row
+        for index, (caption, field) in enumerate(self._pairs):
+            column = index % per_row
+            columns[column] = max(columns[column], self._width(caption), self._width(field))
+        spacing = self._grid.horizontalSpacing()
+        return sum(columns) + self._width(self._button) + spacing * per_row
+
+    def _arrange(self, per_row: int) -> None:
+        if per_row == self.per_row:
+            return
+        self.per_row = per_row
+        grid = self._grid
+        for caption, field in self._pairs:
+            grid.removeWidget(caption)
+            grid.removeWidget(field)
+        grid.removeWidget(self._button)
+        for column in range(len(self._pairs) + 1):
+            grid.setColumnStretch(column, 0)
+        for index, (caption, field) in enumerate(self._pairs):
+            row, column = 2 * (index // per_row), index % per_row
+            grid.addWidget(caption, row, column)
+            grid.addWidget(field, row + 1, column)
+            grid.setColumnStretch(column, max(grid.columnStretch(column), 1))
+        last = 2 * ((len(self._pairs) - 1) // per_row) + 1
+        grid.addWidget(self._button, last, per_row)
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._needed(2), self._grid.minimumSize().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._needed(len(self._pairs)), self._grid.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        width = event.size().width()
+        self._arrange(len(self._pairs) if width >= self._needed(len(self._pairs)) else 2)
 
 
 class RoomLeftTabs(QTabWidget):
@@ -205,6 +291,7 @@ class ClockPanel(QFrame):
         self.setObjectName(f"clock-{kind.value}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
+        self.title.setWordWrap(True)  # "Resolution · Outside business hours", when narrow
         self.value = CountdownText()
         self.value.setObjectName("clock-value")
         _scaled(self.value, 1.35, bold=True)
@@ -449,7 +536,6 @@ class TicketWorkspace(QWidget):
         #: driver (see drive_by), the driver ticks the workspace instead of its ticker
         self.due_us: int | None = None
         self._driver: Callable[[], None] | None = None
-        self.setMinimumWidth(520)
         self.retranslate()
         self._enable(False)
 
@@ -465,6 +551,7 @@ class TicketWorkspace(QWidget):
         self.provisional_label.setObjectName("provisional")
         _tinted(self.provisional_label, "#fff1c2", "#7a4d00")
         self.provisional_label.setContentsMargins(6, 1, 6, 1)
+        self.provisional_label.setWordWrap(True)  # beside the number, in a narrow workspace
         self.subject_label = QLabel()
         self.subject_label.setObjectName("subject")
         self.subject_label.setWordWrap(True)
@@ -500,7 +587,6 @@ class TicketWorkspace(QWidget):
         layout.addWidget(self.timeline_label)
 
     def _build_fields(self) -> None:
-        self.fields = QWidget()
         self.status_combo = QComboBox()
         self.status_combo.setObjectName("status")
         for status in Status:
@@ -531,27 +617,20 @@ class TicketWorkspace(QWidget):
         self.priority_caption = QLabel()
         self.severity_caption = QLabel()
         self.assignee_caption = QLabel()
-        grid = QGridLayout(self.fields)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(2)
         pairs = (
             (self.status_caption, self.status_combo),
             (self.priority_caption, self.priority_combo),
             (self.severity_caption, self.severity_combo),
             (self.assignee_caption, self.assignee_combo),
         )
-        for column, (caption, combo) in enumerate(pairs):
+        for caption, combo in pairs:
             caption.setBuddy(combo)
-            grid.addWidget(caption, 0, column)
-            grid.addWidget(combo, 1, column)
-            grid.setColumnStretch(column, 2 if combo is self.assignee_combo else 1)
             combo.currentIndexChanged.connect(lambda _i: self._stage_from_fields())
             combo.installEventFilter(self)
         line_edit = self.assignee_combo.lineEdit()
         assert line_edit is not None
         line_edit.installEventFilter(self)
-        grid.addWidget(self.assign_to_me_button, 1, len(pairs))
+        self.fields = FieldsGrid(pairs, self.assign_to_me_button)
 
         # the preview of a staged change, with Apply / Cancel
         self.preview = QFrame()
@@ -689,13 +768,14 @@ class TicketWorkspace(QWidget):
         hint_font.setPointSizeF(hint_font.pointSizeF() * 0.9)
         self.editor_hint.setFont(hint_font)
         self.editor_hint.setStyleSheet(f"color: {_PENDING_FOREGROUND}")
+        self.editor_hint.setWordWrap(True)  # on two lines rather than widen the workspace
+        self.editor_hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.setSpacing(4)
         top.addWidget(self.reply_mode_button)
         top.addWidget(self.note_mode_button)
-        top.addStretch(1)
-        top.addWidget(self.editor_hint)
+        top.addWidget(self.editor_hint, 1)  # all the room left: on one line when it fits
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addStretch(1)
@@ -760,6 +840,8 @@ class TicketWorkspace(QWidget):
 
     def retranslate(self) -> None:
         """Every label in the current language (the ticket shown again)."""
+        for panel in self.clocks.values():
+            panel.value.set_samples(clock_text_samples())
         self.status_caption.setText(_("&Status"))
         self.priority_caption.setText(_("&Priority"))
         self.severity_caption.setText(_("Se&verity"))

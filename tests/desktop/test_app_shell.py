@@ -32,7 +32,7 @@ from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueModel, QueueView
 from desktop.qt_language import use_language
 from desktop.views.errors import ErrorReporter
-from desktop.views.main_window import MainWindow
+from desktop.views.main_window import FittingSplitter, MainWindow
 from desktop.views.notifications import Alert, Level, Seen, SlaNotifier, decide
 from desktop.views.settings import (
     Preferences,
@@ -326,6 +326,8 @@ def test_window_layout_is_restored(qtbot: QtBot, tmp_path: Path, window: MainWin
     assert other.size().height() == 560
     assert other.table.horizontalHeader().sectionSize(Column.TRACKING) == 211
     assert other.table.user_sized
+    splitter = other.centralWidget()
+    assert isinstance(splitter, FittingSplitter) and splitter.user_split  # the saved split
 
 
 def test_no_horizontal_scroll_bar_at_1400_wide(qtbot: QtBot, window: MainWindow) -> None:
@@ -340,6 +342,39 @@ def test_no_horizontal_scroll_bar_at_1400_wide(qtbot: QtBot, window: MainWindow)
         assert not window.table.horizontalScrollBar().isVisible()
         assert header.sectionSize(Column.SUBJECT) >= 120
         assert Column.TRACKING not in window.table.hidden_columns
+
+
+def test_a_1280_wide_window_keeps_the_subject_and_the_whole_workspace(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.table.setCurrentIndex(window.model.index(0, Column.TRACKING))
+    splitter = window.centralWidget()
+    assert isinstance(splitter, FittingSplitter)
+    for language in ("en", "fr"):
+        use_language(language)
+        window.retranslate()
+        for width, per_row in ((1280, 2), (1400, 4)):
+            window.resize(width, 720)
+            QApplication.processEvents()
+            header = window.table.horizontalHeader()
+            assert not window.table.horizontalScrollBar().isVisible()
+            assert header.sectionSize(Column.SUBJECT) >= 85, (language, width)  # 45 before
+            body = window.workspace.scroll_area.widget()
+            assert body is not None
+            viewport = window.workspace.scroll_area.viewport()
+            # nothing cut on the right: the fields go two to a row when narrow
+            assert body.minimumSizeHint().width() <= body.width() <= viewport.width()
+            assert window.workspace.fields.per_row == per_row, (language, width)
+            for panel in window.workspace.clocks.values():  # "Overdue 6 h 10 min", whole
+                assert panel.value.width() >= panel.value.minimumSizeHint().width() > 100
+    window.resize(1280, 720)
+    QApplication.processEvents()
+    sizes = splitter.sizes()
+    splitter.splitterMoved.emit(sizes[0] + sizes[1] - 40, 2)  # the agent drags a handle
+    splitter.setSizes([sizes[0], sizes[1] - 40, sizes[2] + 40])
+    window.resize(1400, 720)
+    QApplication.processEvents()
+    assert splitter.sizes()[2] > sizes[2] + 40 - 5  # their split kept, not fitted again
 
 
 # -- errors ------------------------------------------------------------------------------
