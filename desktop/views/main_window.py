@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Final
 
@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
         # -- menus and shortcuts
         self._build_actions()
         self._build_workspace()
+        self._build_panel_toggles()
         self.workspace.ticketChanged.connect(lambda _ticket_id: self.commands_queued())
         # team leads: reassign, workload, announcements; everyone: presence on the ticket
         self.team = TeamLeadTools(self)
@@ -504,6 +505,8 @@ class MainWindow(QMainWindow):
             action.setText(view.label)
         self.search_action.setText(_("&Search"))
         self.default_sort_action.setText(_("Sort by next SLA &due"))
+        self.panel_actions["views"].setText(_("&Views panel"))
+        self.panel_actions["workspace"].setText(_("Ticket &workspace"))
         self.next_action.setText(_("&Next ticket"))
         self.previous_action.setText(_("&Previous ticket"))
         self.open_action.setText(_("&Open ticket"))
@@ -617,8 +620,38 @@ class MainWindow(QMainWindow):
     def _open_current(self) -> None:
         ticket_id = self.current_ticket_id()
         if ticket_id is not None:
+            self.panel_actions["workspace"].setChecked(True)  # opening shows it
             self.workspace.show_ticket(ticket_id)
             self.workspace.conversation.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # -- the panels beside the queue, shown or hidden ---------------------------------
+
+    def _build_panel_toggles(self) -> None:
+        """View ▸ Views panel (F9), Ticket workspace (Ctrl+F9): more room for the queue
+        on a small screen."""
+        self.view_menu.addSeparator()
+        self.panel_actions: dict[str, QAction] = {}
+        for key, widget, shortcut in (
+            ("views", self.nav, "F9"),
+            ("workspace", self.workspace, "Ctrl+F9"),
+        ):
+            action = QAction(self)
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.setShortcut(QKeySequence(shortcut))
+            action.toggled.connect(widget.setVisible)
+            self.view_menu.addAction(action)
+            self.addAction(action)
+            self.panel_actions[key] = action
+
+    def panels(self) -> dict[str, bool]:
+        """Which panels beside the queue are shown (for the saved layout)."""
+        return {key: action.isChecked() for key, action in self.panel_actions.items()}
+
+    def set_panels(self, shown: Mapping[str, bool]) -> None:
+        for key, visible in shown.items():
+            if key in self.panel_actions:
+                self.panel_actions[key].setChecked(visible)
 
     # -- the ticket workspace, right of the queue (desktop/views/ticket_workspace.py) -----
 
@@ -646,7 +679,7 @@ class MainWindow(QMainWindow):
         """Room first for the queue (its subject readable beside the SLA columns), the
         workspace taking the rest up to its usual width, down to its least."""
         sizes = splitter.sizes()
-        if len(sizes) != 3 or sum(sizes) <= 0:
+        if len(sizes) != 3 or 0 in sizes[1:]:  # (the workspace hidden: nothing to share)
             return
         nav, room = sizes[0], sizes[1] + sizes[2]
         least = max(self.workspace.minimumSizeHint().width(), _WORKSPACE_LEAST)

@@ -156,6 +156,10 @@ def save_layout(window: QMainWindow, settings: QSettings) -> None:
     table = window.findChild(QTableView, "queue")
     if table is not None:
         settings.setValue("queue/header", table.horizontalHeader().saveState())
+    panels = getattr(window, "panels", None)  # the panels beside the queue, shown or not
+    if panels is not None:
+        for key, shown in panels().items():
+            settings.setValue(f"panels/{key}", shown)
     settings.sync()
 
 
@@ -180,6 +184,11 @@ def restore_layout(window: QMainWindow, settings: QSettings) -> bool:
         saved = _bytes(settings.value(f"splitters/{name}"))
         if saved is not None:
             splitter.restoreState(saved)
+    set_panels = getattr(window, "set_panels", None)
+    if set_panels is not None:
+        settings.beginGroup("panels")
+        set_panels({key: _bool(settings.value(key), True) for key in settings.childKeys()})
+        settings.endGroup()
     table = window.findChild(QTableView, "queue")
     header = _bytes(settings.value("queue/header"))
     if table is None or header is None:

@@ -330,6 +330,35 @@ def test_window_layout_is_restored(qtbot: QtBot, tmp_path: Path, window: MainWin
     assert isinstance(splitter, FittingSplitter) and splitter.user_split  # the saved split
 
 
+def test_the_panels_beside_the_queue_hide_for_room_and_stay_so(
+    qtbot: QtBot, tmp_path: Path, window: MainWindow
+) -> None:
+    window.resize(1280, 720)
+    QApplication.processEvents()
+    subject = window.table.horizontalHeader().sectionSize(Column.SUBJECT)
+    workspace = window.workspace.width()
+    QTest.keyClick(window, Qt.Key.Key_F9)  # View ▸ Views panel
+    QApplication.processEvents()
+    assert window.nav.isHidden() and not window.panel_actions["views"].isChecked()
+    # its room shared: the subject wider, the workspace at its usual width
+    assert window.table.horizontalHeader().sectionSize(Column.SUBJECT) > subject + 40
+    assert window.workspace.width() > workspace
+    window.panel_actions["workspace"].setChecked(False)
+    assert window.workspace.isHidden()
+    window.table.setCurrentIndex(window.model.index(0, Column.TRACKING))
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_Return)  # opening a ticket shows it again
+    assert window.workspace.isVisible()
+
+    settings = open_settings(str(tmp_path / "panels.ini"))
+    save_layout(window, settings)
+    other = MainWindow(window.cache, me=1)
+    qtbot.addWidget(other)
+    assert restore_layout(other, open_settings(str(tmp_path / "panels.ini")))
+    assert other.panels() == {"views": False, "workspace": True}
+    assert other.nav.isHidden()
+
+
 def test_no_horizontal_scroll_bar_at_1400_wide(qtbot: QtBot, window: MainWindow) -> None:
     for language in ("en", "fr"):
         i18n.set_language(language)
