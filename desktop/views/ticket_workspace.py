@@ -214,12 +214,16 @@ class FieldsGrid(QWidget):
         self,
         pairs: Sequence[tuple[QLabel, QWidget]],
         button: QWidget,
+        *,
+        wide: QWidget | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``wide``: the field given twice the others' share of the room."""
         super().__init__(parent)
         self.setObjectName("ticket-fields")
         self._pairs = list(pairs)
         self._button = button
+        self._wide = wide
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(8)
@@ -257,7 +261,8 @@ class FieldsGrid(QWidget):
             row, column = 2 * (index // per_row), index % per_row
             grid.addWidget(caption, row, column)
             grid.addWidget(field, row + 1, column)
-            grid.setColumnStretch(column, max(grid.columnStretch(column), 1))
+            share = 2 if field is self._wide else 1
+            grid.setColumnStretch(column, max(grid.columnStretch(column), share))
         last = 2 * ((len(self._pairs) - 1) // per_row) + 1
         grid.addWidget(self._button, last, per_row)
         self.updateGeometry()
@@ -630,7 +635,7 @@ class TicketWorkspace(QWidget):
         line_edit = self.assignee_combo.lineEdit()
         assert line_edit is not None
         line_edit.installEventFilter(self)
-        self.fields = FieldsGrid(pairs, self.assign_to_me_button)
+        self.fields = FieldsGrid(pairs, self.assign_to_me_button, wide=self.assignee_combo)
 
         # the preview of a staged change, with Apply / Cancel
         self.preview = QFrame()
@@ -1011,6 +1016,9 @@ class TicketWorkspace(QWidget):
                 combo.addItem(f"#{wanted}", wanted)
                 position = combo.count() - 1
             combo.setCurrentIndex(position)
+            shown = combo.lineEdit()
+            if shown is not None:  # the name from its start ("Camille Dur…", not "amille…")
+                shown.setCursorPosition(0)
             me = self.store.user_id
             self.assign_to_me_button.setEnabled(me is not None and ticket.assignee_id != me)
         finally:
