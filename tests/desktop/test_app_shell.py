@@ -463,6 +463,17 @@ def test_notify_only_worsening_states_of_my_tickets_during_business_hours() -> N
     assert decide(after, seen, enabled=True, calendar_open=True) == []  # once only
 
 
+def _notified(
+    cache: Cache, clock: FakeClock, feed: Feed, **options: Any
+) -> tuple[QueueModel, SlaNotifier, list[list[Alert]]]:
+    """The feed's tickets in the cache, a queue over them (``options``) and a notifier
+    that keeps what it shows."""
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock, **options)
+    shown: list[list[Alert]] = []
+    return model, SlaNotifier(model, 1, show=shown.append), shown
+
+
 def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
     qtbot: QtBot, cache: Cache, clock: FakeClock
 ) -> None:
@@ -471,10 +482,7 @@ def test_my_ticket_breaching_off_screen_is_notified_once_others_never(
     minute = dt.timedelta(minutes=1)
     feed.ticket(11, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=1)
     feed.ticket(12, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=2)
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock)
-    shown: list[list[Alert]] = []
-    notifier = SlaNotifier(model, 1, show=shown.append)
+    model, notifier, shown = _notified(cache, clock, feed)
     assert not notifier.looked  # its first look comes once the window is painted
     qtbot.waitUntil(lambda: notifier.looked)
     assert shown == [] and notifier.sent == []  # no old news at start
@@ -505,10 +513,7 @@ def test_my_ticket_breaching_before_the_first_look_is_notified(
     minute = dt.timedelta(minutes=1)
     feed.ticket(11, created=T0 - 50 * minute, priority="P1", severity="blocking", assignee=1)
     feed.ticket(12, created=T0 - 50 * minute, priority="P4", severity="minor", assignee=1)
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock)
-    shown: list[list[Alert]] = []
-    notifier = SlaNotifier(model, 1, show=shown.append)
+    model, notifier, shown = _notified(cache, clock, feed)
     model.tick(T0 + 11 * minute)  # within the first moments, before the window is painted
     assert notifier.looked
     # 11 breached: news, though the first look came after; 12 did not move
@@ -520,10 +525,7 @@ def test_a_sync_before_the_first_look_raises_no_old_breach(cache: Cache, clock: 
     feed = Feed()
     days = dt.timedelta(days=3)
     feed.ticket(11, created=T0 - days, priority="P1", severity="blocking", assignee=1)
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock, view=QueueView.PENDING, eager_limit=0)
-    shown: list[list[Alert]] = []
-    notifier = SlaNotifier(model, 1, show=shown.append)
+    model, notifier, shown = _notified(cache, clock, feed, view=QueueView.PENDING, eager_limit=0)
     feed.ticket(11, created=T0 - days, priority="P1", severity="major", assignee=1)
     load(cache, feed)
     model.refresh_tickets([11])  # breached for days, and still: no news

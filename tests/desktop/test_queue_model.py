@@ -263,19 +263,27 @@ def test_a_tick_repaints_a_painted_cell_only_when_what_it_shows_changes(
     assert paint()[(0, Column.RESPONSE_SLA)] != shown[(0, Column.RESPONSE_SLA)]
 
 
-def test_the_queue_resorts_when_a_clock_breaches(
-    cache: Cache, feed: Feed, clock: FakeClock
-) -> None:
-    # 10: a P4 long overdue; 11: a P1 whose first response is due in 10 minutes
-    feed.ticket(10, created=dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC), priority="P4")
+def _overdue_and_due_soon(
+    cache: Cache, feed: Feed, clock: FakeClock, overdue: int
+) -> tuple[QueueModel, list[object]]:
+    """``overdue``: a P4 long overdue; 11: a P1 whose first response is due at T0 +
+    10 min.  The queue over them, and the layout changes it makes."""
+    feed.ticket(overdue, created=dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC), priority="P4")
     feed.ticket(11, created=T0 - 50 * MIN, priority="P1", severity="blocking")
     load(cache, feed)
     model = QueueModel(cache, me=1, clock=clock)
+    layouts: list[object] = []
+    model.layoutChanged.connect(lambda *_args: layouts.append(True))
+    return model, layouts
+
+
+def test_the_queue_resorts_when_a_clock_breaches(
+    cache: Cache, feed: Feed, clock: FakeClock
+) -> None:
+    model, layouts = _overdue_and_due_soon(cache, feed, clock, 10)
     assert ids(model) == [10, 11]
     assert model.counts()[QueueView.BREACHED] == 1
     selected = QPersistentModelIndex(model.index(1, Column.SUBJECT))
-    layouts: list[object] = []
-    model.layoutChanged.connect(lambda *_args: layouts.append(True))
     model.tick(T0 + 9 * MIN)
     assert ids(model) == [10, 11] and layouts == []
     assert model.counts()[QueueView.AT_RISK] == 1
@@ -717,14 +725,8 @@ def test_tickets_enter_and_leave_a_clock_view_one_by_one_the_selection_stays(
 def test_a_row_on_screen_turns_red_at_its_second_and_moves_at_the_next_step(
     cache: Cache, feed: Feed, clock: FakeClock
 ) -> None:
-    # 20: a P4 long overdue; 11: a P1 whose first response is due at T0 + 10 min
-    feed.ticket(20, created=dt.datetime(2026, 2, 25, 8, 0, tzinfo=dt.UTC), priority="P4")
-    feed.ticket(11, created=T0 - 50 * MIN, priority="P1", severity="blocking")
-    load(cache, feed)
-    model = QueueModel(cache, me=1, clock=clock)
+    model, layouts = _overdue_and_due_soon(cache, feed, clock, 20)
     model.set_visible_rows(0, 1)
-    layouts: list[object] = []
-    model.layoutChanged.connect(lambda *_args: layouts.append(True))
     second = dt.timedelta(seconds=1)
     model.tick(T0 + 9 * MIN + 50 * second)
     assert ids(model) == [20, 11]
