@@ -392,6 +392,11 @@ class _Placed(NamedTuple):
     thresholds: tuple[int, int, int]
 
 
+def _directory_of(teams: Sequence[TeamOut], users: Sequence[UserOut]) -> tuple[object, ...]:
+    """What the workload's rows are laid out from: the teams, and the users' names."""
+    return (tuple(teams), tuple((user.id, user.display_name, user.active) for user in users))
+
+
 def _insert(row: WorkloadRow, ticket_id: int, placed: _Placed) -> None:
     at_risk, breached, forecast = placed.thresholds
     insort(row.ticket_ids, ticket_id)
@@ -488,11 +493,10 @@ class WorkloadModel(QAbstractTableModel):
         slices = self._slice_size
         if slices is None:
             # every open ticket of the teams, its history and clocks: many objects at once
+            placed: dict[int, _Placed] = {}
             with collector_paused():
-                self._placed = {}
-                self._place(self._placed, load_open_tickets(self._cache, team_ids=self._team_ids))
-                self._loaded = True
-                self._lay_out(teams)
+                self._place(placed, load_open_tickets(self._cache, team_ids=self._team_ids))
+            self._loaded_with(placed, teams)
             return
         self._slicer.stop()  # a load still running starts over
         self._refresh_after_load = False
@@ -526,14 +530,18 @@ class WorkloadModel(QAbstractTableModel):
         if [team.id for team in teams] != self._team_ids:  # the lead's teams changed
             self.reload()
             return
-        self._placed, self._next = self._next, {}
-        self._loaded = True
-        with collector_paused():
-            self._lay_out(teams)
+        placed, self._next = self._next, {}
+        self._loaded_with(placed, teams)
         if self._refresh_after_load:  # a sync landed meanwhile
             self._refresh_after_load = False
             self.refresh_changed()
         self.loadProgress.emit()
+
+    def _loaded_with(self, placed: dict[int, _Placed], teams: Sequence[TeamOut]) -> None:
+        """A load done: these tickets, laid out in rows (many objects at once)."""
+        self._placed, self._loaded = placed, True
+        with collector_paused():
+            self._lay_out(teams)
 
     def refresh_changed(self) -> int:
         """Read again only the tickets whose history grew since the last read (after a
@@ -569,7 +577,8 @@ class WorkloadModel(QAbstractTableModel):
             else []
         )
         rows = {(row.team_id, row.agent_id): row for row in self._rows}
-        in_place = self._directory == self._directory_of(teams)
+        users = self._cache.users()
+        in_place = self._directory == _directory_of(teams, users)
         for ticket_id in changed:
             placed = self._placed.pop(ticket_id, None)
             if placed is not None and in_place:
@@ -582,16 +591,10 @@ class WorkloadModel(QAbstractTableModel):
                 break
             _insert(row, ticket.id, self._placed[ticket.id])
         if not in_place or any(row.former and not row.open for row in self._rows):
-            self._lay_out(teams)
+            self._lay_out(teams, users)
         elif changed:
             self._count_at(self._now())
-            self.dataChanged.emit(
-                self.index(0, WorkloadColumn.OPEN),
-                self.index(len(self._rows) - 1, WorkloadColumn.FORECAST),
-                [Qt.ItemDataRole.DisplayRole, SORT_ROLE],
-            )
-            if self._sort[0] in _COUNTS:
-                self.sort(*self._sort)
+            self._counts_moved()
         return len(changed)
 
     def _place(self, placed: dict[int, _Placed], tickets: Sequence[OpenTicket]) -> None:
@@ -607,15 +610,14 @@ class WorkloadModel(QAbstractTableModel):
                 ticket.team_id, ticket.assignee_id, ticket.status == "pending", thresholds
             )
 
-    def _directory_of(self, teams: Sequence[TeamOut]) -> tuple[object, ...]:
-        """What the rows are laid out from: the teams, and the names of the users."""
-        users = tuple((user.id, user.display_name, user.active) for user in self._cache.users())
-        return (tuple(teams), users)
-
-    def _lay_out(self, teams: Sequence[TeamOut]) -> None:
-        """The rows (a team's agents, then its unassigned tickets), counted and sorted."""
-        self._directory = self._directory_of(teams)
-        users = {user.id: user for user in self._cache.users()}
+    def _lay_out(
+        self, teams: Sequence[TeamOut], directory: Sequence[UserOut] | None = None
+    ) -> None:
+        """The rows (a team's agents, then its unassigned tickets), counted and sorted
+        (``directory``: the users, if just read)."""
+        listed = self._cache.users() if directory is None else directory
+        self._directory = _directory_of(teams, listed)
+        users = {user.id: user for user in listed}
         rows: list[WorkloadRow] = []
         for team in teams:
             members = [users[i] for i in team.member_ids if i in users and users[i].active]
@@ -679,8 +681,11 @@ class WorkloadModel(QAbstractTableModel):
         now = self._now()
         self._count_at(now)  # no pass over the tickets: a few binary searches a row
         after = [tuple(row.count(c) for c in _COUNTS) for row in self._rows]
-        if before == after:
-            return
+        if before != after:
+            self._counts_moved()
+
+    def _counts_moved(self) -> None:
+        """The rows stay, their numbers changed: shown again, and in order."""
         if self._sort[0] in _COUNTS:
             self.sort(*self._sort)
         self.dataChanged.emit(
