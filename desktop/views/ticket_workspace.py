@@ -187,6 +187,8 @@ class VerticalScrollArea(QScrollArea):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setWidgetResizable(True)  # as wide as the view, and as tall when it fits
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # no stop of its own in the tab order: the controls in it are scrolled into
         # view as they get the focus (the wheel scrolls it too)
@@ -520,8 +522,6 @@ class TicketWorkspace(QWidget):
         # screen), the workspace scrolls rather than squeeze its clocks into one another
         self.scroll_area = VerticalScrollArea()
         self.scroll_area.setObjectName("ticket-workspace-scroll")
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -845,8 +845,9 @@ class TicketWorkspace(QWidget):
 
     def retranslate(self) -> None:
         """Every label in the current language (the ticket shown again)."""
+        samples = clock_text_samples()
         for panel in self.clocks.values():
-            panel.value.set_samples(clock_text_samples())
+            panel.value.set_samples(samples)
         self.status_caption.setText(_("&Status"))
         self.priority_caption.setText(_("&Priority"))
         self.severity_caption.setText(_("Se&verity"))
