@@ -54,6 +54,8 @@ def take(session: Session, name: str, count: int = 1) -> int:
 
 #: A change's data, or how to compute it when the transaction publishes its changes.
 ChangeData = dict[str, Any] | Callable[[], dict[str, Any]] | None
+#: A comment or history entry of a ticket, as published: (entity, id, data).
+Child = tuple[ChangeEntity, int, dict[str, Any]]
 
 
 @dataclass
@@ -66,10 +68,60 @@ class PendingChange:
 
 
 @dataclass
+class TicketChanges:
+    """What one transaction did to one ticket, published as one group.
+
+    The group reads, in this order: a tombstone for the team whose readers saw
+    the ticket before the transaction (only if it left that team), the ticket as
+    it ends the transaction, then its comments and history entries.  A reader
+    so always holds a ticket before anything of it arrives, and a page of the
+    feed never splits the group, so a page that brings version *n* of a ticket
+    brings everything version *n* added to it.  A ticket that arrives in a team
+    brings everything it has (``everything``): that team's readers never saw it.
+    """
+
+    ticket_id: int
+    #: the team whose readers hold the ticket as it was before this transaction
+    team_before: int | None
+    team_id: int | None = None
+    data: ChangeData = None
+    children: dict[tuple[ChangeEntity, int], dict[str, Any]] = field(default_factory=dict)
+    everything: Callable[[], list[Child]] | None = None
+
+    def add_child(self, entity: ChangeEntity, entity_id: int, data: dict[str, Any]) -> None:
+        self.children[(entity, entity_id)] = data
+
+    @property
+    def moved(self) -> bool:
+        return self.team_before is not None and self.team_before != self.team_id
+
+    def rows(self) -> list[PendingChange]:
+        """The group's changes, in feed order (call once the transaction's writes are done);
+        none when no writer of the transaction changed the ticket."""
+        rows: list[PendingChange] = []
+        if self.data is None:
+            return rows
+        if self.moved:
+            rows.append(PendingChange("ticket", self.ticket_id, "delete", self.team_before, None))
+        ticket = self.data() if callable(self.data) else self.data
+        rows.append(PendingChange("ticket", self.ticket_id, "upsert", self.team_id, ticket))
+        if self.moved and self.everything is not None:
+            children: list[Child] = self.everything()
+        else:
+            children = [(entity, id_, data) for (entity, id_), data in self.children.items()]
+        rows.extend(
+            PendingChange(entity, entity_id, "upsert", self.team_id, data)
+            for entity, entity_id, data in children
+        )
+        return rows
+
+
+@dataclass
 class ChangeSet:
     """Changes made by one transaction, published at its end."""
 
-    pending: list[PendingChange] = field(default_factory=list)
+    pending: list[PendingChange | TicketChanges] = field(default_factory=list)
+    _tickets: dict[int, TicketChanges] = field(default_factory=dict)
 
     def add(
         self,
@@ -80,13 +132,18 @@ class ChangeSet:
         team_id: int | None,
         op: ChangeOp = "upsert",
     ) -> None:
-        """Queue a change; ``data`` may be a function, called once at :meth:`publish`.
-
-        A function suits an entity that later writes of the same transaction may
-        change again (a ticket several commands of one push touch): only its last
-        state is published, so only that one is computed.
-        """
+        """Queue a change of anything but a ticket; ``data`` may be a function, called
+        once at :meth:`publish` (only the entity's last state is published)."""
         self.pending.append(PendingChange(entity, entity_id, op, team_id, data))
+
+    def ticket(self, ticket_id: int, *, team_before: int | None) -> TicketChanges:
+        """The group of ``ticket_id`` in this transaction; ``team_before`` counts only
+        the first time (the team its readers saw it in before the transaction)."""
+        group = self._tickets.get(ticket_id)
+        if group is None:
+            group = self._tickets[ticket_id] = TicketChanges(ticket_id, team_before)
+            self.pending.append(group)
+        return group
 
     def publish(self, session: Session, now: dt.datetime) -> None:
         """Number and store the changes: call last, just before commit."""
@@ -94,32 +151,50 @@ class ChangeSet:
             return
         # an entity changed twice in one transaction is published once, as it ends up
         seen: set[tuple[str, int, str, int | None]] = set()
-        kept: list[PendingChange] = []
-        for change in reversed(self.pending):
-            key = (change.entity, change.entity_id, change.op, change.team_id)
-            if key not in seen:
+        kept: list[PendingChange | TicketChanges] = []
+        for item in reversed(self.pending):
+            if isinstance(item, PendingChange):
+                key = (item.entity, item.entity_id, item.op, item.team_id)
+                if key in seen:
+                    continue
                 seen.add(key)
-                kept.append(change)
-        self.pending = kept[::-1]
-        for change in self.pending:  # before the counter is locked: others wait on it
-            if callable(change.data):
-                change.data = change.data()
-        session.flush()
-        first = take(session, FEED_COUNTER, len(self.pending))
-        session.add_all(
-            ChangeLog(
-                seq=first + offset,
-                entity=change.entity,
-                entity_id=change.entity_id,
-                op=change.op,
-                team_id=change.team_id,
-                data=change.data,
-                at=now,
-            )
-            for offset, change in enumerate(self.pending)
-        )
-        session.flush()
+            kept.append(item)
+        # computed before the counter is locked: others wait on it
+        groups: list[list[PendingChange]] = []
+        for item in reversed(kept):
+            if isinstance(item, TicketChanges):
+                groups.append(item.rows())
+            else:
+                if callable(item.data):
+                    item.data = item.data()
+                groups.append([item])
         self.pending.clear()
+        self._tickets.clear()
+        groups = [group for group in groups if group]
+        if not groups:
+            return
+        session.flush()
+        first = take(session, FEED_COUNTER, sum(len(group) for group in groups))
+        seq = first
+        records: list[ChangeLog] = []
+        for group in groups:
+            end = seq + len(group) - 1
+            for change in group:
+                records.append(
+                    ChangeLog(
+                        seq=seq,
+                        entity=change.entity,
+                        entity_id=change.entity_id,
+                        op=change.op,
+                        team_id=change.team_id,
+                        data=change.data,
+                        at=now,
+                        group_end=end if len(group) > 1 else None,
+                    )
+                )
+                seq += 1
+        session.add_all(records)
+        session.flush()
 
 
 class CursorError(ValueError):
@@ -136,7 +211,7 @@ def parse_cursor(cursor: str | None) -> int:
 
 @dataclass(frozen=True)
 class _Page:
-    rows: list[Any]  # (seq, entity, id, op, data as JSON text) rows
+    rows: list[Any]  # (seq, entity, id, op, data as JSON text, group end) rows
     next_seq: int
     has_more: bool
     estimate: int
@@ -147,7 +222,9 @@ def high_water() -> Select[int]:
     return select(Counter.value).where(Counter.name == FEED_COUNTER)
 
 
-def _rows_query(*, teams: bool) -> Select[int, str, int, str, str]:
+def _rows_query(
+    *, teams: bool, rest_of_group: bool = False
+) -> Select[int, str, int, str, str, int | None]:
     # ``data`` as the JSON text it is stored as: parsed by nobody, sent as it is
     query = select(
         ChangeLog.seq,
@@ -155,6 +232,7 @@ def _rows_query(*, teams: bool) -> Select[int, str, int, str, str]:
         ChangeLog.entity_id,
         ChangeLog.op,
         cast(ChangeLog.data, Text),
+        ChangeLog.group_end,
     ).where(ChangeLog.seq > bindparam("after"), ChangeLog.seq <= bindparam("high"))
     if teams:
         # an expression, not the bare column: the planner must walk the sequence range
@@ -162,12 +240,15 @@ def _rows_query(*, teams: bool) -> Select[int, str, int, str, str]:
         query = query.where(
             func.coalesce(ChangeLog.team_id, 0).in_(bindparam("teams", expanding=True))
         )
-    return query.order_by(ChangeLog.seq).limit(bindparam("limit"))
+    query = query.order_by(ChangeLog.seq)
+    return query if rest_of_group else query.limit(bindparam("limit"))
 
 
 # built once: a poll only binds its parameters
 _ALL_ROWS: Final = _rows_query(teams=False)
 _TEAM_ROWS: Final = _rows_query(teams=True)
+_ALL_REST: Final = _rows_query(teams=False, rest_of_group=True)
+_TEAM_REST: Final = _rows_query(teams=True, rest_of_group=True)
 
 
 def _read_rows(
@@ -183,13 +264,19 @@ def _read_rows(
         raise CursorError(str(after))
     if after == high:  # nothing new (most polls): no query at all
         return _Page([], high, False, 0)
-    parameters = {"after": after, "high": high, "limit": limit + 1}
-    if team_ids is None:
-        rows: list[Any] = list(session.execute(_ALL_ROWS, parameters))
-    else:
-        rows = list(session.execute(_TEAM_ROWS, {**parameters, "teams": [0, *team_ids]}))
+    parameters: dict[str, Any] = {"after": after, "high": high, "limit": limit + 1}
+    if team_ids is not None:
+        parameters["teams"] = [0, *team_ids]
+    rows: list[Any] = list(
+        session.execute(_ALL_ROWS if team_ids is None else _TEAM_ROWS, parameters)
+    )
     has_more = len(rows) > limit
     rows = rows[:limit]
+    if has_more and (rows[-1][5] or 0) > rows[-1][0]:
+        # the page would end inside a group: it ends with the group instead
+        parameters |= {"after": rows[-1][0], "high": min(high, rows[-1][5])}
+        rows += session.execute(_ALL_REST if team_ids is None else _TEAM_REST, parameters)
+        has_more = rows[-1][0] < high
     next_seq = rows[-1][0] if has_more else high
     return _Page(rows, next_seq, has_more, max(0, high - next_seq))
 
@@ -207,7 +294,7 @@ def read_page(session: Session, after: int, limit: int, team_ids: list[int] | No
                 op=op,
                 data=None if data is None else json.loads(data),
             )
-            for seq, entity, entity_id, op, data in page.rows
+            for seq, entity, entity_id, op, data, _group_end in page.rows
         ],
         next_cursor=str(page.next_seq),
         has_more=page.has_more,
@@ -235,7 +322,7 @@ def read_page_json(
     changes = ",".join(
         f'{{"seq":{seq},"cursor":"{seq}","entity":{dumps(entity)},"id":{entity_id},'
         f'"op":{dumps(op)},"data":{"null" if data is None else data}}}'
-        for seq, entity, entity_id, op, data in page.rows
+        for seq, entity, entity_id, op, data, _group_end in page.rows
     )
     more = "true" if page.has_more else "false"
     return (

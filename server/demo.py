@@ -31,6 +31,7 @@ change-feed row, so a console syncing from an empty cursor receives it all.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 import unicodedata
@@ -971,6 +972,7 @@ def write_tickets(
             TicketHistory(id=history_id, **row)
         )
     change_rows: list[dict[str, Any]] = []
+    group_sizes: list[int] = []  # each ticket's rows are one group of the feed
 
     def change(entity: str, entity_id: int, team_id: int, data: dict[str, Any]) -> None:
         change_rows.append(
@@ -985,6 +987,7 @@ def write_tickets(
         )
 
     for ticket_id, row in zip(ticket_ids, ticket_rows, strict=True):
+        first_row = len(change_rows)
         history = history_by_ticket[ticket_id]
         team_id = row["team_id"]
         ticket = TicketOut(id=ticket_id, **row, sla=ticket_sla(history, settings, now))
@@ -997,9 +1000,14 @@ def write_tickets(
                 mode="json"
             )
             change("history", entry.id, team_id, data)
-    first = feed.take(session, feed.FEED_COUNTER, len(change_rows))
-    for offset, row in enumerate(change_rows):
-        row["seq"] = first + offset
+        group_sizes.append(len(change_rows) - first_row)
+    seq = feed.take(session, feed.FEED_COUNTER, len(change_rows))
+    rows = iter(change_rows)
+    for size in group_sizes:
+        end = seq + size - 1 if size > 1 else None
+        for row in itertools.islice(rows, size):
+            row["seq"], row["group_end"] = seq, end
+            seq += 1
     for start in range(0, len(change_rows), _CHUNK):
         session.execute(insert(ChangeLog), change_rows[start : start + _CHUNK])
     return len(comment_rows), len(history_rows), len(change_rows)

@@ -205,6 +205,9 @@ class ChangeLog(Base):
     team_id: Mapped[int | None] = mapped_column(Integer, index=True)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: the last sequence number of this row's group: a ticket and what came with it in
+    #: one commit, which a page never splits (null: a group of one row)
+    group_end: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SlaConfig(Base):

@@ -361,14 +361,15 @@ class TicketWriter:
         now: dt.datetime,
     ) -> None:
         self.session = session
-        self.changes = changes
         self.ticket = ticket
         self.actor = actor
         self.now = now
         self._entries: list[TicketHistory] = []
         self._comments: list[Comment] = []
         self._bumped = False
-        self._first_team_id = ticket.team_id  # a move: a tombstone for that team
+        # the ticket's group in the feed: the first writer of the transaction sets the
+        # team its readers saw it in
+        self._group = changes.ticket(ticket.id, team_before=ticket.team_id)
 
     def bump(self) -> int:
         if not self._bumped:
@@ -413,51 +414,30 @@ class TicketWriter:
         if not self._bumped:
             return
         self.session.flush()
-        team_id = self.ticket.team_id
-        moved = self._first_team_id is not None and self._first_team_id != team_id
-        if moved:
-            # a tombstone for those who saw it in its former team
-            self.changes.add(
-                "ticket", self.ticket.id, None, team_id=self._first_team_id, op="delete"
-            )
-        ticket, session, now = self.ticket, self.session, self.now
-        self.changes.add(  # computed once, as the ticket ends the transaction
-            "ticket",
-            ticket.id,
-            lambda: ticket_out(session, ticket, now).model_dump(mode="json"),
-            team_id=team_id,
-        )
-        if moved:
-            self._resend_all()
+        ticket, session, now, group = self.ticket, self.session, self.now, self._group
+        group.team_id = ticket.team_id
+        # computed once, as the ticket ends the transaction
+        group.data = lambda: ticket_out(session, ticket, now).model_dump(mode="json")
+        group.everything = self._everything
         for comment in self._comments:
-            self.changes.add(
-                "comment", comment.id, comment_out(comment).model_dump(mode="json"), team_id=team_id
-            )
+            group.add_child("comment", comment.id, comment_out(comment).model_dump(mode="json"))
         for entry in self._entries:
-            self.changes.add(
-                "history", entry.id, history_out(entry).model_dump(mode="json"), team_id=team_id
+            group.add_child("history", entry.id, history_out(entry).model_dump(mode="json"))
+
+    def _everything(self) -> list[feed.Child]:
+        """Every comment and history entry of the ticket: what a team it arrives in gets."""
+        ticket_id = self.ticket.id
+        children: list[feed.Child] = [
+            ("comment", comment.id, comment_out(comment).model_dump(mode="json"))
+            for comment in self.session.scalars(
+                select(Comment).where(Comment.ticket_id == ticket_id).order_by(Comment.id)
             )
-
-    def _resend_all(self) -> None:
-        """Publish every comment and history entry again, for the ticket's new team.
-
-        Its consoles never received them (they were published to the former
-        team), and a console seeing both teams may apply the tombstone, which
-        drops them from its cache, before the ticket comes back.
-        """
-        entries = {entry.id for entry in self._entries}
-        comments = {comment.id for comment in self._comments}
-        team_id = self.ticket.team_id
-        for comment in self.session.scalars(
-            select(Comment).where(Comment.ticket_id == self.ticket.id).order_by(Comment.id)
-        ):
-            if comment.id not in comments:
-                data = comment_out(comment).model_dump(mode="json")
-                self.changes.add("comment", comment.id, data, team_id=team_id)
-        for entry in history_by_ticket(self.session, [self.ticket.id])[self.ticket.id]:
-            if entry.id not in entries:
-                data = history_out(entry).model_dump(mode="json")
-                self.changes.add("history", entry.id, data, team_id=team_id)
+        ]
+        children.extend(
+            ("history", entry.id, history_out(entry).model_dump(mode="json"))
+            for entry in history_by_ticket(self.session, [ticket_id])[ticket_id]
+        )
+        return children
 
 
 def _responded(session: Session, ticket_id: int) -> bool:

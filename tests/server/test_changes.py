@@ -14,6 +14,15 @@ def strip(ticket: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in ticket.items() if key not in WITHOUT_SLA}
 
 
+def ticket_of(change: dict[str, Any]) -> int | None:
+    """The ticket a change belongs to (None: not a ticket's)."""
+    if change["entity"] == "ticket":
+        return int(change["id"])
+    if change["entity"] in ("comment", "history"):
+        return int(change["data"]["ticket_id"])
+    return None
+
+
 def busy_day(world: World) -> list[dict[str, Any]]:
     tickets = [open_ticket(world) for _ in range(3)]
     tickets.append(open_ticket(world, by="nlead", team_id=world.ids["network"]))
@@ -44,7 +53,9 @@ def test_following_cursors_page_by_page_reads_everything_once(world: World) -> N
             headers=paged.headers,
         ).json()
         pages += 1
-        assert len(response["changes"]) <= 3
+        # past the limit only to end with the ticket the page's limit fell in
+        overflow = {ticket_of(change) for change in response["changes"][2:]}
+        assert len(response["changes"]) <= 3 or (len(overflow) == 1 and None not in overflow)
         paged.seqs += [change["seq"] for change in response["changes"]]
         paged.cursor = response["next_cursor"]
         if response["has_more"]:

@@ -132,3 +132,38 @@ def test_a_console_seeing_both_teams_keeps_the_ticket(world: World) -> None:
     changes = feed(world, "admin", before)
     last = {(c["entity"], c["id"]): c["op"] for c in changes}
     assert last[("ticket", ticket["id"])] == "upsert"  # the tombstone comes first
+
+
+def test_a_ticket_moved_in_and_touched_in_one_push_comes_before_all_it_brings(
+    world: World,
+) -> None:
+    ticket = open_ticket(world)
+    for n in range(3):
+        note = command("add_comment", fetch(world, ticket["id"]), body=f"#{n}", public=False)
+        send(world, "lead", note)
+    away = command("set_team", fetch(world, ticket["id"]), team_id=world.ids["network"])
+    send(world, "lead", away)
+    cursor = cursor_of(world, "alice")  # alice no longer holds it
+    back = fetch(world, ticket["id"])
+    # one push moves it back into support and touches it again
+    send(
+        world,
+        "admin",
+        command("set_team", back, team_id=world.ids["support"]),
+        command("add_tag", back, tag="printer"),
+    )
+    # read one change a page: the ticket comes first, and all it brings in the same page
+    pages = []
+    while True:
+        response = world.client.get(
+            "/api/v1/changes", params={"cursor": cursor, "limit": 1}, headers=world.headers("alice")
+        )
+        body = response.json()
+        pages.append([(c["entity"], c["op"]) for c in body["changes"]])
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            break
+    [page] = pages
+    assert page[0] == ("ticket", "upsert")
+    assert page.count(("comment", "upsert")) == 3
+    assert page.count(("history", "upsert")) == len(fetch(world, ticket["id"])["history"])
