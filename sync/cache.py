@@ -193,7 +193,7 @@ def upgrade(engine: Engine, revision: str = HEAD) -> None:
 
 #: The revision the migrations bring a cache to: alembic's head (a test checks the two
 #: agree), known without loading the migration scripts.
-SCHEMA_REVISION: Final = "0003"
+SCHEMA_REVISION: Final = "0004"
 
 
 @functools.cache
@@ -587,11 +587,11 @@ class _UpsertPlan:
 
 @functools.lru_cache(maxsize=64)
 def _upsert_plan(
-    dialect: Dialect, table_name: str, columns: tuple[str, ...], key: str
+    dialect: Dialect, table_name: str, columns: tuple[str, ...], key: tuple[str, ...]
 ) -> _UpsertPlan:
     table = schema.metadata.tables[table_name]
     quote = dialect.identifier_preparer.quote
-    updated = [name for name in columns if name != key]
+    updated = [name for name in columns if name not in key]
     action = (
         "DO UPDATE SET " + ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in updated)
         if updated
@@ -599,7 +599,8 @@ def _upsert_plan(
     )
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in columns)})"
-        f" VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT ({quote(key)}) {action}"
+        f" VALUES ({', '.join('?' for _ in columns)})"
+        f" ON CONFLICT ({', '.join(quote(n) for n in key)}) {action}"
     )
     getter = operator.itemgetter(*columns)
     values = getter if len(columns) > 1 else (lambda row: (getter(row),))
@@ -627,7 +628,10 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
 
 
 def upsert(
-    connection: Connection, table: Any, rows: Sequence[dict[str, Any]], key: str = "id"
+    connection: Connection,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    key: str | tuple[str, ...] = "id",
 ) -> None:
     """Insert ``rows`` into ``table``, replacing the ones whose ``key`` exists: one statement.
 
@@ -638,7 +642,8 @@ def upsert(
     """
     if not rows:
         return
-    plan = _upsert_plan(connection.dialect, table.name, tuple(rows[0]), key)
+    keys = (key,) if isinstance(key, str) else key
+    plan = _upsert_plan(connection.dialect, table.name, tuple(rows[0]), keys)
     connection.exec_driver_sql(plan.sql, plan.parameters(rows))
 
 

@@ -51,6 +51,7 @@ from sync.protocol import (
     PresenceActivity,
     PresenceIn,
     PresenceOut,
+    TicketDetailOut,
     TokenOut,
     UserOut,
     utc,
@@ -462,6 +463,10 @@ class ApiClient:
 
     async def me(self) -> UserOut:
         return self._parse(UserOut, await self._send("GET", "/me"))
+
+    async def ticket(self, ticket_id: int) -> TicketDetailOut:
+        """One ticket with its comments and history, as the caller may see it now."""
+        return self._parse(TicketDetailOut, await self._send("GET", f"/tickets/{ticket_id}"))
 
     async def changes(self, cursor: str | None, limit: int = 500) -> ChangePage:
         """One page of the change feed after ``cursor`` (None: from the start)."""

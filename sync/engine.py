@@ -77,6 +77,8 @@ _T = TypeVar("_T")
 CHANGE_EVENTS: Final = frozenset({"changes", "change", "message"})
 #: Most push rounds in one pass (a guard against a server that answers nothing new).
 _MAX_PUSH_ROUNDS: Final = 10_000
+#: tickets asked for at the end of a pull, at most (the rest at the next pull)
+_MAX_ASKED: Final = 50
 
 
 async def _cancel(fetching: asyncio.Future[Any] | None) -> None:
@@ -550,12 +552,27 @@ class SyncEngine:
                     cursor, fetching, from_start = None, None, True
                     continue
                 if not page.has_more:
+                    await self._ask_for_parked()
                     return
                 if page.next_cursor == cursor:
                     raise MalformedResponse("the change feed did not move past its cursor")
                 cursor = page.next_cursor
         finally:
             await _cancel(fetching)
+
+    async def _ask_for_parked(self) -> None:
+        """Ask the server for the tickets that rows came for but that the feed, read to
+        its end, did not bring: the rows are kept until the ticket is stored, or until
+        the server says it is not ours to see."""
+        for ticket_id in sorted(await self._db(self.store.parked_tickets))[:_MAX_ASKED]:
+            try:
+                ticket = await self.client.ticket(ticket_id)
+            except RequestRefused as error:
+                if error.status not in (403, 404):
+                    raise
+                await self._db(self.store.discard_parked, ticket_id)
+            else:
+                await self._db(self.store.store_ticket, ticket)
 
     def _read_page(self, response: httpx.Response) -> ChangePage:
         with collector_paused():  # thousands of objects, no cycle (see the store's pages)

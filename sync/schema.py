@@ -44,6 +44,7 @@ __all__ = [
     "metadata",
     "organisations",
     "outbox",
+    "parked",
     "rejected_commands",
     "sla_documents",
     "sync_state",
@@ -263,6 +264,18 @@ outbox = Table(
     Index("ix_outbox_ticket_id", "ticket_id"),
     Index("ix_outbox_state_seq", "state", "seq"),
     sqlite_autoincrement=True,
+)
+
+# comments and history entries of a ticket not held yet, kept until it arrives (or
+# the server says it is not ours to see): what the feed sends is never dropped
+parked = Table(
+    "parked",
+    metadata,
+    Column("entity", String(16), primary_key=True),
+    Column("server_id", Integer, primary_key=True, autoincrement=False),
+    Column("ticket_id", Integer, nullable=False),
+    Column("data", _json(), nullable=False),
+    Index("ix_parked_ticket_id", "ticket_id"),
 )
 
 conflicts = Table(

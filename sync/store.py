@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from pydantic import ValidationError
@@ -72,6 +72,7 @@ from sync.protocol import (
     Severity,
     Status,
     TeamOut,
+    TicketDetailOut,
     TicketOut,
     UserOut,
 )
@@ -160,8 +161,8 @@ class PageResult:
 
     upserted: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
-    #: comments or history entries of a ticket this user cannot see (not stored)
-    orphans: int = 0
+    #: comments or history entries of a ticket not held (yet): kept aside until it comes
+    parked: int = 0
     #: queued commands the server state now includes, dropped from the outbox
     acknowledged: int = 0
     rebased_tickets: int = 0
@@ -364,11 +365,28 @@ class Store:
             stored = {ticket.id for ticket, _raw in rows.tickets}  # no need to look them up
             parents = {m.ticket_id for m in rows.comments} | {m.ticket_id for m in rows.history}
             cached = stored | self._existing_tickets(connection, parents - stored)
-            comments = [comment_row(m) for m in rows.comments]
-            history = [history_row(m) for m in rows.history]
+            # rows kept aside by an earlier page go first: this page's are newer
+            early_comments, early_history = self._unpark(connection, stored)
+            comments = [comment_row(m) for m in (*early_comments, *rows.comments)]
+            history = [history_row(m) for m in (*early_history, *rows.history)]
             kept_comments = [row for row in comments if row["ticket_id"] in cached]
             kept_history = [row for row in history if row["ticket_id"] in cached]
-            result.orphans = len(comments) + len(history) - len(kept_comments) - len(kept_history)
+            parked = [
+                {
+                    "entity": entity,
+                    "server_id": m.id,
+                    "ticket_id": m.ticket_id,
+                    "data": m.model_dump(mode="json"),
+                }
+                for entity, models in (
+                    ("comment", rows.comments),
+                    ("history", rows.history),
+                )
+                for m in cast(list[CommentOut | HistoryEntryOut], models)
+                if m.ticket_id not in cached
+            ]
+            upsert(connection, schema.parked, parked, key=("entity", "server_id"))
+            result.parked = len(parked)
             upsert(connection, schema.comments, kept_comments, key="server_id")
             upsert(connection, schema.ticket_history, kept_history, key="server_id")
             for entity, table, key in (
@@ -385,6 +403,9 @@ class Store:
                 if gone:
                     connection.execute(delete(table).where(table.c[key].in_(gone)))
                     result.deleted[entity] = len(gone)
+                    if entity == "ticket":  # what was kept for it: it comes back whole
+                        p = schema.parked.c
+                        connection.execute(delete(schema.parked).where(p.ticket_id.in_(gone)))
             result.upserted = {
                 "ticket": len(rows.tickets),
                 "comment": len(kept_comments),
@@ -417,6 +438,62 @@ class Store:
             result.rebased_tickets = len(with_work)
             connection.execute(update(schema.sync_state).values(cursor=page.next_cursor))
         return result
+
+    @staticmethod
+    def _unpark(
+        connection: Connection, ticket_ids: set[int]
+    ) -> tuple[list[CommentOut], list[HistoryEntryOut]]:
+        """Take out the parked rows of ``ticket_ids`` (tickets that have just come)."""
+        p = schema.parked.c
+        comments: list[CommentOut] = []
+        history: list[HistoryEntryOut] = []
+        if not ticket_ids or connection.execute(select(p.ticket_id).limit(1)).first() is None:
+            return comments, history  # nearly always: nothing is parked
+        for chunk in chunks(ticket_ids):
+            for entity, data in connection.execute(
+                select(p.entity, p.data).where(p.ticket_id.in_(chunk))
+            ):
+                if entity == "comment":
+                    comments.append(CommentOut.model_validate(data))
+                else:
+                    history.append(HistoryEntryOut.model_validate(data))
+            connection.execute(delete(schema.parked).where(p.ticket_id.in_(chunk)))
+        return comments, history
+
+    def parked_tickets(self) -> set[int]:
+        """Tickets some comments or history entries came for, but not the ticket itself."""
+        with self.cache.read() as connection:
+            return set(connection.execute(select(schema.parked.c.ticket_id).distinct()).scalars())
+
+    def store_ticket(self, ticket: TicketDetailOut) -> None:
+        """Keep a ticket the server sent whole (with its comments and history), as the
+        feed would have brought it, unless the cache already holds a newer version."""
+        raw = ticket.model_dump(mode="json", exclude={"comments", "history"})
+        with self.cache.write() as connection:
+            cached = connection.execute(
+                select(schema.tickets.c.version).where(schema.tickets.c.id == ticket.id)
+            ).scalar_one_or_none()
+            if cached is None or cached <= ticket.version:
+                upsert_tickets(connection, [ticket_row(ticket, raw)])
+            self._unpark(connection, {ticket.id})
+            upsert(
+                connection, schema.comments, [comment_row(m) for m in ticket.comments], "server_id"
+            )
+            upsert(
+                connection,
+                schema.ticket_history,
+                [history_row(m) for m in ticket.history],
+                "server_id",
+            )
+            with_work = self._tickets_with_work(connection, {ticket.id})
+            self._drop_acknowledged(connection, with_work)
+            rebase(connection, with_work, self.user_id)
+
+    def discard_parked(self, ticket_id: int) -> None:
+        """The server says the ticket is not ours to see: what was kept for it goes."""
+        p = schema.parked.c
+        with self.cache.write() as connection:
+            connection.execute(delete(schema.parked).where(p.ticket_id == ticket_id))
 
     def _cached_me(self, connection: Connection) -> tuple[str, list[int]] | None:
         """The role and teams of the cached record of the signed-in user, if any."""

@@ -71,6 +71,24 @@ def comment(comment_id: int, ticket_id: int, body: str, **fields: Any) -> dict[s
     return row
 
 
+def history(
+    entry_id: int, ticket_id: int, version: int, field: str = "status", **fields: Any
+) -> dict[str, Any]:
+    """A history entry as the server sends it: every version of a ticket has one."""
+    row: dict[str, Any] = {
+        "id": entry_id,
+        "ticket_id": ticket_id,
+        "version": version,
+        "actor_id": 7,
+        "at": T0.isoformat(),
+        "field": field,
+        "before": None,
+        "after": None,
+    }
+    row.update(fields)
+    return row
+
+
 _seq = itertools.count(1)
 
 

@@ -138,10 +138,27 @@ class FakeServer:
             return self._changes(request)
         if path == "/commands":
             return self._commands(json.loads(request.content)["commands"])
+        if path.startswith("/tickets/"):
+            return self._ticket(int(path.removeprefix("/tickets/")))
         if path == "/events":
             body = self.events.pop(0) if self.events else b""
             return httpx.Response(200, content=body, headers={"Content-Type": "text/event-stream"})
         return self._json(404, {"code": "http_404", "message": "Not found."})
+
+    def _ticket(self, ticket_id: int) -> httpx.Response:
+        row = self.tickets.get(ticket_id)
+        if row is None:
+            return self._json(404, {"code": "not_found", "message": "Not found."})
+        children = {
+            entity: [data for kind, _id, data in self.log if kind == entity and data is not None]
+            for entity in ("comment", "history")
+        }
+        detail = {
+            **row,
+            "comments": [c for c in children["comment"] if c["ticket_id"] == ticket_id],
+            "history": [h for h in children["history"] if h["ticket_id"] == ticket_id],
+        }
+        return self._json(200, detail)
 
     def _changes(self, request: httpx.Request) -> httpx.Response:
         cursor = int(request.url.params.get("cursor", "0"))

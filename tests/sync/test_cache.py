@@ -18,11 +18,11 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from sync import schema
-from sync.cache import Cache, cache_path, current_revision, search_query
+from sync.cache import SCHEMA_REVISION, Cache, cache_path, current_revision, search_query
 from sync.protocol import SlaConfigOut
 from sync.store import MalformedPageError, Store
 
-from .conftest import T0, FakeClock, comment, page, ticket
+from .conftest import T0, FakeClock, comment, history, page, ticket
 
 
 def test_one_cache_per_server_and_user_in_the_data_dir(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_an_existing_cache_file_is_made_private(cache_file: Path, clock: FakeClo
 
 
 def test_schema_is_at_head_and_matches_the_table_definitions(cache: Cache) -> None:
-    assert current_revision(cache.engine) == "0003"
+    assert current_revision(cache.engine) == SCHEMA_REVISION
     with cache.engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"include_name": schema.include_name, "compare_type": True}
@@ -137,10 +137,32 @@ def test_the_last_change_of_an_entity_in_a_page_wins(store: Store, cache: Cache)
     assert one is not None and one.version == 3
 
 
-def test_comments_of_tickets_not_visible_are_not_stored(store: Store, cache: Cache) -> None:
-    result = store.apply_page(page(("comment", 1, comment(1, 99, "elsewhere"))))
-    assert result.orphans == 1
-    assert cache.comments(99) == []
+def test_rows_that_come_before_their_ticket_wait_for_it(store: Store, cache: Cache) -> None:
+    first = store.apply_page(
+        page(
+            ("comment", 1, comment(1, 99, "Screenshot attached")),
+            ("history", 2, history(2, 99, 1, "created", after="{}")),
+            has_more=True,
+        )
+    )
+    assert first.parked == 2
+    assert cache.comments(99) == [] and store.parked_tickets() == {99}
+    assert cache.cursor() == first.cursor  # kept, so the cursor may move past them
+    store.apply_page(
+        page(
+            ("comment", 1, comment(1, 99, "Screenshot attached, edited")),
+            ("ticket", 99, ticket(99)),
+        )
+    )
+    assert [c.body for c in cache.comments(99)] == ["Screenshot attached, edited"]
+    assert [h.field for h in cache.history(99)] == ["created"]
+    assert store.parked_tickets() == set()
+
+
+def test_a_tombstone_drops_the_rows_kept_for_its_ticket(store: Store, cache: Cache) -> None:
+    store.apply_page(page(("comment", 1, comment(1, 99, "elsewhere"))))
+    store.apply_page(page(("ticket", 99, None)))
+    assert store.parked_tickets() == set()
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.protocol import Status
 from sync.store import Store
 
-from .conftest import FakeClock, ticket
+from .conftest import FakeClock, comment, ticket
 from .fakes import FakeServer, ManualTimer, RecordingSleep, state_is, until
 from .test_credentials import MemoryKeyring
 
@@ -174,6 +174,23 @@ async def test_expired_token_means_auth_required_and_the_outbox_is_kept(
     assert store.queued() == [] and engine.status.pending == 0
     assert list(keyring_backend.secrets.values()) == [server.token]
     assert server.tickets[1]["status"] == "pending"
+
+
+@pytest.mark.asyncio
+async def test_rows_whose_ticket_the_feed_never_brings_are_asked_for(
+    engine: SyncEngine, server: FakeServer, store: Store
+) -> None:
+    # a feed that lists a comment of ticket 4 but not the ticket (as servers before the
+    # change groups could, across pages), and one of a ticket no longer visible
+    server.tickets[4] = ticket(4, 2)
+    server.log.append(("comment", 70, comment(70, 4, "Logs attached")))
+    server.log.append(("comment", 71, comment(71, 9, "Not ours")))
+    report = await engine.sync_once()
+    assert report.ok
+    assert [c.body for c in store.cache.comments(4)] == ["Logs attached"]
+    assert store.cache.ticket(4) is not None and store.cache.comments(9) == []
+    assert store.parked_tickets() == set()
+    assert {"GET /api/v1/tickets/4", "GET /api/v1/tickets/9"} <= set(server.paths())
 
 
 @pytest.mark.asyncio

@@ -59,7 +59,7 @@ def test_upgrade_from_the_first_revision_keeps_the_outbox(
 
     with Cache.open(cache_file, clock=clock) as cache:  # migrates to head at open
         assert cache.notice is None
-        assert current_revision(cache.engine) == "0003"
+        assert current_revision(cache.engine) == SCHEMA_REVISION
         with cache.read() as connection:
             kept = connection.execute(
                 text("SELECT seq, mutation_id, payload, attempts FROM outbox ORDER BY seq")
@@ -88,7 +88,7 @@ def test_downgrade_and_upgrade_again_round_trip(cache_file: Path, clock: FakeClo
             command.downgrade(config, "0001")
         assert current_revision(cache.engine) == "0001"
         upgrade(cache.engine)
-        assert current_revision(cache.engine) == "0003"
+        assert current_revision(cache.engine) == SCHEMA_REVISION
 
 
 def test_down_to_0002_and_up_again_keeps_search_and_the_outbox(
@@ -117,7 +117,7 @@ def test_down_to_0002_and_up_again_keeps_search_and_the_outbox(
     engine.dispose()
 
     with Cache.open(cache_file, clock=clock) as cache:
-        assert current_revision(cache.engine) == "0003"
+        assert current_revision(cache.engine) == SCHEMA_REVISION
         store = Store(cache, user_id=7)
         assert [c.type for c in store.queued()] == ["add_comment"]
         store.apply_page(page(("ticket", 2, ticket(2, subject="Printer offline"))))
