@@ -542,10 +542,25 @@ class Store:
     @staticmethod
     def _drop_acknowledged(connection: Connection, ticket_ids: Iterable[int]) -> list[int]:
         """Drop applied commands whose effect the cached server state now shows; the
-        ticket of each command dropped."""
-        o, t = schema.outbox.c, schema.tickets.c
-        cached_version = (
-            select(t.version).where(t.id == o.ticket_id).correlate(schema.outbox).scalar_subquery()
+        ticket of each command dropped.
+
+        The effect is shown once the cache holds the server's history entry of the
+        command's version (every version has one), not merely the ticket at that
+        version: a ticket that came alone (with a conflict answer) lacks the comments
+        and entries of its versions, and the command's own rows must stay on screen
+        until the feed brings them (a page brings a version whole).
+        """
+        o, t, h = schema.outbox.c, schema.tickets.c, schema.ticket_history.c
+        cached = select(t.id).where(t.id == o.ticket_id).correlate(schema.outbox).exists()
+        shown = (
+            select(h.local_id)
+            .where(
+                h.ticket_id == o.ticket_id,
+                h.server_id.is_not(None),
+                h.version >= o.applied_version,
+            )
+            .correlate(schema.outbox)
+            .exists()
         )
         dropped: list[int] = []
         for chunk in chunks(ticket_ids):  # a chunk at a time, not a ticket at a time
@@ -554,7 +569,7 @@ class Store:
                     o.ticket_id.in_(chunk),
                     o.state == "applied",
                     # a ticket no longer visible (not cached): the server has them all
-                    cached_version.is_(None) | (o.applied_version <= cached_version),
+                    ~cached | shown,
                 )
             ).all()
             if acknowledged:

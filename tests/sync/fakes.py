@@ -16,7 +16,7 @@ import httpx
 
 from sync.engine import SyncState, SyncStatus
 
-from .conftest import T0, comment, ticket
+from .conftest import T0, comment, history, ticket
 
 Fault = Callable[[httpx.Request], httpx.Response]
 
@@ -74,6 +74,7 @@ class FakeServer:
         self.requests: list[httpx.Request] = []
         self.faults: list[Fault | None] = []
         self.next_comment = 1000
+        self.next_entry = 5000
         self.events: list[bytes] = []  # SSE bodies, one per /events request
         self.revoked: list[str] = []
 
@@ -82,13 +83,22 @@ class FakeServer:
     def add_ticket(self, ticket_id: int, **fields: Any) -> None:
         row = ticket(ticket_id, 1, **fields)
         self.tickets[ticket_id] = row
+        # (its "created" entry is left out: tests count a new ticket as one change)
         self.log.append(("ticket", ticket_id, dict(row)))
 
     def change_ticket(self, ticket_id: int, **fields: Any) -> None:
+        """A new version of the ticket: its row, then its history entry (as the server)."""
         row = self.tickets[ticket_id]
         row.update(fields)
         row["version"] += 1
         self.log.append(("ticket", ticket_id, dict(row)))
+        self._entry(ticket_id, row["version"], next(iter(fields), "tag_added"))
+
+    def _entry(self, ticket_id: int, version: int, field: str) -> None:
+        self.next_entry += 1
+        self.log.append(
+            ("history", self.next_entry, history(self.next_entry, ticket_id, version, field))
+        )
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)

@@ -21,7 +21,7 @@ from sync.protocol import (
 )
 from sync.store import Resolution, Store, UnknownTicketError
 
-from .conftest import FakeClock, comment, page, ticket
+from .conftest import FakeClock, comment, history, page, ticket
 
 
 @pytest.fixture
@@ -140,6 +140,8 @@ def test_applied_commands_leave_the_outbox_once_the_pull_shows_them(synced: Stor
     synced.apply_page(
         page(
             ("ticket", 1, ticket(1, 7, status="pending")),
+            ("history", 60, history(60, 1, 6, "status", after="pending")),
+            ("history", 61, history(61, 1, 7, "reply", after="50")),
             ("comment", 50, comment(50, 1, "Called back")),
         )
     )
@@ -156,12 +158,12 @@ def test_a_pull_older_than_the_answer_keeps_the_work_shown(synced: Store) -> Non
     assert len(synced.queued()) == 1
 
 
-def _conflict(store: Store, mutation: UUID, **server: object) -> ConflictResult:
+def _conflict(store: Store, mutation: UUID, version: int = 9, **server: object) -> ConflictResult:
     return ConflictResult(
         mutation_id=mutation,
         ticket_id=1,
         fields=list(server),
-        ticket=TicketOut.model_validate(ticket(1, 9, **server)),
+        ticket=TicketOut.model_validate(ticket(1, version, **server)),
     )
 
 
@@ -180,6 +182,34 @@ def test_a_conflict_keeps_both_sides_and_undoes_the_change(synced: Store) -> Non
     assert [c.body for c in synced.cache.comments(1)] == ["Done"]  # …my other pending work
     assert [c.mutation_id for c in synced.queued()] == [other]
     assert synced.conflict_count() == 1
+
+
+def test_a_reply_applied_beside_a_conflict_stays_on_screen_until_the_feed_brings_it(
+    synced: Store,
+) -> None:
+    # offline: a reply, then "resolved"; a lead set the ticket pending meanwhile
+    reply = synced.add_comment(1, "Fixed on our side", public=True)
+    status = synced.set_status(1, Status.RESOLVED)
+    synced.record_results(
+        [
+            AppliedResult(mutation_id=reply, ticket_id=1, version=7),
+            # the conflict carries the ticket as the reply left it: version 7
+            _conflict(synced, status, version=7, status="pending"),
+        ]
+    )
+    # the network drops before the pull: the reply is still on its writer's screen
+    assert [c.body for c in synced.cache.comments(1)] == ["Fixed on our side"]
+    assert view(synced).status == "pending"
+    synced.apply_page(
+        page(
+            ("ticket", 1, ticket(1, 7, status="pending")),
+            ("history", 60, history(60, 1, 6, "status", after="pending")),
+            ("history", 61, history(61, 1, 7, "reply", after="50")),
+            ("comment", 50, comment(50, 1, "Fixed on our side")),
+        )
+    )
+    assert [(c.body, c.pending) for c in synced.cache.comments(1)] == [("Fixed on our side", False)]
+    assert synced.queued() == []
 
 
 def test_reapplying_a_conflict_sends_it_again_on_the_new_version(synced: Store) -> None:
@@ -252,7 +282,9 @@ def test_a_rejected_command_is_undone_and_its_reason_kept(synced: Store, clock: 
 def test_answers_to_unknown_mutations_are_counted_not_applied(synced: Store) -> None:
     mutation = synced.acknowledge(1)
     synced.record_results([AppliedResult(mutation_id=mutation, ticket_id=1, version=6)])
-    synced.apply_page(page(("ticket", 1, ticket(1, 6))))
+    synced.apply_page(
+        page(("ticket", 1, ticket(1, 6)), ("history", 60, history(60, 1, 6, "responded")))
+    )
     again = synced.record_results([AppliedResult(mutation_id=mutation, ticket_id=1, version=6)])
     assert (again.applied, again.unknown) == (0, 1)
 
