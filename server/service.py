@@ -211,6 +211,39 @@ def create_user(
     return user
 
 
+def set_access(
+    session: Session, changes: feed.ChangeSet, user: User, role: Role, team_ids: Sequence[int]
+) -> None:
+    """Give ``user`` the role ``role`` and exactly the teams ``team_ids``.
+
+    The user's record and every team whose members change go to the feed: a
+    console that sees its user gain a team reads the feed again from the start
+    (that team's tickets lie behind its cursor), one that loses a team drops its
+    tickets.
+    """
+    wanted = set(team_ids)
+    for team_id in wanted:
+        if session.get(Team, team_id) is None:
+            raise ServiceError(
+                404, "team_not_found", _("There is no team {id}.").format(id=team_id)
+            )
+    before = set(user.team_ids)
+    for member in session.scalars(select(TeamMember).where(TeamMember.user_id == user.id)):
+        if member.team_id not in wanted:
+            session.delete(member)
+    for team_id in sorted(wanted - before):
+        session.add(TeamMember(team_id=team_id, user_id=user.id))
+    user.role = role.value
+    session.flush()
+    session.refresh(user)
+    changes.add("user", user.id, user_out(user).model_dump(mode="json"), team_id=None)
+    for team_id in sorted(before ^ wanted):
+        team = session.get(Team, team_id)
+        assert team is not None
+        session.refresh(team)
+        changes.add("team", team.id, team_out(team).model_dump(mode="json"), team_id=None)
+
+
 # -- visibility and rights ----------------------------------------------------
 
 
