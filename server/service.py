@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import N_, _
@@ -65,6 +68,8 @@ from sync.protocol import (
 )
 
 Clock = Callable[[], dt.datetime]
+
+log = logging.getLogger(__name__)
 
 #: Fields an agent's command compares against the version it saw.
 CAS_FIELDS: Final[dict[str, tuple[str, ...]]] = {
@@ -783,47 +788,10 @@ def _answer_again(existing: AppliedMutation, user_id: int, command: Command) -> 
 
 
 def execute(
-    factory: sessionmaker[Session],
-    user_id: int,
-    command: Command,
-    clock: Clock,
-    *,
-    own_versions: Collection[int] = (),
+    factory: sessionmaker[Session], user_id: int, command: Command, clock: Clock
 ) -> CommandResult:
-    """Run one command in its own transaction, exactly once per mutation id.
-
-    The mutation id is inserted first: a concurrent re-send blocks on the unique
-    key until the first commits, then fails and reads the first answer.
-    """
-    key = str(command.mutation_id)
-    for _attempt in range(5):
-        try:
-            with transaction(factory) as session:
-                existing = session.get(AppliedMutation, key)
-                if existing is not None:
-                    return _answer_again(existing, user_id, command)
-                now = clock()
-                record = AppliedMutation(
-                    mutation_id=key,
-                    user_id=user_id,
-                    ticket_id=command.ticket_id,
-                    result={},
-                    created_at=now,
-                )
-                session.add(record)
-                session.flush()
-                user = session.get(User, user_id)
-                assert user is not None
-                changes = feed.ChangeSet()
-                result = apply_command(
-                    session, changes, user, command, now, own_versions=own_versions
-                )
-                record.result = result.model_dump(mode="json")
-                changes.publish(session, now)
-            return result
-        except IntegrityError:
-            continue  # someone recorded this mutation first: read their answer
-    raise RuntimeError(f"mutation {key} could not be recorded")  # pragma: no cover
+    """Run one command, exactly once per mutation id: a push of one (:func:`execute_batch`)."""
+    return execute_batch(factory, user_id, [command], clock)[0]
 
 
 def _own_version(own: dict[int, set[int]], result: CommandResult) -> None:
@@ -856,13 +824,33 @@ def _record_mutation(
     return inserted is not None
 
 
+def _lock_tickets(session: Session, ticket_ids: Collection[int]) -> dt.datetime | None:
+    """Lock ``ticket_ids`` for the transaction, in id order; the time of their latest change.
+
+    In id order, two pushes that touch the same tickets wait for each other in
+    line, never in a circle: they cannot deadlock on them.
+    """
+    rows = session.execute(
+        select(Ticket.updated_at)
+        .where(Ticket.id.in_(sorted(set(ticket_ids))))
+        .order_by(Ticket.id)
+        .with_for_update()
+    )
+    return max((updated_at for (updated_at,) in rows), default=None)
+
+
 def _execute_together(
     factory: sessionmaker[Session], user_id: int, commands: Sequence[Command], clock: Clock
 ) -> list[CommandResult]:
     with transaction(factory) as session:
+        latest = _lock_tickets(session, {command.ticket_id for command in commands})
+        # read once the tickets are ours, and never before their last change: a push that
+        # waited for them is stamped after the one it waited for
+        now = clock()
+        if latest is not None and now < latest:
+            now = latest
         user = session.get(User, user_id)
         assert user is not None
-        now = clock()
         changes = feed.ChangeSet()
         # what every command reads again, held for the batch (the session's identity
         # map holds objects weakly: unheld, each would be loaded again a command)
@@ -911,30 +899,53 @@ def _execute_together(
     return results
 
 
+#: SQLSTATEs of a transaction PostgreSQL gave up to let others go on: run it again
+_TRANSIENT: Final = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+#: runs of a push, at most, before it is answered 503
+PUSH_ATTEMPTS: Final = 5
+#: the first pause between two runs, in seconds (doubled each time; full jitter)
+_FIRST_PAUSE: Final = 0.02
+_BUSY = N_("The server is busy with other changes to these tickets; try again in a moment.")
+#: how a push waits before it runs again (tests replace it)
+pause: Callable[[float], None] = time.sleep
+
+
+def _transient(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _TRANSIENT
+
+
 def execute_batch(
-    factory: sessionmaker[Session], user_id: int, commands: Sequence[Command], clock: Clock
+    factory: sessionmaker[Session],
+    user_id: int,
+    commands: Sequence[Command],
+    clock: Clock,
+    *,
+    jitter: Callable[[], float] = random.random,
 ) -> list[CommandResult]:
     """Run a push's commands in order, exactly once per mutation id, and answer each.
 
     They share one transaction (one commit, one lock of the feed counter, one
     set of feed rows) but each is applied, refused or found in conflict on its
-    own, as :func:`execute` would: a refused command writes nothing, and a
-    failure rolls back the whole batch, which the client re-sends (its mutation
-    ids make that harmless).  Should the shared transaction fail on a database
-    conflict (a deadlock with a concurrent push locking the same tickets in
-    another order, on PostgreSQL), the batch is run again one command per
-    transaction.  Earlier commands of the batch are the author's own changes,
-    never a clash for the later ones (see :func:`_clashes`).
+    own: a refused command writes nothing, and a failure rolls back the whole
+    batch, which the client re-sends (its mutation ids make that harmless).
+    Earlier commands of the batch are the author's own changes, never a clash
+    for the later ones (see :func:`_clashes`).
+
+    The push first locks its tickets in id order, then its mutation ids, and the
+    feed counter last, as every writer does: pushes do not deadlock one another.
+    Its time is read once its tickets are locked (see :func:`_execute_together`),
+    so a ticket's history never goes back in time as its versions go up.  Should
+    PostgreSQL still cancel it (a deadlock with another kind of writer, a
+    serialization failure), it runs again after a jittered pause, up to
+    :data:`PUSH_ATTEMPTS` times in all; then the answer is 503 with Retry-After.
     """
-    try:
-        return _execute_together(factory, user_id, commands, clock)
-    except OperationalError:
-        own: dict[int, set[int]] = {}
-        results: list[CommandResult] = []
-        for command in commands:
-            result = execute(
-                factory, user_id, command, clock, own_versions=own.get(command.ticket_id, ())
-            )
-            _own_version(own, result)
-            results.append(result)
-        return results
+    for attempt in range(PUSH_ATTEMPTS):
+        try:
+            return _execute_together(factory, user_id, commands, clock)
+        except DBAPIError as error:
+            if not _transient(error):
+                raise
+            log.info("push cancelled by the database (%s), attempt %d", error.orig, attempt + 1)
+            if attempt + 1 < PUSH_ATTEMPTS:
+                pause(jitter() * _FIRST_PAUSE * 2**attempt)
+    raise ServiceError(503, "busy", _(_BUSY), headers={"Retry-After": "1"})

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from server.db import make_sessionmaker, transaction
 from server.models import AppliedMutation, ChangeLog, TicketHistory
+from server.service import PUSH_ATTEMPTS
 from tests.server.conftest import World, command, open_ticket
 
 
@@ -326,3 +329,32 @@ def test_a_resent_push_counts_its_already_applied_commands_as_own(world: World) 
     results = send(world, "alice", first, second)
     assert [r["status"] for r in results] == ["applied", "applied"]
     assert fetch(world, ticket["id"])["status"] == "resolved"
+
+
+def test_a_push_the_database_keeps_cancelling_is_answered_503_not_500(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    runs: list[int] = []
+    pauses: list[float] = []
+
+    def cancelled(*args: object) -> list[object]:
+        runs.append(1)
+        raise OperationalError("UPDATE tickets …", {}, Deadlock())
+
+    monkeypatch.setattr("server.service._execute_together", cancelled)
+    monkeypatch.setattr("server.service.pause", pauses.append)
+    ticket = open_ticket(world)
+    response = world.client.post(
+        "/api/v1/commands",
+        json={"commands": [command("add_tag", ticket, tag="vip")]},
+        headers=world.headers("lead"),
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    body = response.json()
+    assert body["code"] == "busy" and "try again" in body["message"]
+    assert len(runs) == PUSH_ATTEMPTS and len(pauses) == PUSH_ATTEMPTS - 1
+    assert 0 <= sum(pauses) < 1  # short pauses: the console retries the rest itself

@@ -4,22 +4,27 @@ and a mutation sent several times at once applies once.  Runs only when
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import ChangeLog, Comment, Ticket, TicketHistory, User
-from server.service import create_ticket, execute, ticket_out
+from server.service import create_ticket, execute, execute_batch, ticket_out
 from sync.protocol import (
     AddCommentCommand,
     AddTagCommand,
+    Command,
     CommandBatch,
     SetStatusCommand,
     TicketCreate,
@@ -64,6 +69,19 @@ def run_together(workers: list[Callable[[], None]]) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def assert_history_keeps_time(session: Session) -> None:
+    """For every ticket, its history sorted by version is sorted by time, and the ticket
+    was last changed when its last entry says."""
+    entries: dict[int, list[tuple[int, dt.datetime]]] = {}
+    for entry in session.scalars(select(TicketHistory)):
+        entries.setdefault(entry.ticket_id, []).append((entry.version, entry.at))
+    for ticket in session.scalars(select(Ticket)):
+        by_version = sorted(entries[ticket.id])
+        times = [at for _version, at in by_version]
+        assert times == sorted(times), (ticket.id, by_version)
+        assert ticket.updated_at == times[-1], ticket.id
 
 
 def test_a_reader_polling_during_concurrent_writes_ends_equal_to_the_database(
@@ -157,6 +175,8 @@ def test_a_reader_polling_during_concurrent_writes_ends_equal_to_the_database(
         history = session.scalar(select(func.count()).select_from(TicketHistory))
     assert sum(1 for key in state if key[0] == "comment") == comments
     assert sum(1 for key in state if key[0] == "history") == history
+    with transaction(factory) as session:
+        assert_history_keeps_time(session)
 
 
 def test_the_same_mutation_sent_at_once_applies_once(world: World) -> None:
@@ -247,3 +267,98 @@ def test_concurrent_status_changes_from_the_same_version_conflict(world: World) 
 
     run_together([send(status) for status in statuses])
     assert sorted(results) == ["applied", "conflict", "conflict", "conflict"]
+
+
+def _open(world: World, factory: Any, subject: str) -> int:
+    with transaction(factory) as session:
+        changes = feed.ChangeSet()
+        user = session.get_one(User, world.ids["lead"])
+        request = TicketCreate(
+            subject=subject,
+            requester_name="Client",
+            requester_email="client@example.com",
+            organisation_id=world.ids["acme"],
+            team_id=world.ids["support"],
+            priority="P3",
+        )
+        ticket = create_ticket(session, changes, user, request, world.clock())
+        changes.publish(session, world.clock())
+        return ticket.id
+
+
+def _command(ticket_id: int, **fields: object) -> Command:
+    batch = CommandBatch.model_validate(
+        {
+            "commands": [
+                {"mutation_id": uuid.uuid4(), "ticket_id": ticket_id, "base_version": 0, **fields}
+            ]
+        }
+    )
+    return batch.commands[0]
+
+
+def _waiting_on(engine: Engine, blocker: int, count: int) -> None:
+    """Until ``count`` sessions wait on a lock held by backend ``blocker``."""
+    deadline = time.monotonic() + 30
+    with engine.connect() as connection:
+        while True:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE CAST(:blocker AS integer) = ANY(pg_blocking_pids(pid))"
+                ),
+                {"blocker": blocker},
+            )
+            if waiting is not None and waiting >= count:
+                return
+            assert time.monotonic() < deadline, "nobody waits on the lock"
+            time.sleep(0.01)  # polling for a state of the database, not timing anything
+
+
+def test_a_push_that_waited_for_a_ticket_is_stamped_after_what_committed_meanwhile(
+    world: World,
+) -> None:
+    factory = make_sessionmaker(world.engine)
+    x = _open(world, factory, "printer")
+    y = _open(world, factory, "scanner")
+    ticks = itertools.count(1)
+    tick_lock = threading.Lock()
+
+    def clock() -> dt.datetime:  # every reading later than the one before
+        with tick_lock:
+            return world.clock() + dt.timedelta(seconds=next(ticks))
+
+    lead = world.ids["lead"]
+    first = [
+        _command(x, type="add_tag", tag="jam"),
+        _command(y, type="set_priority", priority="P4"),
+    ]
+    second = [_command(y, type="set_priority", priority="P1")]
+    with world.engine.connect() as holder:
+        holder.begin()
+        blocker = holder.scalar(text("SELECT pg_backend_pid()"))
+        holder.execute(select(Ticket.id).where(Ticket.id == x).with_for_update())
+        pushes = [
+            threading.Thread(target=execute_batch, args=(factory, lead, first, clock)),
+            threading.Thread(target=execute_batch, args=(factory, lead, second, clock)),
+        ]
+        pushes[0].start()
+        _waiting_on(world.engine, blocker, 1)  # the first push waits for ticket x
+        pushes[1].run()  # the second commits meanwhile
+        holder.rollback()
+    pushes[0].join()
+    with transaction(factory) as session:
+        assert_history_keeps_time(session)
+        priorities = [
+            entry.after
+            for entry in session.scalars(
+                select(TicketHistory)
+                .where(TicketHistory.ticket_id == y, TicketHistory.field == "priority")
+                .order_by(TicketHistory.version)
+            )
+        ]
+        assert priorities == ["P1", "P4"]
+        # the SLA replays them in that order: P4's targets, not P1's
+        shown = ticket_out(session, session.get_one(Ticket, y), clock())
+        assert shown.priority.value == "P4"
+        assert shown.sla.resolution.target_seconds > 97_200

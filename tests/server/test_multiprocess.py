@@ -399,3 +399,83 @@ def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup:
             if key[0] in ("ticket", "comment", "history"):
                 seen[key] = {name: value for name, value in data.items() if name != "sla"}
         assert seen == expected
+
+
+def test_colliding_batches_through_every_process_are_never_a_500(setup: Setup) -> None:
+    """Ten consoles push batches of 2 to 5 commands on the same 4 tickets through both
+    servers at once: every push is answered 200, every command applied exactly once, and
+    every ticket's history keeps time with its versions."""
+    clients, headers = setup.clients, setup.headers
+    tickets = []
+    for number in range(4):
+        body = {
+            "subject": f"shared {number}",
+            "requester_name": "Carla Customer",
+            "requester_email": "carla@example.com",
+            "organisation_id": setup.ids["organisation"],
+            "team_id": setup.ids["team"],
+        }
+        response = clients[0].post("/api/v1/tickets", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        tickets.append(response.json()["id"])
+    statuses: list[int] = []
+    applied: list[str] = []
+    lock = threading.Lock()
+
+    def console(seed: int) -> Callable[[], None]:
+        chooser = random.Random(seed)
+
+        def work() -> None:
+            for round_ in range(12):
+                batch = []
+                for number in range(chooser.randint(2, 5)):
+                    payload = chooser.choice(
+                        [
+                            {"type": "add_tag", "tag": f"c{seed}"},
+                            {"type": "add_comment", "body": f"{seed}/{round_}/{number}"},
+                            {"type": "set_priority", "priority": chooser.choice(["P1", "P4"])},
+                            {"type": "acknowledge"},
+                        ]
+                    )
+                    if payload["type"] == "add_comment":
+                        payload["public"] = False
+                    batch.append(
+                        {
+                            **payload,
+                            "mutation_id": str(uuid.uuid4()),
+                            "ticket_id": chooser.choice(tickets),
+                            "base_version": 0,
+                        }
+                    )
+                client = clients[(seed + round_) % len(clients)]
+                response = client.post(
+                    "/api/v1/commands", json={"commands": batch}, headers=headers
+                )
+                with lock:
+                    statuses.append(response.status_code)
+                    if response.status_code == 200:
+                        applied.extend(
+                            r["mutation_id"]
+                            for r in response.json()["results"]
+                            if r["status"] == "applied"
+                        )
+
+        return work
+
+    run_together([console(seed) for seed in range(10)])
+    assert statuses == [200] * 120
+    with transaction(make_sessionmaker(setup.engine)) as session:
+        recorded = set(
+            session.scalars(
+                select(AppliedMutation.mutation_id).where(AppliedMutation.mutation_id.in_(applied))
+            )
+        )
+        assert recorded == set(applied) and len(applied) == len(set(applied))
+        times: dict[int, list[tuple[int, dt.datetime]]] = {}
+        for entry in session.scalars(
+            select(TicketHistory).where(TicketHistory.ticket_id.in_(tickets))
+        ):
+            times.setdefault(entry.ticket_id, []).append((entry.version, entry.at))
+        for ticket_id, entries in times.items():
+            in_order = [at for _version, at in sorted(entries)]
+            assert in_order == sorted(in_order), ticket_id
