@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import _
 from server import changes as feed
+from server import dates
 from server.db import locked, transaction
 from server.events import announcement_out
 from server.models import Announcement, User
@@ -33,6 +34,9 @@ def require_lead(user: User) -> None:
 
 
 def _period(body: AnnouncementIn, now: dt.datetime) -> tuple[dt.datetime, dt.datetime | None]:
+    for name, value in (("starts_at", body.starts_at), ("ends_at", body.ends_at)):
+        if value is not None:
+            dates.instant(value, name)
     starts = body.starts_at or now
     if body.ends_at is not None and body.ends_at <= starts:
         raise ServiceError(

@@ -11,6 +11,7 @@ import datetime as dt
 import email.utils
 import gc
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Final, NamedTuple
@@ -87,6 +88,8 @@ ASGIApp = Callable[
     Awaitable[None],
 ]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TOKEN_TTL: Final = dt.timedelta(hours=12)
 DEFAULT_BODY_LIMIT: Final = 4 * 1024 * 1024
 #: Threads of a process reading the change feed (a poll is a few short queries).
@@ -107,6 +110,48 @@ def _error(status: int, code: str, message: str, errors: list[FieldError] | None
 
 
 # -- ASGI middleware ----------------------------------------------------------
+
+
+class UnexpectedErrors:
+    """Answers an unexpected error in the :class:`ErrorOut` shape (500), and logs it
+    with its traceback.
+
+    Once a response has started (a stream), the error is left to the server, which
+    logs it and drops the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            response = _error(
+                500,
+                "internal_error",
+                _("The server met an unexpected error. It is logged; please try again later."),
+            )
+            await response(scope, receive, send)
 
 
 class DateHeader:
@@ -324,6 +369,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(QueryGuard)
     app.add_middleware(DateHeader, clock=clock)
+    app.add_middleware(UnexpectedErrors)
     app.state.factory = factory
     app.state.clock = clock
 

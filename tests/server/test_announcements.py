@@ -137,3 +137,26 @@ def test_offline_consoles_get_announcements_from_the_feed(world: World) -> None:
     assert state["title"] == "Mail outage"
     assert state["ended_at"] is not None
     assert state["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("starts_at", "0001-01-01T00:00:00+14:00"),
+        ("ends_at", "9999-12-31T23:59:59-14:00"),
+        ("starts_at", "9999-12-31T23:59:59-14:00"),
+    ],
+)
+def test_edge_dates_are_refused_naming_the_field(world: World, field: str, value: str) -> None:
+    headers = world.headers("lead")
+    created = world.client.post(URL, json={"title": "Edge", field: value}, headers=headers)
+    assert created.status_code == 422, created.text
+    assert [error["field"] for error in created.json()["errors"]] == [field]
+    existing = publish(world)
+    edited = world.client.put(
+        f"{URL}/{existing['id']}", json={"title": "Edge", field: value}, headers=headers
+    )
+    assert edited.status_code == 422, edited.text
+    assert [error["field"] for error in edited.json()["errors"]] == [field]
+    listed = world.client.get(URL, headers=world.headers("alice")).json()
+    assert [item["id"] for item in listed] == [existing["id"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -61,3 +62,27 @@ def test_oversized_bodies_are_refused(engine: Engine, clock: FakeClock) -> None:
         assert streamed.status_code == 413
         fine = client.post("/api/v1/auth/token", json={"username": "u", "password": "p"})
         assert fine.status_code == 401
+
+
+def test_an_unexpected_error_answers_in_the_error_shape_and_is_logged(
+    engine: Engine, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(engine, clock=clock)
+
+    def broken() -> None:
+        raise RuntimeError("the disk caught fire")
+
+    app.add_api_route("/api/v1/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "internal_error"
+    assert body["errors"] == []
+    assert "fire" not in body["message"]  # the cause is for the log, not for clients
+    [record] = [record for record in caplog.records if record.exc_info]
+    assert record.levelname == "ERROR"
+    assert "/api/v1/broken" in record.getMessage()
+    assert record.exc_info is not None
+    assert "the disk caught fire" in str(record.exc_info[1])

@@ -256,3 +256,21 @@ def test_a_ticket_pending_past_its_target_is_listed_with_its_due_instant(world: 
         z(paris(2, 14)),
         1 * HOUR,
     )
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"month": "9999-12"}, "month"),
+        ({"month": "0001-01"}, "month"),
+        ({"start": "0001-01-01T00:00:00+14:00", "end": "0001-01-02T00:00:00+14:00"}, "start"),
+        ({"start": "2026-03-01T00:00:00Z", "end": "9999-12-31T23:59:59-14:00"}, "end"),
+    ],
+)
+def test_edge_dates_are_refused_naming_the_field(
+    world: World, params: dict[str, str], field: str
+) -> None:
+    response = world.client.get(URL, params=params, headers=world.headers("admin"))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_request"
+    assert [error["field"] for error in response.json()["errors"]] == [field]

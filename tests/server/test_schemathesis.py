@@ -4,15 +4,20 @@ and every answer matches the document (status code, content type, body schema).
 
 The number of examples is bounded (``EXAMPLES`` per operation, role and mode)
 and generation is derandomized, so a run is repeatable and takes seconds.
+
+Dates and times are drawn with a bias for the edges (years 1 and 9999, offsets
+of +14:00 and -14:00), where arithmetic and time-zone conversions overflow.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Final
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
@@ -25,6 +30,35 @@ from schemathesis.specs.openapi.checks import (
 from tests.server.conftest import World, open_ticket
 
 EXAMPLES: Final = 15
+#: The widest offsets in use (Kiribati, Baker Island), UTC and a half-hour one.
+OFFSETS: Final = [dt.timedelta(hours=hours) for hours in (14, -14, 0, 5.5, -9.5)]
+EDGE_DATES: Final = [
+    dt.date(1, 1, 1),
+    dt.date(1, 1, 2),
+    dt.date(9999, 12, 31),
+    dt.date(9999, 12, 1),
+]
+
+
+def _render(when: dt.datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+#: Aware datetimes, many at the edges of what Python represents, in extreme offsets.
+edge_datetimes: Final = st.builds(
+    lambda day, time, offset: _render(dt.datetime.combine(day, time, tzinfo=dt.timezone(offset))),
+    st.sampled_from(EDGE_DATES) | st.dates(),
+    st.sampled_from([dt.time(0, 0), dt.time(23, 59, 59)]) | st.times(),
+    st.sampled_from(OFFSETS),
+)
+#: ``YYYY-MM`` months, the edges included.
+edge_months: Final = st.builds(
+    "{:04d}-{:02d}".format,
+    st.sampled_from([1, 9999, 2026]) | st.integers(0, 9999),
+    st.integers(1, 12),
+)
+
+schemathesis.openapi.format("date-time", edge_datetimes)
 CHECKS: Final = [
     not_a_server_error,
     status_code_conformance,
@@ -86,6 +120,50 @@ def test_generated_requests_get_documented_answers_and_no_server_error(
     # the requests got through: signed in, and both accepted and refused
     assert any(200 <= status < 300 for status in statuses), statuses
     assert 422 in statuses, statuses
+
+
+def test_edge_dates_never_fail_the_server(world: World) -> None:
+    headers = world.headers("admin")
+    announcement = world.client.post(
+        "/api/v1/announcements", json={"title": "Outage"}, headers=headers
+    ).json()
+    answers: set[int] = set()
+
+    @given(start=edge_datetimes, end=edge_datetimes, month=edge_months)
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(start: str, end: str, month: str) -> None:
+        requests = [
+            world.client.get(
+                "/api/v1/reports/compliance", params={"month": month}, headers=headers
+            ),
+            world.client.get(
+                "/api/v1/reports/compliance", params={"start": start, "end": end}, headers=headers
+            ),
+            world.client.post(
+                "/api/v1/announcements",
+                json={"title": "Edge", "starts_at": start, "ends_at": end},
+                headers=headers,
+            ),
+            world.client.put(
+                f"/api/v1/announcements/{announcement['id']}",
+                json={"title": "Edge", "starts_at": start, "ends_at": end},
+                headers=headers,
+            ),
+        ]
+        for response in requests:
+            assert response.status_code < 500, response.text
+            answers.add(response.status_code)
+            if response.status_code >= 400:
+                assert set(response.json()) == {"code", "message", "errors"}
+
+    run()
+    assert {200, 422} <= answers, answers
 
 
 # -- what schemathesis found, pinned down -------------------------------------
