@@ -7,6 +7,7 @@ shape; validation errors name the offending field.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import gc
@@ -44,7 +45,7 @@ from server.models import (
     TeamMember,
     User,
 )
-from server.security import burn_time, new_token, token_digest, verify_password
+from server.security import new_token, password_matches, token_digest
 from server.service import (
     Clock,
     ServiceError,
@@ -94,14 +95,31 @@ DEFAULT_TOKEN_TTL: Final = dt.timedelta(hours=12)
 DEFAULT_BODY_LIMIT: Final = 4 * 1024 * 1024
 #: Threads of a process reading the change feed (a poll is a few short queries).
 FEED_THREADS: Final = 4
-#: Failed logins tolerated within :data:`LOGIN_WINDOW`, per account and per address.
-ACCOUNT_FAILURES: Final = 5
+#: Failed sign-ins tolerated within :data:`LOGIN_WINDOW` for one account from one
+#: address, and from one address whatever the accounts; beyond them, 429.
+PAIR_FAILURES: Final = 5
 ADDRESS_FAILURES: Final = 20
+#: Failed sign-ins to one account, from anywhere, after which its sign-ins wait
+#: (:func:`login_pause`) rather than being refused: a stranger cannot lock anyone out.
+ACCOUNT_SLOWDOWN_AFTER: Final = 10
+FIRST_PAUSE: Final = 1.0
+LONGEST_PAUSE: Final = 10.0
 LOGIN_WINDOW: Final = dt.timedelta(minutes=15)
+
+Pause = Callable[[float], Awaitable[None]]
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def login_pause(account_failures: int) -> float:
+    """Seconds a sign-in to an account waits, given its recent failures from anywhere:
+    none up to :data:`ACCOUNT_SLOWDOWN_AFTER`, then doubling up to :data:`LONGEST_PAUSE`."""
+    beyond = account_failures - ACCOUNT_SLOWDOWN_AFTER
+    if beyond < 0:
+        return 0.0
+    return min(LONGEST_PAUSE, FIRST_PAUSE * float(2 ** min(beyond, 32)))
 
 
 def _error(status: int, code: str, message: str, errors: list[FieldError] | None = None) -> Any:
@@ -296,6 +314,15 @@ def _field_name(location: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+class _Attempt(NamedTuple):
+    """A sign-in whose failure is reserved (:mod:`server.ratelimit`), its password unchecked."""
+
+    keys: ratelimit.LoginKeys
+    reservation: ratelimit.Reservation
+    user: User | None
+    account_failures: int  # the account's recent failures before this attempt
+
+
 class _Reader(NamedTuple):
     """Who polls the change feed, as :func:`create_app`'s ``authenticate_reader`` finds them."""
 
@@ -357,8 +384,12 @@ def create_app(
     clock: Clock = utc_now,
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
     body_limit: int = DEFAULT_BODY_LIMIT,
+    pause: Pause = asyncio.sleep,
 ) -> FastAPI:
-    """The API over an already migrated database (see :mod:`server.migrate`)."""
+    """The API over an already migrated database (see :mod:`server.migrate`).
+
+    ``pause`` is how a sign-in to an account under attack waits (:func:`login_pause`).
+    """
     factory: sessionmaker[Session] = make_sessionmaker(engine)
     read_engine = read_only(engine)  # the feed's polls, and who sends commands
     with transaction(factory) as session:
@@ -457,17 +488,24 @@ def create_app(
                 [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
             ) from exc
         address = request.client.host if request.client else "unknown"
-        return await run_in_threadpool(_login, credentials, address)
+        attempt = await run_in_threadpool(_reserve_attempt, credentials.username, address)
+        seconds = login_pause(attempt.account_failures)
+        if seconds > 0:
+            await pause(seconds)
+        return await run_in_threadpool(_check_attempt, credentials.password, attempt)
 
-    def _login(credentials: LoginRequest, address: str) -> TokenOut:
-        now = clock()
-        account_key = f"user:{credentials.username.lower()}"
-        limits = ((account_key, ACCOUNT_FAILURES), (f"addr:{address}", ADDRESS_FAILURES))
+    def _reserve_attempt(username: str, address: str) -> _Attempt:
+        keys = ratelimit.LoginKeys.of(username, address)
+        limits = (
+            (keys.pair, PAIR_FAILURES),
+            (keys.address, ADDRESS_FAILURES),
+            (keys.account, None),
+        )
         try:
             # a failure is recorded before the password is checked (see server.ratelimit)
             with transaction(factory) as session:
-                reserved = ratelimit.reserve(session, limits, now, LOGIN_WINDOW)
-                user = session.scalar(select(User).where(User.username == credentials.username))
+                reservation = ratelimit.reserve(session, limits, clock(), LOGIN_WINDOW)
+                user = session.scalar(select(User).where(User.username == username))
         except ratelimit.TooManyAttempts as exc:
             minutes = max(1, (exc.retry_after + 59) // 60)
             raise ServiceError(
@@ -480,24 +518,30 @@ def create_app(
                 ).format(minutes=minutes),
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
-        if user is None:
-            burn_time(credentials.password)
-        elif user.active and verify_password(credentials.password, user.password_hash):
-            token = new_token()
-            expires = now + token_ttl
-            with transaction(factory) as session:
-                ratelimit.release(session, account_key, reserved)
-                session.add(
-                    AuthToken(
-                        token_hash=token_digest(token),
-                        user_id=user.id,
-                        created_at=now,
-                        expires_at=expires,
-                        revoked_at=None,
-                    )
+        return _Attempt(keys, reservation, user, reservation.before[keys.account])
+
+    def _check_attempt(password: str, attempt: _Attempt) -> TokenOut:
+        user = attempt.user
+        # the same bcrypt work whether the account is unknown, disabled or active
+        matches = password_matches(password, None if user is None else user.password_hash)
+        if user is None or not user.active or not matches:
+            raise ServiceError(401, "invalid_credentials", _("Wrong user name or password."))
+        now = clock()
+        token = new_token()
+        expires = now + token_ttl
+        with transaction(factory) as session:
+            forgiven = (attempt.keys.account, attempt.keys.pair)
+            ratelimit.release(session, forgiven, attempt.reservation.ids)
+            session.add(
+                AuthToken(
+                    token_hash=token_digest(token),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=expires,
+                    revoked_at=None,
                 )
-            return TokenOut(access_token=token, expires_at=expires)
-        raise ServiceError(401, "invalid_credentials", _("Wrong user name or password."))
+            )
+        return TokenOut(access_token=token, expires_at=expires)
 
     @app.post(f"{API_PREFIX}/auth/logout", status_code=204, tags=["auth"])
     def logout(token: Token) -> Response:

@@ -1,15 +1,18 @@
-"""The failed-login rate limit, per account and per address, shared by every process.
+"""The failed sign-in limits, per account-and-address and per address, and the
+count per account, shared by every process.
 
 An attempt first *reserves* a failure: in one short transaction it locks its
-keys, counts their failures within the window and, when under every limit,
-records a failure for each key.  Only then is the password checked (outside any
-transaction: bcrypt is slow); a success gives the reservation back.  However
-many attempts arrive at once, across server processes, no more than the limit
-are ever checked within the window.
+limited keys, counts their failures within the window and, when under every
+limit, records a failure for each key.  Only then is the password checked
+(outside any transaction: bcrypt is slow); a success gives the reservation back.
+However many attempts arrive at once, across server processes, no more than the
+limit are ever checked within the window.  Keys without a limit (the account's,
+from anywhere) are only counted: what an attempt makes of the count (a pause) is
+the caller's business.
 
-The locks: PostgreSQL transaction-scoped advisory locks, one per key, always
-taken in the same order (account, then address); SQLite serializes writers
-already (``BEGIN IMMEDIATE``).
+The locks: PostgreSQL transaction-scoped advisory locks, one per limited key,
+always taken in the same order (account-and-address, then address); SQLite
+serializes writers already (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import delete, func, select
@@ -26,6 +30,37 @@ from server.models import LoginFailure
 
 #: Stale failures removed per attempt (housekeeping, bounded).
 _PURGE_BATCH: Final = 500
+#: The longest key the table holds (longer ones are kept as a digest).
+_KEY_LENGTH: Final = 200
+
+
+def _key(kind: str, value: str) -> str:
+    key = f"{kind}:{value}"
+    if len(key) <= _KEY_LENGTH:
+        return key
+    return f"{kind}#{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+
+
+@dataclass(frozen=True)
+class LoginKeys:
+    """What a sign-in's failure counts against."""
+
+    account: str
+    address: str
+    pair: str  # the account, from this address
+
+    @classmethod
+    def of(cls, username: str, address: str) -> LoginKeys:
+        name = username.lower()
+        return cls(_key("user", name), _key("addr", address), _key("pair", f"{name}|{address}"))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The failures an attempt recorded (``ids``) and each key's count before it."""
+
+    ids: list[int]
+    before: dict[str, int]
 
 
 class TooManyAttempts(Exception):
@@ -61,36 +96,43 @@ def _purge(session: Session, since: dt.datetime) -> None:
 
 
 def reserve(
-    session: Session, limits: Sequence[tuple[str, int]], now: dt.datetime, window: dt.timedelta
-) -> list[int]:
-    """Record one failure per key of ``limits`` (``(key, most failures)``), or raise.
+    session: Session,
+    limits: Sequence[tuple[str, int | None]],
+    now: dt.datetime,
+    window: dt.timedelta,
+) -> Reservation:
+    """Record one failure per key of ``limits`` (``(key, most failures)``; ``None``:
+    counted, never refused), or raise.
 
-    Returns the ids of the recorded failures, for :func:`release`.  Raises
-    :class:`TooManyAttempts` (recording nothing) when a key is at its limit.
+    Raises :class:`TooManyAttempts` (recording nothing) when a key is at its limit.
     """
     since = now - window
-    for key, _limit in limits:
-        _lock(session, key)
+    for key, limit in limits:
+        if limit is not None:
+            _lock(session, key)
+    before: dict[str, int] = {}
     for key, limit in limits:
         count, oldest = session.execute(
             select(func.count(), func.min(LoginFailure.at)).where(
                 LoginFailure.key == key, LoginFailure.at > since
             )
         ).one()
-        if count >= limit:
+        if limit is not None and count >= limit:
             retry = int((oldest + window - now).total_seconds()) + 1
             raise TooManyAttempts(max(1, retry))
+        before[key] = count
     _purge(session, since)
     rows = [LoginFailure(key=key, at=now) for key, _limit in limits]
     session.add_all(rows)
     session.flush()
-    return [row.id for row in rows]
+    return Reservation([row.id for row in rows], before)
 
 
-def release(session: Session, account_key: str, reserved: Sequence[int]) -> None:
-    """A successful sign-in: the account's failures are forgiven, the reservation returned."""
+def release(session: Session, forgiven: Sequence[str], reserved: Sequence[int]) -> None:
+    """A successful sign-in: the failures of the ``forgiven`` keys are forgotten, the
+    reservation returned."""
     session.execute(
         delete(LoginFailure).where(
-            (LoginFailure.key == account_key) | LoginFailure.id.in_(list(reserved))
+            LoginFailure.key.in_(list(forgiven)) | LoginFailure.id.in_(list(reserved))
         )
     )

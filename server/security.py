@@ -36,8 +36,13 @@ def verify_password(password: str, password_hash: str) -> bool:
 _DUMMY_HASH: Final = hash_password("offimizer: no such user")
 
 
-def burn_time(password: str) -> None:
-    verify_password(password, _DUMMY_HASH)
+def password_matches(password: str, password_hash: str | None) -> bool:
+    """Whether ``password`` matches; with no hash (no such account) the same bcrypt
+    work is done against a dummy hash, so that the answer's timing tells nothing."""
+    if password_hash is None:
+        verify_password(password, _DUMMY_HASH)
+        return False
+    return verify_password(password, password_hash)
 
 
 def new_token() -> str:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import bcrypt
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from server.app import create_app
 from server.db import make_sessionmaker, transaction
-from server.models import AuthToken
+from server.models import AuthToken, User
 from server.security import token_digest
 from tests.server.conftest import PASSWORD, World
 
@@ -101,18 +106,97 @@ def test_logout_revokes_the_token_only(world: World) -> None:
     assert world.client.get("/api/v1/me", headers=second).status_code == 200
 
 
-def test_an_account_is_locked_after_five_failures_even_for_the_right_password(
-    world: World,
-) -> None:
+def test_an_address_gets_five_guesses_at_an_account_then_is_refused(world: World) -> None:
     for _attempt in range(5):
         assert login(world, "alice", "wrong").status_code == 401
-    locked = login(world, "alice", PASSWORD)
-    assert locked.status_code == 429
-    assert int(locked.headers["retry-after"]) > 0
-    # other accounts from elsewhere are not affected... but this address is not locked yet
+    refused = login(world, "alice", PASSWORD)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_attempts"
+    assert int(refused.headers["retry-after"]) > 0
+    # the refusal is for this account from this address only
     assert login(world, "bob", PASSWORD).status_code == 200
     world.clock.advance(minutes=15, seconds=1)
     assert login(world, "alice", PASSWORD).status_code == 200
+
+
+async def no_pause(_seconds: float) -> None:
+    return None
+
+
+def client_at(
+    world: World, address: str, pause: Callable[[float], Awaitable[None]] = no_pause
+) -> TestClient:
+    """A client connecting from ``address``, to an app over the world's database."""
+    app = create_app(world.engine, clock=world.clock, pause=pause)
+    return TestClient(app, client=(address, 50000))
+
+
+def sign_in(client: TestClient, username: str, password: str) -> Any:
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+
+def test_strangers_cannot_lock_the_owner_out_of_an_account(world: World) -> None:
+    strangers = [client_at(world, f"203.0.113.{number}") for number in range(1, 7)]
+    for stranger in strangers:  # 30 wrong passwords from six addresses
+        for _attempt in range(5):
+            assert sign_in(stranger, "alice", "wrong").status_code == 401
+        assert sign_in(stranger, "alice", "wrong").status_code == 429
+    owner = client_at(world, "198.51.100.4")
+    assert sign_in(owner, "alice", PASSWORD).status_code == 200
+    # and the owner's own typos do not lock them out either, up to their own limit
+    assert sign_in(owner, "alice", "typo").status_code == 401
+    assert sign_in(owner, "alice", PASSWORD).status_code == 200
+
+
+def test_an_account_under_attack_is_slowed_down_not_refused(world: World) -> None:
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    attempts = 0
+    for number in range(1, 5):  # 20 failures from four addresses, five each
+        stranger = client_at(world, f"203.0.113.{number}", pause=pause)
+        for _attempt in range(5):
+            assert sign_in(stranger, "alice", "wrong").status_code == 401
+            attempts += 1
+    # no pause for the first ten failures; then each attempt waits, twice as long each
+    # time, up to ten seconds
+    assert pauses == [1.0, 2.0, 4.0, 8.0] + [10.0] * 6
+    owner = client_at(world, "198.51.100.4", pause=pause)
+    assert sign_in(owner, "alice", PASSWORD).status_code == 200  # after its pause
+    assert pauses[-1] == 10.0
+    pauses.clear()
+    # the owner's success forgives the account: no pause any more
+    assert sign_in(owner, "alice", PASSWORD).status_code == 200
+    assert sign_in(owner, "bob", PASSWORD).status_code == 200  # other accounts never paused
+    assert pauses == []
+
+
+def test_unknown_user_wrong_password_and_disabled_account_cost_the_same(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(make_sessionmaker(world.engine)) as session:
+        disabled = session.get(User, world.ids["bob"])
+        assert disabled is not None
+        disabled.active = False
+    checked: list[bytes] = []
+    checkpw = bcrypt.checkpw
+
+    def spy(password: bytes, hashed: bytes) -> bool:
+        checked.append(hashed)
+        return checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", spy)
+    answers = []
+    for username, password in (("zed", "nope"), ("alice", "nope"), ("bob", PASSWORD)):
+        checked.clear()
+        response = login(world, username, password)
+        answers.append(response.json())
+        assert response.status_code == 401
+        # one bcrypt verification at the same cost, whichever the case
+        assert [hashed[:7] for hashed in checked] == [b"$2b$10$"], username
+    assert answers[0] == answers[1] == answers[2]
 
 
 def test_a_success_clears_the_account_failures(world: World) -> None:

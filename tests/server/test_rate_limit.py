@@ -9,7 +9,7 @@ from collections import Counter
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from server.app import ACCOUNT_FAILURES, ADDRESS_FAILURES, create_app
+from server.app import ADDRESS_FAILURES, PAIR_FAILURES, create_app
 from server.db import make_sessionmaker, transaction
 from server.models import LoginFailure
 from tests.server.conftest import PASSWORD, World
@@ -49,10 +49,11 @@ def failures(world: World, key: str) -> int:
         return session.scalar(select(func.count()).where(LoginFailure.key == key)) or 0
 
 
-def test_parallel_wrong_passwords_check_no_more_than_the_account_limit(world: World) -> None:
+def test_parallel_wrong_passwords_check_no_more_than_the_pair_limit(world: World) -> None:
     statuses = attempt_together(world, [("alice", "wrong")] * PARALLEL)
-    assert statuses == {401: ACCOUNT_FAILURES, 429: PARALLEL - ACCOUNT_FAILURES}
-    assert failures(world, "user:alice") == ACCOUNT_FAILURES
+    assert statuses == {401: PAIR_FAILURES, 429: PARALLEL - PAIR_FAILURES}
+    assert failures(world, "pair:alice|testclient") == PAIR_FAILURES
+    assert failures(world, "user:alice") == PAIR_FAILURES
     right = world.client.post(
         "/api/v1/auth/token", json={"username": "alice", "password": PASSWORD}
     )
@@ -68,7 +69,8 @@ def test_parallel_attempts_from_one_address_stop_at_the_address_limit(world: Wor
 
 def test_parallel_right_passwords_all_sign_in_and_leave_no_failure(world: World) -> None:
     # attempts being checked count against the limit until they succeed: stay under it
-    statuses = attempt_together(world, [("bob", PASSWORD)] * (ACCOUNT_FAILURES - 1))
-    assert statuses == {200: ACCOUNT_FAILURES - 1}
+    statuses = attempt_together(world, [("bob", PASSWORD)] * (PAIR_FAILURES - 1))
+    assert statuses == {200: PAIR_FAILURES - 1}
+    assert failures(world, "pair:bob|testclient") == 0
     assert failures(world, "user:bob") == 0
     assert failures(world, "addr:testclient") == 0
