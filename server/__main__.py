@@ -2,8 +2,12 @@
 
 ``serve`` (the default) migrates the database and runs the API with uvicorn
 (``--seed-demo`` first fills an empty database with :mod:`server.demo`'s data);
-``migrate`` only migrates; ``create-user`` adds an account; ``backup`` copies a
-live SQLite database; ``openapi`` writes the API's OpenAPI document.
+``migrate`` only migrates; ``create-user`` adds an account, ``disable-user`` and
+``enable-user`` change one (:mod:`server.accounts`); ``backup`` copies a live
+SQLite database; ``openapi`` writes the API's OpenAPI document.
+
+A SQLite database (password hashes, customers' e-mail) is readable by the
+server's account only: the file 0600, in a folder created 0700.
 """
 
 from __future__ import annotations
@@ -21,15 +25,27 @@ from i18n import _
 from server import DATABASE_URL_VARIABLE
 
 
+def default_folder() -> Path:
+    return Path(user_data_dir("offimizer-server", appauthor=False))
+
+
 def default_database_url() -> str:
-    folder = Path(user_data_dir("offimizer-server", appauthor=False))
-    return f"sqlite:///{folder / 'offimizer.db'}"
+    return f"sqlite:///{default_folder() / 'offimizer.db'}"
 
 
-def _prepare_sqlite_folder(url: str) -> None:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and url[len(prefix) :] not in ("", ":memory:"):
-        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+def _prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database file private to this account (tighten an existing one)."""
+    from sqlalchemy.engine import make_url
+
+    from server.db import private_database, private_folder
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if path.parent == default_folder():
+        private_folder(path.parent, tighten=True)  # ours: made private even if it exists
+    private_database(path)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("fill an empty database with realistic demo data first"),
     )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help=_(
+            "comma-separated addresses or networks of the reverse proxies whose "
+            "X-Forwarded-For header is believed ('*': any); default: none"
+        ),
+    )
     from server.notifications import add_arguments as add_smtp_arguments
 
     add_smtp_arguments(serve)
@@ -82,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("read the password from standard input instead of prompting"),
     )
+    disable = commands.add_parser(
+        "disable-user",
+        help=_("disable an account: it can no longer sign in, and its sessions end at once"),
+    )
+    disable.add_argument("username", metavar="NAME")
+    enable = commands.add_parser("enable-user", help=_("enable a disabled account again"))
+    enable.add_argument("username", metavar="NAME")
     backup = commands.add_parser(
         "backup", help=_("copy a live SQLite database (PostgreSQL: use pg_dump)")
     )
@@ -120,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    _prepare_sqlite_folder(url)
+    _prepare_sqlite_file(url)
 
     from server.db import make_engine
     from server.migrate import upgrade
@@ -138,34 +170,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if command == "create-user":
         return _create_user(engine, arguments)
+    if command in ("disable-user", "enable-user"):
+        return _change_account(engine, arguments.username, command == "enable-user")
 
     if getattr(arguments, "seed_demo", False):
         _seed_demo(engine)
 
-    import uvicorn
-
+    from server import serving
     from server.app import create_app, settle_heap
 
     host = getattr(arguments, "host", "127.0.0.1")
     port = getattr(arguments, "port", 8000)
     workers = getattr(arguments, "workers", 1)
+    forwarded = getattr(arguments, "forwarded_allow_ips", None)
     from server.notifications import mailer_running
 
     with mailer_running(engine, arguments):  # requester e-mails, outside any request
         if workers == 1:
             app = create_app(engine)
             settle_heap(app)
-            uvicorn.run(app, host=host, port=port, date_header=False)
+            if not serving.run(app, host=host, port=port, forwarded_allow_ips=forwarded):
+                return 1
         else:  # each process builds its own app (and engine) from the environment
             os.environ[DATABASE_URL_VARIABLE] = url
             engine.dispose()
-            uvicorn.run(
+            serving.run_workers(
                 "server.app:app_from_environment",
-                factory=True,
-                workers=workers,
                 host=host,
                 port=port,
-                date_header=False,
+                workers=workers,
+                forwarded_allow_ips=forwarded,
             )
     return 0
 
@@ -229,9 +263,23 @@ def _create_user(engine: object, arguments: argparse.Namespace) -> int:
     assert isinstance(engine, Engine)
     if arguments.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        print(
+            _(
+                "There is no terminal to ask for the password: give it on standard "
+                "input with --password-stdin."
+            ),
+            file=sys.stderr,
+        )
+        return 2
     else:
-        password = getpass.getpass(_("Password: "))
-        if password != getpass.getpass(_("Password (again): ")):
+        try:
+            password = getpass.getpass(_("Password: "))
+            again = getpass.getpass(_("Password (again): "))
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 1
+        if password != again:
             print(_("The passwords differ."), file=sys.stderr)
             return 1
     if len(password) < 8:
@@ -263,6 +311,31 @@ def _create_user(engine: object, arguments: argparse.Namespace) -> int:
     except ServiceError as error:
         print(error.message, file=sys.stderr)
         return 1
+    return 0
+
+
+def _change_account(engine: object, username: str, active: bool) -> int:
+    from sqlalchemy import Engine
+
+    from server.accounts import change_account_named
+    from server.app import utc_now
+    from server.db import make_sessionmaker
+    from server.service import ServiceError
+
+    assert isinstance(engine, Engine)
+    try:
+        change_account_named(make_sessionmaker(engine), username, active, utc_now())
+    except ServiceError as error:
+        print(error.message, file=sys.stderr)
+        return 1
+    if active:
+        print(_("User {name} is enabled: they can sign in again.").format(name=username))
+    else:
+        print(
+            _("User {name} is disabled: they cannot sign in, and their sessions ended.").format(
+                name=username
+            )
+        )
     return 0
 
 

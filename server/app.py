@@ -359,6 +359,9 @@ def app_from_environment() -> FastAPI:
         raise RuntimeError(f"{DATABASE_URL_VARIABLE} names no database")
     app = create_app(make_engine(url))
     settle_heap(app)
+    from server.serving import end_streams_on_stop
+
+    end_streams_on_stop(app.state.events)
     return app
 
 

@@ -6,7 +6,8 @@ writing (in WAL mode readers do not block writers).  It is written next to
 ``DEST`` under a temporary name, checked (``PRAGMA integrity_check``) and only
 then renamed over ``DEST``: an interrupted backup never leaves a half file, and
 an existing ``DEST`` is replaced only with ``--force``.  The copy is a single
-self-contained file (rollback journal, not WAL), ready to be served again.
+self-contained file (rollback journal, not WAL), ready to be served again, and
+like the database readable by its owner only (0600, in folders created 0700).
 
 PostgreSQL databases are backed up with ``pg_dump``; the command says how.
 """
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from i18n import _
+from server.db import private_folder
 
 
 class BackupError(Exception):
@@ -70,7 +72,8 @@ def backup_sqlite(source: Path, destination: Path, *, force: bool = False) -> in
         raise BackupError(_("{path} is a folder, not a file.").format(path=destination))
     if destination.resolve() == source.resolve():
         raise BackupError(_("A database cannot be backed up onto itself."))
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(destination.parent)
+    # mkstemp creates the file readable by its owner only: the copy stays so
     handle, temporary_name = tempfile.mkstemp(
         prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent
     )

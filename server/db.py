@@ -11,8 +11,10 @@ writers lock the rows they change and, last, the change-feed counter
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select
@@ -60,6 +62,32 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def private_folder(folder: Path, *, tighten: bool = False) -> None:
+    """Create ``folder`` and its missing parents accessible to their owner only (0700);
+    with ``tighten``, an existing ``folder`` is made so too."""
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # whatever the umask
+    if tighten:
+        folder.chmod(0o700)
+
+
+def private_database(path: Path) -> None:
+    """Create the SQLite file ``path`` readable by its owner only (0600), its folder
+    too if missing (0700); tighten an existing file and its ``-wal``/``-shm`` files.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's mode.
+    """
+    private_folder(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

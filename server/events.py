@@ -8,7 +8,12 @@ The stream is Server-Sent Events (``text/event-stream``):
   client that has seen it misses no later notification of this stream.
 * ``event: announcement`` with an :class:`~sync.protocol.AnnouncementOut`.
 * ``: keepalive`` comments every ``heartbeat`` seconds, so proxies keep the
-  connection open (and a revoked or expired token ends the stream).
+  connection open.
+
+A stream lasts as long as its token: every ``recheck`` seconds, whatever the
+traffic, one query checks the tokens of every stream of the process, and those
+signed out, expired or of a disabled account end.  A server that stops ends
+every stream at once (:meth:`EventHub.close`), so consoles reconnect elsewhere.
 
 How events travel: every transaction that publishes change-feed rows is seen by
 session hooks installed here.  Within one process, after COMMIT, the hooks hand
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import threading
@@ -40,13 +46,14 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from server.changes import high_water
-from server.db import make_sessionmaker, transaction
-from server.models import Announcement, ChangeLog, User
+from server.db import make_sessionmaker, read_only, transaction
+from server.models import Announcement, AuthToken, ChangeLog, User
+from server.security import token_digest
 from sync.protocol import API_PREFIX, AnnouncementOut, EventName, Role
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,10 @@ log = logging.getLogger(__name__)
 ORIGIN: Final = uuid.uuid4().hex
 CHANNEL_PREFIX: Final = "offimizer_events"
 DEFAULT_HEARTBEAT: Final = 15.0
+#: Seconds between checks of the streams' tokens (a revoked one ends within this).
+DEFAULT_RECHECK: Final = 2.0
+#: Tokens checked by one query at most.
+_TOKENS_A_QUERY: Final = 500
 #: Announcement ids carried by one notification at most (the payload stays small).
 MAX_NOTIFIED_ANNOUNCEMENTS: Final = 50
 _PENDING: Final = "offimizer.live_events"
@@ -154,10 +165,16 @@ def _forget(session: Session, _previous: Any) -> None:
 
 
 class Subscription:
-    """One connected console: what it has not been sent yet, coalesced."""
+    """One connected console: what it has not been sent yet, coalesced.
 
-    def __init__(self, teams: frozenset[int] | None) -> None:
+    ``digest`` is its token's (:func:`~server.security.token_digest`); the stream
+    ends once :attr:`ended` is set.
+    """
+
+    def __init__(self, teams: frozenset[int] | None, digest: str = "") -> None:
         self.teams = teams
+        self.digest = digest
+        self.ended = False
         self.sent_seq = 0
         self._seq = 0
         self._announcements: dict[int, dict[str, Any]] = {}
@@ -167,6 +184,10 @@ class Subscription:
         if self.teams is None:
             return True
         return any(scope is None or scope in self.teams for scope in scopes)
+
+    def end(self) -> None:
+        self.ended = True
+        self._ready.set()
 
     def offer(self, batch: Batch) -> None:
         if batch.seq > max(self._seq, self.sent_seq) and self.sees(batch.scopes):
@@ -178,10 +199,13 @@ class Subscription:
                 self._ready.set()
 
     async def next(self, timeout: float) -> tuple[int | None, list[dict[str, Any]]] | None:
-        """What to send now, or ``None`` after ``timeout`` seconds of nothing."""
+        """What to send now, or ``None`` after ``timeout`` seconds of nothing (or once
+        ended)."""
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
+            return None
+        if self.ended:
             return None
         self._ready.clear()
         seq = self._seq if self._seq > self.sent_seq else None
@@ -195,22 +219,36 @@ class Subscription:
 class EventHub:
     """Broadcasts committed changes to the subscriptions of this process.
 
-    On PostgreSQL it also listens to the other processes (started with the first
-    subscription, stopped with the last).
+    On PostgreSQL it also listens to the other processes.  That listener, and the
+    watcher of the subscriptions' tokens, start with the first subscription and
+    stop with the last.
     """
 
     def __init__(
-        self, engine: Engine, *, listen: bool | None = None, heartbeat: float = DEFAULT_HEARTBEAT
+        self,
+        engine: Engine,
+        *,
+        listen: bool | None = None,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        recheck: float = DEFAULT_RECHECK,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.engine = engine
         #: Seconds between keep-alive comments (read when a stream starts).
         self.heartbeat = heartbeat
+        #: Seconds between checks of the subscriptions' tokens.
+        self.recheck = recheck
+        self.clock = clock
         self.factory: sessionmaker[Session] = make_sessionmaker(engine)
+        self._reader = read_only(engine)
         self.listen = engine.dialect.name == "postgresql" if listen is None else listen
+        #: Set by :meth:`close`: the server is stopping, no stream stays or starts.
+        self.closed = False
         self._subscriptions: set[Subscription] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
+        self._watcher: asyncio.Task[None] | None = None
         #: Set whenever a listener is connected and LISTENing (for tests and health).
         self.listening = threading.Event()
         with _hubs_lock:
@@ -218,14 +256,26 @@ class EventHub:
 
     # -- subscriptions (on the event loop) --
 
-    async def subscribe(self, teams: frozenset[int] | None, timeout: float = 10.0) -> Subscription:
-        """A new subscription; on PostgreSQL, returns once LISTEN is in force."""
+    async def subscribe(
+        self, teams: frozenset[int] | None, digest: str = "", timeout: float = 10.0
+    ) -> Subscription:
+        """A new subscription; on PostgreSQL, returns once LISTEN is in force.
+
+        With a token ``digest``, the subscription ends once that token is no longer
+        valid; it is ended from the start when the hub is closed.
+        """
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
             self._listener = None
-        subscription = Subscription(teams)
+            self._watcher = None
+        subscription = Subscription(teams, digest)
+        if self.closed:
+            subscription.end()
+            return subscription
         self._subscriptions.add(subscription)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = loop.create_task(self._watch())
         if self.listen:
             if self._listener is None or self._listener.done() or self._listening is None:
                 # a fresh readiness flag: a listener being cancelled must not vouch for it
@@ -240,10 +290,75 @@ class EventHub:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
-        if not self._subscriptions and self._listener is not None:
+        if self._subscriptions:
+            return
+        if self._listener is not None:
             self._listener.cancel()
             self._listener = None
             self._listening = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+    def close(self) -> None:
+        """End every stream now, and any that would start: the server is stopping.
+
+        Call it on the hub's event loop.
+        """
+        self.closed = True
+        for subscription in list(self._subscriptions):
+            subscription.end()
+
+    def close_threadsafe(self) -> None:
+        """:meth:`close`, from any thread (or a signal handler)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.closed = True
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to end
+            loop.call_soon_threadsafe(self.close)
+
+    # -- tokens --
+
+    def valid_digests(self, digests: Iterable[str]) -> set[str]:
+        """Which of these token digests are still valid: not signed out, not expired,
+        of an active account."""
+        wanted = sorted(set(digests))
+        valid: set[str] = set()
+        now = self.clock()
+        with self._reader.connect() as connection, connection.begin():
+            for start in range(0, len(wanted), _TOKENS_A_QUERY):
+                chunk = wanted[start : start + _TOKENS_A_QUERY]
+                valid.update(
+                    connection.scalars(
+                        select(AuthToken.token_hash)
+                        .join(User, User.id == AuthToken.user_id)
+                        .where(
+                            AuthToken.token_hash.in_(chunk),
+                            AuthToken.revoked_at.is_(None),
+                            AuthToken.expires_at > now,
+                            User.active == true(),
+                        )
+                    )
+                )
+        return valid
+
+    async def _watch(self) -> None:
+        """Every :attr:`recheck` seconds, end the subscriptions whose token is no
+        longer valid (one query for all of them, whatever their traffic)."""
+        while True:
+            await asyncio.sleep(self.recheck)
+            watched = [s for s in self._subscriptions if s.digest and not s.ended]
+            if not watched:
+                continue
+            try:
+                valid = await run_in_threadpool(self.valid_digests, [s.digest for s in watched])
+            except Exception:  # the database is gone: consoles reconnect and are told
+                log.warning("live events: could not check the streams' tokens", exc_info=True)
+                valid = set()
+            for subscription in watched:
+                if subscription.digest not in valid:
+                    subscription.end()
 
     def deliver(self, batch: Batch) -> None:
         for subscription in list(self._subscriptions):
@@ -355,7 +470,7 @@ def make_router(
     )
     async def events(request: Request, token: str = Depends(bearer)) -> StreamingResponse:
         teams = await run_in_threadpool(check, token)
-        subscription = await hub.subscribe(teams)
+        subscription = await hub.subscribe(teams, token_digest(token))
         try:
             seq = await run_in_threadpool(hub.high_mark)
         except BaseException:
@@ -368,10 +483,11 @@ def make_router(
             try:
                 yield f"retry: {int(heartbeat * 1000) + 1000}\n\n".encode()
                 yield _frame(EventName.CHANGES, {"seq": seq}, seq)
-                while not await request.is_disconnected():
+                while not subscription.ended and not await request.is_disconnected():
                     ready = await subscription.next(heartbeat)
+                    if subscription.ended:
+                        break
                     if ready is None:
-                        await run_in_threadpool(check, token)  # ends on a revoked token
                         yield b": keepalive\n\n"
                         continue
                     next_seq, announcements = ready
@@ -379,7 +495,7 @@ def make_router(
                         yield _frame(EventName.ANNOUNCEMENT, data)
                     if next_seq is not None:
                         yield _frame(EventName.CHANGES, {"seq": next_seq}, next_seq)
-            except Exception:  # the token was revoked or the database is gone: end it
+            except Exception:  # the database is gone: end it
                 log.info("live events: stream ended", exc_info=True)
             finally:
                 hub.unsubscribe(subscription)

@@ -1,5 +1,5 @@
 """Routes beyond tickets and sync: live events, announcements, the knowledge base,
-presence and reports.
+presence, reports and account lifecycle.
 
 :func:`install` adds them to the application made by :func:`server.app.create_app`.
 """
@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import announcements, events, knowledge, presence, reports
+from server import accounts, announcements, events, knowledge, presence, reports
 from server.models import User
 from server.service import Clock
 
@@ -27,10 +27,11 @@ def install(
     *,
     heartbeat: float = events.DEFAULT_HEARTBEAT,
 ) -> None:
-    hub = events.EventHub(engine, heartbeat=heartbeat)
+    hub = events.EventHub(engine, heartbeat=heartbeat, clock=clock)
     app.state.events = hub
     app.include_router(events.make_router(hub, bearer, authenticate))
     app.include_router(announcements.make_router(factory, clock, bearer, authenticate))
     app.include_router(knowledge.make_router(factory, clock, bearer, authenticate))
     app.include_router(presence.make_router(factory, clock, bearer, authenticate))
     app.include_router(reports.make_router(factory, clock, bearer, authenticate))
+    app.include_router(accounts.make_router(factory, clock, bearer, authenticate))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -130,3 +132,32 @@ def test_postgresql_points_to_pg_dump_without_showing_the_password(
     assert "postgresql://offimizer:***@db.example.com:5432/offimizer" in message
     assert "s3cret" not in message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backup_is_private_to_the_server_account(
+    live: tuple[str, Engine], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, engine = live
+    add_organisation(engine, "Acme")
+    engine.dispose()
+    previous = os.umask(0o022)  # the usual umask: files readable by all unless made private
+    try:
+        destination = tmp_path / "backups" / "nightly" / "offimizer.db"
+        assert main(["--database-url", url, "backup", str(destination)]) == 0
+        replaced = tmp_path / "shared.db"
+        replaced.write_bytes(b"old")
+        replaced.chmod(0o644)
+        assert main(["--database-url", url, "backup", str(replaced), "--force"]) == 0
+    finally:
+        os.umask(previous)
+    modes = {
+        path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in (destination.parent.parent, destination.parent, destination, replaced)
+    }
+    assert modes == {
+        "backups": 0o700,
+        "backups/nightly": 0o700,
+        "backups/nightly/offimizer.db": 0o600,
+        "shared.db": 0o600,
+    }
+    assert names_in(destination) == ["Acme"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import io
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,45 @@ def test_a_serving_process_indexes_its_calendar_and_freezes_its_startup_heap(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The umask most accounts have (022): files readable by all unless made private."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_database_is_private_to_the_server_account(tmp_path: Path) -> None:
+    folder = tmp_path / "offimizer-server"
+    path = folder / "offimizer.db"
+    url = f"sqlite:///{path}"
+    assert main(["--database-url", url, "migrate"]) == 0
+    assert (mode(folder), mode(path)) == (0o700, 0o600)
+    engine = make_engine(url)  # the write-ahead log and shared memory files, while open
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            session.get(SlaConfig, 1)
+        sides = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+        assert [(side.name, mode(side)) for side in sides] == [
+            ("offimizer.db-wal", 0o600),
+            ("offimizer.db-shm", 0o600),
+        ]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_a_database_left_readable_by_others_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "server.db"
+    url = f"sqlite:///{path}"
+    assert main(["--database-url", url, "migrate"]) == 0
+    path.chmod(0o644)
+    assert main(["--database-url", url, "migrate"]) == 0
+    assert mode(path) == 0o600

@@ -320,7 +320,7 @@ def test_serve_seed_demo_fills_an_empty_database_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     served: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
+    monkeypatch.setattr("server.serving.run", lambda app, **options: served.append(app) or True)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     assert main(["--database-url", url, "serve", "--seed-demo", "--port", "0"]) == 0
     out = capsys.readouterr().out
@@ -339,7 +339,7 @@ def test_serve_seed_demo_fills_an_empty_database_once(
 def test_serve_without_the_option_seeds_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    monkeypatch.setattr("server.serving.run", lambda app, **options: True)
     url = f"sqlite:///{tmp_path / 'plain.db'}"
     assert main(["--database-url", url, "serve"]) == 0
     engine = make_engine(url)

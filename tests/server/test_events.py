@@ -6,12 +6,14 @@ nothing sleeps."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +25,11 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.events import Batch, EventHub, Subscription, channel_for_schema
-from tests.server.conftest import World, command, open_ticket
+from tests.server.conftest import World, command, new_ticket_body, open_ticket
 
 WAIT = 15.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,6 +201,91 @@ def test_the_stream_needs_a_valid_token_and_ends_when_it_is_revoked(
         )
         assert logout.status_code == 204
         assert reader.next_event() is None  # the server closed the stream
+
+
+#: How soon a revoked token's stream must end, whatever its traffic.
+REVOKED_WITHIN = 5.0
+
+
+def ends_within(reader: EventReader, seconds: float) -> bool:
+    """Whether the stream ends within ``seconds`` (whatever it delivers meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            if reader.next(timeout=left) is None:
+                return True
+        except queue.Empty:
+            return False
+    return False
+
+
+@contextmanager
+def busy_team(world: World) -> Iterator[threading.Event]:
+    """The support team changes without pause (tickets opened one after another) while
+    inside; the event yielded is set once changes have been flowing."""
+    app = create_app(world.engine, clock=world.clock)
+    headers = world.headers("lead")
+    stop = threading.Event()
+    flowing = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with TestClient(app) as client:
+                while not stop.is_set():
+                    body = new_ticket_body(world)
+                    response = client.post("/api/v1/tickets", json=body, headers=headers)
+                    assert response.status_code == 201, response.text
+                    flowing.set()
+        except BaseException as error:  # reported below
+            errors.append(error)
+            flowing.set()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        yield flowing
+    finally:
+        stop.set()
+        thread.join(WAIT)
+    assert errors == []
+
+
+@pytest.fixture
+def quiet_live(world: World) -> Iterator[str]:
+    """A live server whose keep-alives are far apart: only the token checks end a stream."""
+    app = create_app(world.engine, clock=world.clock)
+    app.state.events.heartbeat = 10.0
+    with serve(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize("busy", [True, False], ids=["busy", "quiet"])
+def test_a_signed_out_token_ends_its_stream_within_seconds_whatever_the_traffic(
+    world: World, quiet_live: str, busy: bool
+) -> None:
+    token = world.token("alice")
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(reading(quiet_live, token))
+        assert reader.next_event() is not None
+        if busy:
+            flowing = stack.enter_context(busy_team(world))
+            assert flowing.wait(WAIT)
+            assert reader.next_event() is not None  # changes reach the stream
+        logout = world.client.post(
+            "/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert logout.status_code == 204
+        assert ends_within(reader, REVOKED_WITHIN)
+
+
+def test_an_expired_token_ends_its_stream_within_seconds(world: World, quiet_live: str) -> None:
+    with reading(quiet_live, world.token("alice")) as reader:  # minted for one hour
+        assert reader.next_event() is not None
+        world.clock.advance(minutes=59)
+        assert not ends_within(reader, 0.5)  # still valid
+        world.clock.advance(minutes=1)
+        assert ends_within(reader, REVOKED_WITHIN)
 
 
 # -- PostgreSQL: other connections and processes --------------------------------

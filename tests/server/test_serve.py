@@ -1,0 +1,210 @@
+"""``offimizer-server serve`` as operators run it, in a real process: it stops at
+once when told to, even with consoles listening to live events, and it believes
+``X-Forwarded-For`` only from the proxies it is told to trust."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server import changes as feed
+from server.app import ADDRESS_FAILURES
+from server.db import make_engine, make_sessionmaker, transaction
+from server.migrate import upgrade
+from server.models import AuthToken
+from server.security import new_token, token_digest
+from server.service import create_user
+from sync.protocol import Role
+from tests.server.conftest import PG_URL, postgres_database
+from tests.server.test_events import ends_within, reading
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 60.0
+#: How soon a server told to stop must be gone.
+STOPS_WITHIN = 5.0
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    """A running ``serve`` process; its log is drained by a thread."""
+
+    process: subprocess.Popen[str]
+    url: str
+    log: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+            if "Uvicorn running on" in line:
+                self.ready.set()
+        self.ready.set()  # exited: wait no longer
+
+    def wait_answering(self) -> None:
+        """Until the server answers: with ``--workers``, uvicorn says it runs before its
+        processes listen."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            assert self.process.poll() is None, "".join(self.log)
+            try:
+                httpx.get(f"{self.url}/api/v1/me", timeout=STARTUP_TIMEOUT)
+                return
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "".join(self.log)
+                time.sleep(0.1)  # polling for the start, not timing anything
+
+
+def with_agent(url: str) -> str:
+    """Add the agent ``alice`` to the migrated database at ``url``; a bearer token of theirs."""
+    engine = make_engine(url)
+    token = new_token()
+    now = dt.datetime.now(dt.UTC)
+    with transaction(make_sessionmaker(engine)) as session:
+        changes = feed.ChangeSet()
+        user = create_user(
+            session, changes, now, username="alice", role=Role.AGENT, password_hash="x"
+        )
+        changes.publish(session, now)
+        session.add(
+            AuthToken(
+                token_hash=token_digest(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + dt.timedelta(hours=1),
+                revoked_at=None,
+            )
+        )
+    engine.dispose()
+    return token
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> tuple[str, str]:
+    """A migrated SQLite database with one agent, and a bearer token of theirs."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url, with_agent(url)
+
+
+@contextmanager
+def serving(url: str, *options: str) -> Iterator[Served]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "--database-url", url, "serve"]
+        + ["--host", "127.0.0.1", "--port", str(port), *options],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its worker processes too can be stopped at the end
+    )
+    served = Served(process, f"http://127.0.0.1:{port}")
+    drainer = threading.Thread(target=served.drain, daemon=True)
+    drainer.start()
+    try:
+        assert served.ready.wait(STARTUP_TIMEOUT), "the server did not start"
+        served.wait_answering()
+        yield served
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever of it is left
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        drainer.join(timeout=30)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl+C"])
+def test_serve_stops_within_seconds_while_a_console_listens(
+    database: tuple[str, str], stop: signal.Signals
+) -> None:
+    url, token = database
+    with (
+        serving(url) as served,
+        reading(f"{served.url}/api/v1/events", token) as reader,
+    ):
+        assert reader.status.get(timeout=STARTUP_TIMEOUT) == 200
+        assert reader.next_event() is not None
+        served.process.send_signal(stop)
+        try:
+            served.process.wait(timeout=STOPS_WITHIN)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server did not stop:\n" + "".join(served.log))
+        # the console's stream ended: it reconnects, elsewhere or once the server is back
+        assert ends_within(reader, STOPS_WITHIN)
+
+
+@pytest.mark.skipif(not PG_URL, reason="several workers need PostgreSQL")
+def test_serve_with_workers_stops_within_seconds_while_consoles_listen() -> None:
+    assert PG_URL
+    with postgres_database(PG_URL) as url:
+        token = with_agent(url)
+        with serving(url, "--workers", "2") as served:
+            readers = [
+                reading(f"{served.url}/api/v1/events", token) for _console in range(4)
+            ]  # spread over both workers, most likely
+            with contextlib.ExitStack() as stack:
+                opened = [stack.enter_context(reader) for reader in readers]
+                for reader in opened:
+                    assert reader.status.get(timeout=STARTUP_TIMEOUT) == 200
+                    assert reader.next_event() is not None
+                served.process.send_signal(signal.SIGTERM)
+                try:
+                    served.process.wait(timeout=STOPS_WITHIN)
+                except subprocess.TimeoutExpired:
+                    pytest.fail("the server did not stop:\n" + "".join(served.log))
+                assert all(ends_within(reader, STOPS_WITHIN) for reader in opened)
+            assert not any("timeout graceful shutdown exceeded" in line for line in served.log)
+
+
+def failed_sign_ins(served: Served, forwarded: list[str]) -> list[int]:
+    """The status of one wrong sign-in per forwarded address, each for another account."""
+    statuses = []
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        for number, address in enumerate(forwarded):
+            response = client.post(
+                "/api/v1/auth/token",
+                json={"username": f"ghost{number}", "password": "wrong"},
+                headers={"X-Forwarded-For": address},
+            )
+            statuses.append(response.status_code)
+    return statuses
+
+
+def test_forwarded_addresses_are_ignored_unless_the_proxy_is_named(
+    database: tuple[str, str],
+) -> None:
+    url, _token = database
+    forwarded = [f"198.51.100.{number}" for number in range(ADDRESS_FAILURES + 1)]
+    # a local process claiming to forward others' requests is one address all the same
+    with serving(url) as served:
+        assert failed_sign_ins(served, forwarded) == [401] * ADDRESS_FAILURES + [429]
+    # behind a proxy the operator names, each forwarded address is counted apart
+    with serving(url, "--forwarded-allow-ips", "127.0.0.1") as served:
+        assert failed_sign_ins(served, forwarded) == [401] * (ADDRESS_FAILURES + 1)
