@@ -58,6 +58,7 @@ from sync.protocol import (
 )
 
 __all__ = [
+    "PROBE_TIMEOUT",
     "RETRYABLE_STATUSES",
     "ApiClient",
     "ApiError",
@@ -84,6 +85,8 @@ __all__ = [
 Sleep = Callable[[float], Awaitable[None]]
 
 RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: Seconds a reachability probe waits for an answer (a server that is up answers at once).
+PROBE_TIMEOUT: Final = 2.5
 USER_AGENT: Final = "offimizer-console/0.1"
 
 _MALFORMED = N_("The server sent data that could not be understood; nothing was changed.")
@@ -463,6 +466,22 @@ class ApiClient:
 
     async def me(self) -> UserOut:
         return self._parse(UserOut, await self._send("GET", "/me"))
+
+    async def probe(self, timeout: float = PROBE_TIMEOUT) -> None:
+        """Check that the server answers at all: one small request, never retried, given
+        up after ``timeout`` seconds.  :class:`Unreachable` when it does not answer (or
+        only a proxy does, with 502/504); any other answer, even an error, means it is
+        there."""
+        try:
+            response = await self._http.get(
+                f"{API_PREFIX}/me", headers=self._auth_headers(), timeout=timeout
+            )
+        except httpx.TransportError as error:
+            if isinstance(error, httpx.ConnectError) and _is_tls_failure(error):
+                raise TlsError(str(error), reason=_tls_reason(error)) from error
+            raise Unreachable(f"{type(error).__name__}: {error}") from error
+        if response.status_code in (502, 504):  # a proxy whose server is gone
+            raise Unreachable(f"HTTP {response.status_code} from a gateway")
 
     async def ticket(self, ticket_id: int) -> TicketDetailOut:
         """One ticket with its comments and history, as the caller may see it now."""

@@ -10,7 +10,10 @@ Passes run one at a time, on start, on a timer, on a "changes available" notice
 (the server's Server-Sent Events, or :meth:`SyncEngine.notify`), on "sync now"
 and when connectivity returns; triggers that arrive during a pass coalesce into
 one more pass.  After a failure the next try is scheduled with exponential
-backoff and full jitter.
+backoff and full jitter; but while the server cannot be reached at all, a cheap
+probe (one small request, never retried) looks for it every few seconds, with
+jitter, and a pass follows as soon as it answers.  A dropped event stream is
+news: a probe runs at once.
 
 What the console shows is a :class:`SyncStatus` — state, last successful sync,
 pending/conflict/rejected counts, initial-sync progress, the server clock
@@ -193,6 +196,7 @@ class SyncEngine:
         credentials: Credentials | None = None,
         username: str | None = None,
         interval: float = 60.0,
+        probe: float = 3.0,
         page_size: int = MAX_FEED_LIMIT,
         batch_size: int = MAX_BATCH,
         backoff: RetryPolicy | None = None,
@@ -206,6 +210,10 @@ class SyncEngine:
         self.credentials = credentials
         self.username = username
         self.interval = interval
+        #: mean seconds between probes while the server cannot be reached: a refused
+        #: connection costs a server nothing, and one that is back is found within
+        #: 1.5 times this, its consoles spread over the interval by the jitter
+        self.probe = probe
         self.page_size = max(1, min(page_size, MAX_FEED_LIMIT))
         self.batch_size = max(1, min(batch_size, MAX_BATCH))
         self.backoff = backoff or RetryPolicy(base=2.0, cap=min(300.0, max(interval, 2.0)))
@@ -229,6 +237,12 @@ class SyncEngine:
         self._retry_delay: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._connected = False
+        self._unreachable = False  # the server did not answer: probe before a pass
+        self._probe_first = False  # the event stream dropped: is the server still there?
+        #: the server answered last time it was asked: the event stream may connect
+        #: (at start too, so that its first notice comes during the first pass)
+        self._reachable = asyncio.Event()
+        self._reachable.set()
 
     # -- observing ---------------------------------------------------------------------
 
@@ -382,7 +396,34 @@ class SyncEngine:
                 continue
             if not self._network.is_set() and not forced:
                 continue
+            probe, self._probe_first = self._unreachable or self._probe_first, False
+            if probe and not forced and not await self._probe():
+                continue
             await self.sync_once()
+
+    def _probe_delay(self) -> float:
+        return self.probe * (0.5 + self._random())
+
+    async def _probe(self) -> bool:
+        """Whether the server answers; if not, say offline and when the next probe is."""
+        try:
+            await self.client.probe()
+        except Unreachable as error:
+            log.debug("sync: the server does not answer (%s)", error.detail)
+            if isinstance(error, TlsError):
+                return True  # not a question of reach: the pass says what is wrong
+            self._unreachable = True
+            self._reachable.clear()
+            self._retry_delay = self._probe_delay()
+            self._set(
+                state=SyncState.OFFLINE,
+                error=error.message,
+                progress=None,
+                retry_at=self.store.cache.clock() + dt.timedelta(seconds=self._retry_delay),
+            )
+            return False
+        self._reachable.set()  # listening again while the pass runs
+        return True
 
     async def _wait(self, delay: float | None) -> None:
         waiter = asyncio.ensure_future(self._wake.wait())
@@ -445,9 +486,15 @@ class SyncEngine:
             if failure is not None:
                 state, message, wait = failure
                 self._failures += 1
-                delay = (
-                    wait if wait is not None else self.backoff.delay(self._failures, self._random)
-                )
+                self._reachable.clear()
+                # unreachable: probes find the server again; errors it answers back off
+                self._unreachable = state is SyncState.OFFLINE
+                if self._unreachable:
+                    delay = self._probe_delay()
+                elif wait is not None:
+                    delay = wait
+                else:
+                    delay = self.backoff.delay(self._failures, self._random)
                 self._retry_delay = delay
                 self._set(
                     state=state,
@@ -460,6 +507,8 @@ class SyncEngine:
             await self._db(self.store.cache.record_sync, offset=offset)
             self._failures = 0
             self._retry_delay = None
+            self._unreachable = False
+            self._reachable.set()
             report.ok = True
             self._set(
                 state=SyncState.ONLINE,
@@ -628,6 +677,7 @@ class SyncEngine:
         self._signed_in.set()
         self._failures = 0
         self._retry_delay = None
+        self._unreachable = False  # it just answered
         self._set(state=SyncState.CONNECTING, error=None)
         self.sync_now()
         return outcome
@@ -654,13 +704,24 @@ class SyncEngine:
         if event.event in CHANGE_EVENTS:
             self.notify()
 
+    def _stream_lost(self) -> None:
+        """The event stream dropped: the server may be gone, which the user must know
+        now, not at the next timer's pass: a probe runs at once."""
+        self._reachable.clear()
+        if self._status.state is not SyncState.AUTH_REQUIRED:
+            self._probe_first = True
+            self._wake_up()
+
     async def _listen(self) -> None:
-        """Follow ``/api/v1/events`` while signed in and online; reconnect with backoff."""
+        """Follow ``/api/v1/events`` while signed in, online and in touch with the server;
+        a dropped stream is reported at once, and followed again once the server
+        answers (with backoff when it keeps dropping while the server answers)."""
         failures = 0
         last_id: str | None = None
         while True:
             await self._signed_in.wait()
             await self._network.wait()
+            await self._reachable.wait()
             try:
                 async for event in self.client.events(last_event_id=last_id):
                     failures = 0
@@ -675,4 +736,6 @@ class SyncEngine:
             except ApiError as error:
                 log.info("sync: live notifications interrupted (%s)", error.detail)
             failures += 1
-            await self._timer(max(1.0, self.backoff.delay(failures, self._random)))
+            self._stream_lost()
+            if failures > 1:
+                await self._timer(max(1.0, self.backoff.delay(failures - 1, self._random)))

@@ -239,7 +239,7 @@ async def test_a_batch_is_in_flight_only_while_it_is_being_pushed(
 
 
 @pytest.mark.asyncio
-async def test_offline_keeps_work_and_retries_with_backoff(
+async def test_offline_keeps_work_and_probes_until_the_server_answers(
     engine: SyncEngine, server: FakeServer, store: Store, timer: ManualTimer
 ) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -247,19 +247,24 @@ async def test_offline_keeps_work_and_retries_with_backoff(
 
     await engine.sync_once()
     store.assign(2, 9)
-    server.faults = [refuse] * 4
+    server.faults = [refuse] * 4  # the pass's push (tried twice), then two probes
     seen: list[SyncStatus] = []
     statuses = await started(engine, seen)
     status = await until(statuses, state_is(SyncState.OFFLINE), seen)
     assert status.pending == 1 and status.error is not None and status.retry_at is not None
-    # the next try is the backoff (jittered), not the 60 s interval
+    # the next try is a probe within seconds (jittered), not the 60 s interval
     await engine.wait_idle()
     first = timer.delays[-1]
-    assert 0 <= first < engine.backoff.base
+    assert engine.probe * 0.5 <= first < engine.probe * 1.5
     timer.fire()
     await until(statuses, lambda s: s.state is SyncState.OFFLINE and s.retry_at != status.retry_at)
     await engine.wait_idle()
-    assert timer.delays[-1] < engine.backoff.base * 2
+    assert server.paths()[-1] == "GET /api/v1/me"  # a probe: no push tried again
+    assert engine.probe * 0.5 <= timer.delays[-1] < engine.probe * 1.5
+    again = engine.status.retry_at
+    timer.fire()
+    await until(statuses, lambda s: s.state is SyncState.OFFLINE and s.retry_at != again)
+    await engine.wait_idle()
     timer.fire()  # the network is back
     await until(statuses, state_is(SyncState.ONLINE), seen)
     assert store.queued() == [] and server.tickets[2]["assignee_id"] == 9
