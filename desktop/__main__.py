@@ -2,9 +2,10 @@
 
 ``--demo`` starts the reference server in-process with demo data and signs in as
 the demo agent (a cache-seeded demo when the server has no demo data); without
-it, the last account opens, or the sign-in dialog; ``--screenshot FILE.png``
-saves the main window after load and exits (``--view workload`` / ``report``: the
-team lead's workload panel or compliance report, the demo signed in as its lead);
+it, the last account opens, or the sign-in dialog; ``--view workload`` / ``report``
+opens the team lead's workload panel or compliance report (the demo signed in as its
+lead) once the first sync has brought the user's role; ``--screenshot FILE.png``
+saves that window after load and exits;
 ``--text-demo`` prints the SLA engine at work on a small queue in the terminal.
 """
 
@@ -35,7 +36,7 @@ def _remaining(clock: ClockState) -> str:
     if clock.stopped:
         return clock.state.label
     if clock.resumes_at is not None:
-        resumes = i18n.format_datetime(clock.resumes_at, "EEE HH:mm")
+        resumes = i18n.format_weekday_time(clock.resumes_at)
         text = _("{state}: {duration}, resumes {when}")
         return text.format(
             state=clock.state.label,
@@ -136,8 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("queue", "workload", "report"),
         default="queue",
         help=_(
-            "what to show (with --screenshot): the queue, the team workload or the SLA "
-            "compliance report (--demo signs in as the team lead for the last two)"
+            "what to open: the queue, the team workload or the SLA compliance report, in "
+            "the window or in the screenshot (--demo signs in as the team lead for the last two)"
         ),
     )
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES), help=_("interface language"))

@@ -18,15 +18,15 @@ import contextlib
 import logging
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import qasync  # type: ignore[import-untyped]
 from keyring.backend import KeyringBackend
 from keyring.backends import null
-from PySide6.QtCore import QObject, QSettings
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from desktop.demo_data import seed_demo
@@ -51,12 +51,14 @@ from desktop.warmup import hold_collector, settle_heap
 from i18n import _
 from sync.cache import Cache, cache_path
 from sync.client import ApiClient, ApiError, InsecureServerError
-from sync.credentials import Credentials
+from sync.credentials import Credentials, remember_problem
 from sync.engine import SyncEngine, SyncState, SyncStatus
 
 __all__ = ["Console", "Session", "application", "open_demo", "run", "save_screenshot"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: Views of the team lead (``--view``): the demo signs in as its lead to show them.
 _LEAD_VIEWS: Final = frozenset({"workload", "report"})
@@ -120,6 +122,9 @@ class Session:
 
 class Console(QObject):
     """The running console: account, session, settings, sign-in and sign-out."""
+
+    #: the user closed the console's window (a window replaced by another session's is not)
+    quitRequested = Signal()
 
     def __init__(
         self,
@@ -200,11 +205,13 @@ class Console(QObject):
     # -- sessions ------------------------------------------------------------------------
 
     def _window(self, cache: Cache, me: int | None) -> MainWindow:
-        if self.window is not None:
-            save_layout(self.window, self.settings)
-            self.window.close()
-            self.window.deleteLater()
+        replaced, self.window = self.window, None  # closing it is no quitting (below)
+        if replaced is not None:
+            save_layout(replaced, self.settings)
+            replaced.close()
+            replaced.deleteLater()
         window = MainWindow(cache, me=me)
+        window.closed.connect(lambda: self._window_closed(window))
         window.signInRequested.connect(lambda: self.show_sign_in())
         window.signOutRequested.connect(self.sign_out_soon)
         window.settingsRequested.connect(self.open_settings_dialog)
@@ -274,6 +281,10 @@ class Console(QObject):
             window.show_cache_notice(cache.notice)
         return True
 
+    def _window_closed(self, window: MainWindow) -> None:
+        if window is self.window:
+            self.quitRequested.emit()
+
     def _status_changed(self, status: SyncStatus) -> None:
         if status.state is SyncState.AUTH_REQUIRED and not self._prompted:
             self._prompted = True  # once by itself; then from the status bar or the menu
@@ -290,6 +301,7 @@ class Console(QObject):
             server_url=saved[0] if saved else "",
             username=saved[1] if saved else "",
             remember=saved[3] if saved else True,
+            remember_unavailable=remember_problem(self.keyring_backend),
             message=message,
             parent=self.window,
         )
@@ -309,6 +321,8 @@ class Console(QObject):
         task.add_done_callback(self._tasks.discard)
 
         def done(finished: asyncio.Future[str | None]) -> None:
+            if self.sign_in_dialog is not dialog:
+                return  # closed meanwhile: by the user, or on a switch to another account
             problem = finished.result() if not finished.cancelled() else _("Cancelled.")
             if problem is None:
                 dialog.accept()
@@ -331,7 +345,7 @@ class Console(QObject):
         try:
             if same and session is not None:
                 session.engine.credentials = credentials
-                await session.engine.login(request.password)
+                outcome = await session.engine.login(request.password)
                 user_id = session.engine.store.user_id
             else:
                 client = self.client_factory(request.server_url)
@@ -341,8 +355,11 @@ class Console(QObject):
                 except BaseException:
                     await client.aclose()
                     raise
-                credentials.save(request.username, token.access_token)
+                outcome = credentials.save(request.username, token.access_token)
                 user_id = me.id
+                # signed in: the dialog closes before the window it belongs to is replaced
+                if self.sign_in_dialog is not None:
+                    self.sign_in_dialog.accept()
                 await self.open_session(
                     request.server_url,
                     request.username,
@@ -356,7 +373,11 @@ class Console(QObject):
             return error.message
         except ValueError as error:
             return str(error)
-        self.save_account(request.server_url, request.username, user_id, request.remember)
+        remembered = request.remember and outcome.remembered
+        self.save_account(request.server_url, request.username, user_id, remembered)
+        if request.remember and not remembered and self.window is not None:
+            # asked to be remembered, and the keyring would not: say so, never pretend
+            self.window.statusBar().showMessage(outcome.notice or "", 30_000)
         self._prompted = False
         return None
 
@@ -474,34 +495,51 @@ async def _main(
     app = application()
     app.setQuitOnLastWindowClosed(False)  # the loop ends when _main returns, after clean-up
     console.errors.install(asyncio.get_running_loop())
+    closed = asyncio.Event()
+    console.quitRequested.connect(closed.set)
     try:
         if demo:
             if demo_available():
                 # the workload and the report are the team lead's: sign in as the demo lead
                 lead = view in _LEAD_VIEWS
                 await console.start_demo(stack, username=_DEMO_LEAD if lead else None)
-                if screenshot is not None:
-                    await console.wait_first_sync()
             else:
                 console.start_offline_demo(stack)
         elif not await console.start():
             return 0
         window = console.window
         assert window is not None
+        if screenshot is not None or (view in _LEAD_VIEWS and not window.team.lead):
+            # the queue shows meanwhile; the lead's screens need the role the sync brings
+            await _unless_closed(closed, console.wait_first_sync())
         settle_heap()
-        shown = await show_view(window, view)
+        shown = await _unless_closed(closed, show_view(window, view))
+        if shown is None:
+            return 0
         if screenshot is not None:
             await save_screenshot(shown, screenshot)
             shown.close()
             window.close()
             return 0
-        closed = asyncio.Event()
-        app.lastWindowClosed.connect(closed.set)
         await closed.wait()
         return 0
     finally:
         await console.close()
         console.errors.uninstall()
+
+
+async def _unless_closed(closed: asyncio.Event, work: Coroutine[Any, Any, _T]) -> _T | None:
+    """``work``'s result, or None once the user closed the console (``work`` cancelled)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(closed.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
+    return None if closed.is_set() or task.cancelled() else task.result()
 
 
 async def show_view(window: MainWindow, view: str) -> QWidget:

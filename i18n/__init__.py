@@ -32,11 +32,15 @@ __all__ = [
     "N_",
     "_",
     "current_language",
+    "format_clock",
     "format_date",
     "format_datetime",
+    "format_day",
+    "format_day_time",
     "format_decimal",
     "format_time",
     "format_timedelta",
+    "format_weekday_time",
     "gettext",
     "ngettext",
     "set_language",
@@ -154,6 +158,64 @@ def format_date(when: dt.date, format: str = "medium") -> str:
 
 def format_time(when: dt.datetime | dt.time, format: str = "short") -> str:
     return _dates.format_time(when, format=format, locale=current_locale())
+
+
+# One time format a language: the hour cycle of the locale's own short time format
+# (12-hour "4:19 PM" in English, 24-hour "16:19" in French), whatever else is shown.
+
+
+def _twelve_hour(locale: Locale) -> bool:
+    pattern = str(locale.time_formats["short"].pattern)
+    return "h" in pattern or "K" in pattern
+
+
+def _skeleton(locale: Locale, skeleton: str) -> str:
+    """The locale's pattern for a CLDR skeleton ("MMMd" is "MMM d" in English)."""
+    pattern = locale.datetime_skeletons.get(skeleton)
+    if pattern is None:
+        pattern = locale.datetime_skeletons[
+            _dates.match_skeleton(skeleton, locale.datetime_skeletons)
+        ]
+    return str(pattern.pattern)
+
+
+def _time_pattern(locale: Locale, *, seconds: bool = False) -> str:
+    return str(locale.time_formats["medium" if seconds else "short"].pattern)
+
+
+def format_clock(when: dt.datetime | dt.time, *, seconds: bool = False) -> str:
+    """A time of day in the language's one format: "4:19 PM", "16:19"."""
+    locale = current_locale()
+    zone = when.tzinfo if isinstance(when, dt.datetime) else None
+    pattern = _time_pattern(locale, seconds=seconds)
+    return _dates.format_time(when, pattern, tzinfo=zone, locale=locale)
+
+
+def format_weekday_time(when: dt.datetime) -> str:
+    """A weekday and a time within the week: "Thu 4:19 PM", "jeu. 16:19"."""
+    locale = current_locale()
+    hours = "h" if _twelve_hour(locale) else "H"
+    # the time part exactly as format_clock writes it (its spaces included)
+    pattern = _skeleton(locale, f"E{hours}m").replace(
+        _skeleton(locale, f"{hours}m"), _time_pattern(locale)
+    )
+    return _dates.format_datetime(when, pattern, tzinfo=when.tzinfo, locale=locale)
+
+
+def format_day(when: dt.date, *, year: bool = False, weekday: bool = False) -> str:
+    """A day without a time: "Mar 5", "5 mars" (and the year, the weekday if asked)."""
+    locale = current_locale()
+    skeleton = ("y" if year else "") + "MMM" + ("E" if weekday else "") + "d"
+    return _dates.format_date(when, _skeleton(locale, skeleton), locale=locale)
+
+
+def format_day_time(when: dt.datetime, *, year: bool = False, weekday: bool = False) -> str:
+    """A day and a time: "Mar 5, 4:19 PM", "5 mars 16:19" (the year, the weekday if asked)."""
+    locale = current_locale()
+    glue = str(locale.datetime_formats["short"])
+    return glue.replace("{1}", format_day(when, year=year, weekday=weekday)).replace(
+        "{0}", format_clock(when)
+    )
 
 
 def format_timedelta(

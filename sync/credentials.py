@@ -21,7 +21,14 @@ from keyring.errors import KeyringError, PasswordDeleteError
 from i18n import N_, gettext
 from sync.cache import normalize_server_url
 
-__all__ = ["SERVICE_PREFIX", "Credentials", "SaveOutcome", "is_secure_backend", "service_name"]
+__all__ = [
+    "SERVICE_PREFIX",
+    "Credentials",
+    "SaveOutcome",
+    "is_secure_backend",
+    "remember_problem",
+    "service_name",
+]
 
 SERVICE_PREFIX: Final = "offimizer-console"
 
@@ -54,6 +61,13 @@ def is_secure_backend(backend: KeyringBackend) -> bool:
         return float(backend.priority) > 0
     except Exception:  # a backend unusable here says so by raising from priority
         return False
+
+
+def remember_problem(backend: KeyringBackend | None = None) -> str | None:
+    """Why a session cannot be remembered on this computer (translated), or None when
+    ``backend`` (default: the system's keyring) is a secure store."""
+    store = backend if backend is not None else keyring.get_keyring()
+    return None if is_secure_backend(store) else gettext(_NOT_REMEMBERED)
 
 
 @dataclass(frozen=True, slots=True)

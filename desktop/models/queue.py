@@ -1991,12 +1991,12 @@ class QueueModel(QAbstractTableModel):
         local = when.astimezone(self._zone)
         today = self._now.astimezone(self._zone).date()
         if local.date() == today:
-            return i18n.format_time(local, "short")
+            return i18n.format_clock(local)
         if today - local.date() < dt.timedelta(days=6):
-            return i18n.format_datetime(local, "EEE HH:mm")
+            return i18n.format_weekday_time(local)
         if local.year == today.year:
-            return i18n.format_date(local, "d MMM")
-        return i18n.format_date(local, "d MMM y")
+            return i18n.format_day(local)
+        return i18n.format_day(local, year=True)
 
     def _state_code(self, slot: int, column: int) -> int:
         """The code of one SLA cell's clock state, as last evaluated."""

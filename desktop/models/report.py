@@ -577,7 +577,7 @@ class BreachedModel(QAbstractTableModel):
             case BreachedColumn.CLOCK:
                 return clock_label(ticket.clock)
             case BreachedColumn.DUE:
-                return i18n.format_datetime(ticket.due_at.astimezone(self._zone()), "d MMM HH:mm")
+                return i18n.format_day_time(ticket.due_at.astimezone(self._zone()))
             case BreachedColumn.OVERDUE:
                 return format_duration(ticket.overdue_seconds)
             case BreachedColumn.TEAM:

@@ -307,12 +307,16 @@ _PENDING_CUSTOMER = N_("Pending customer")
 _PROVISIONAL = N_("~ {text}")
 
 
+#: A wide instant to show ("Wed 12:55 PM"), for the samples below.
+_SAMPLE_INSTANT: Final = dt.datetime(2026, 3, 4, 12, 55, tzinfo=dt.UTC)
+
+
 def clock_text_samples() -> list[str]:
     """Clock texts as wide as they commonly get, in the current language: what an
     SLA column, or a countdown, is made wide enough to show whole."""
     return [
         gettext(_OVERDUE).format(duration="9 h 21 min"),
-        gettext(_RESUMES).format(when="Mon 09:00"),
+        gettext(_RESUMES).format(when=i18n.format_weekday_time(_SAMPLE_INSTANT)),
     ]
 
 
@@ -343,8 +347,8 @@ def clock_style(clock: ClockState | None) -> CellStyle:
 def _wall(when: dt.datetime, now: dt.datetime) -> str:
     """A short wall-clock instant: weekday and time within a week, else the date too."""
     if abs(when - now) < dt.timedelta(days=6):
-        return i18n.format_datetime(when, "EEE HH:mm")
-    return i18n.format_datetime(when, "d MMM HH:mm")
+        return i18n.format_weekday_time(when)
+    return i18n.format_day_time(when)
 
 
 _DISPLAY = {"seconds": True}
@@ -411,7 +415,7 @@ def shown_until_us(clock: ClockState | None, now_us: int) -> int | None:
 
 
 def clock_text(clock: ClockState | None, now: dt.datetime, *, provisional: bool = False) -> str:
-    """ "1 h 42 min 09 s", "Overdue 1 h 05 min", "Resumes Mon 09:00", "Pending customer"…"""
+    """ "1 h 42 min 09 s", "Overdue 1 h 05 min", "Resumes Mon 9:00 AM", "Pending customer"…"""
     if clock is None:
         return "—"
     state = clock.state

@@ -223,15 +223,15 @@ def _clock(sla: TicketSla, kind: ClockKind) -> ClockState:
 
 
 def short_instant(when: dt.datetime, now: dt.datetime, zone: dt.tzinfo) -> str:
-    """ "Mon 14:00" within the week, "14 Mar 14:00" further."""
+    """ "Mon 2:00 PM" within the week, "Mar 14, 2:00 PM" further (in English)."""
     local = when.astimezone(zone)
     if abs(when - now) < dt.timedelta(days=6):
-        return i18n.format_datetime(local, "EEE HH:mm")
-    return i18n.format_datetime(local, "d MMM HH:mm")
+        return i18n.format_weekday_time(local)
+    return i18n.format_day_time(local)
 
 
 def due_phrase(clock: ClockState | None, now: dt.datetime, zone: dt.tzinfo) -> str:
-    """When a clock is due, in a few words: "Mon 14:00", "Met", "pending customer"."""
+    """When a clock is due, in a few words: "Mon 2:00 PM", "Met", "pending customer"."""
     if clock is None:
         return "—"
     if clock.stopped:
@@ -406,7 +406,7 @@ class HistoryModel(QAbstractTableModel):
 
     def _text(self, entry: HistoryView, column: HistoryColumn) -> str:
         if column is HistoryColumn.WHEN:
-            text = i18n.format_datetime(entry.at.astimezone(self._zone()), "d MMM HH:mm")
+            text = i18n.format_day_time(entry.at.astimezone(self._zone()))
             if entry.server_id is None:
                 return gettext(N_("{when} (sending…)")).format(when=text)
             return text

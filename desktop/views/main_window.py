@@ -8,7 +8,17 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Final
 
-from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -82,8 +92,9 @@ _COLUMN_SAMPLES: Final = {
     Column.ASSIGNEE: "Camille Durand",
     Column.RESPONSE_SLA: "Overdue 9 h 21 min",
     Column.RESOLUTION_SLA: "Overdue 9 h 21 min",
-    Column.UPDATED: "Wed 14:05",
 }
+#: A wide time to show in the Updated column ("Wed 12:55 PM", "mer. 12:55").
+_WIDE_INSTANT: Final = dt.datetime(2026, 3, 4, 12, 55, tzinfo=dt.UTC)
 #: Columns that give up width (down to these minimums) so the subject keeps its share.
 _SHRINKABLE: Final = {
     Column.ORGANISATION: 150,
@@ -188,12 +199,18 @@ class QueueTable(QTableView):
         horizontal.setMinimumSectionSize(48)
         horizontal.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        #: the user (or a restored layout) set the widths: resizing no longer refits
-        self.user_sized = False
+        #: the widths the user gave columns by dragging their edge: kept, never refitted
+        self.user_widths: dict[Column, int] = {}
+        #: the columns the user hid (header menu): hidden whatever the room
+        self.user_hidden: set[Column] = set()
         self._fitting = False
+        self._dragging = False  # a mouse button is down on the header
         #: columns hidden for lack of room (they come back when the table widens)
         self.hidden_columns: set[Column] = set()
         horizontal.sectionResized.connect(self._section_resized)
+        horizontal.viewport().installEventFilter(self)
+        horizontal.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        horizontal.customContextMenuRequested.connect(self._show_column_menu)
         self.fit_columns()
         # every cell painted from one model call (a sort or a scroll repaints them all;
         # the countdowns, every second), the organisation with its plan's badge
@@ -214,7 +231,8 @@ class QueueTable(QTableView):
         bold.setBold(True)
         metrics = QFontMetrics(bold)
         widths: dict[Column, int] = {}
-        for column, sample in _COLUMN_SAMPLES.items():
+        samples = _COLUMN_SAMPLES | {Column.UPDATED: i18n.format_weekday_time(_WIDE_INSTANT)}
+        for column, sample in samples.items():
             header = str(self.model().headerData(column, Qt.Orientation.Horizontal) or "")
             texts = [sample, header]
             if column in SLA_COLUMNS:
@@ -226,38 +244,81 @@ class QueueTable(QTableView):
         """Fit the columns to their content and the table: the subject stretches and keeps
         its share; the organisation, assignee and SLA columns give up width first, then
         the least needed columns are hidden while the table is narrow (the ticket
-        workspace open beside it), so there is no horizontal scroll bar."""
-        widths = self.natural_widths()
+        workspace open beside it), so there is no horizontal scroll bar.  A column the
+        user resized keeps its width, one they hid stays hidden."""
+        widths = self.natural_widths() | self.user_widths
         room = self.viewport().width() - 2
         subject = max(_SUBJECT_MIN_WIDTH, int(room * _SUBJECT_SHARE))
-        excess = sum(widths.values()) + subject - room
+        shown = [c for c in widths if c not in self.user_hidden]
+        excess = sum(widths[c] for c in shown) + subject - room
         if excess > 0:
-            slack = {c: max(0, widths[c] - low) for c, low in _SHRINKABLE.items()}
+            slack = {
+                c: max(0, widths[c] - low)
+                for c, low in _SHRINKABLE.items()
+                if c in shown and c not in self.user_widths
+            }
             total = sum(slack.values())
             if total:
                 ratio = min(1.0, excess / total)
                 for column, give in slack.items():
                     widths[column] -= int(give * ratio + 0.999)
                 excess -= sum(int(g * ratio + 0.999) for g in slack.values())
-        hidden: set[Column] = set()
+        dropped: set[Column] = set()
         for column in _DROP_ORDER:
             if excess <= 0:
                 break
-            hidden.add(column)
-            excess -= widths[column]
+            if column in shown and column not in self.user_widths:
+                dropped.add(column)
+                excess -= widths[column]
         header = self.horizontalHeader()
         self._fitting = True
         try:
             for column, width in widths.items():
-                header.setSectionHidden(column, column in hidden)
+                header.setSectionHidden(column, column in dropped or column in self.user_hidden)
                 header.resizeSection(column, width)
         finally:
             self._fitting = False
-        self.hidden_columns = hidden
+        self.hidden_columns = dropped
 
-    def _section_resized(self, _index: int, _old: int, _new: int) -> None:
-        if not self._fitting and self.horizontalHeader().underMouse():
-            self.user_sized = True  # the user's widths are kept from now on
+    def column_menu(self) -> QMenu:
+        """The header's menu: every column but the number and the subject, shown or not."""
+        menu = QMenu(self)
+        model = self.model()
+        for column in Column:
+            if column in (Column.TRACKING, Column.SUBJECT):
+                continue
+            action = menu.addAction(str(model.headerData(column, Qt.Orientation.Horizontal)))
+            action.setCheckable(True)
+            action.setChecked(column not in self.user_hidden)
+            action.toggled.connect(
+                lambda shown, column=column: self.set_column_shown(column, shown)
+            )
+        return menu
+
+    def _show_column_menu(self, position: QPoint) -> None:
+        menu = self.column_menu()
+        menu.exec(self.horizontalHeader().mapToGlobal(position))
+        menu.deleteLater()
+
+    def set_column_shown(self, column: Column, shown: bool) -> None:
+        """The user shows or hides ``column`` (it stays so, across starts)."""
+        if shown:
+            self.user_hidden.discard(column)
+        else:
+            self.user_hidden.add(column)
+        self.fit_columns()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress:
+            self._dragging = True
+        elif event.type() == QEvent.Type.MouseButtonRelease:
+            self._dragging = False
+        return super().eventFilter(watched, event)
+
+    def _section_resized(self, index: int, _old: int, new: int) -> None:
+        # only the user's own drag counts (the subject stretches by itself meanwhile)
+        if not self._fitting and self._dragging and index != Column.SUBJECT:
+            self.user_widths[Column(index)] = new
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
         self.horizontalHeader().setSortIndicatorShown(column >= 0)
@@ -278,8 +339,7 @@ class QueueTable(QTableView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if not self.user_sized:
-            self.fit_columns()
+        self.fit_columns()
         self.update_visible_rows()
 
 
@@ -290,6 +350,8 @@ class MainWindow(QMainWindow):
     signInRequested = Signal()
     signOutRequested = Signal()
     settingsRequested = Signal()
+    #: the window was closed (by the user, or by the console replacing it)
+    closed = Signal()
 
     def __init__(
         self,
@@ -383,7 +445,9 @@ class MainWindow(QMainWindow):
         self.count_label.setObjectName("cached-count")
         status = self.statusBar()
         status.addPermanentWidget(self.count_label)
-        self.sync_status = SyncStatusWidgets(status, lambda: self.model.rules.calendar.zone)
+        self.sync_status = SyncStatusWidgets(
+            status, lambda: self.model.rules.calendar.zone, now=clock
+        )
         self.connection_label = self.sync_status.state_label
         self.last_sync_label = self.sync_status.last_sync_label
         self.pending_label = self.sync_status.pending_button
@@ -522,8 +586,7 @@ class MainWindow(QMainWindow):
         for dialog in self.dialogs:
             if isinstance(dialog, ReportView):
                 dialog.retranslate()
-        if not self.table.user_sized:
-            self.table.fit_columns()
+        self.table.fit_columns()
         self.banner.refresh()
         self.update_counts()
         metrics = self.nav.fontMetrics()
@@ -973,3 +1036,4 @@ class MainWindow(QMainWindow):
         self.team.stop()
         self.detach_engine()
         super().closeEvent(event)
+        self.closed.emit()

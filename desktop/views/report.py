@@ -117,7 +117,6 @@ _SEVERITY_COLOURS: Final = {
 }
 _CHART_SIZE: Final = QSizeF(760, 330)
 #: How "as of" dates read.
-_AS_OF: Final = "d MMM yyyy HH:mm"
 
 
 # -- charts (shared by the window and the PDF) ------------------------------------------
@@ -660,7 +659,7 @@ class ReportView(QWidget):
         if report is None:
             self.status_label.setText("")
         elif saved_at is not None:
-            when = i18n.format_datetime(saved_at.astimezone(self.zone), _AS_OF)
+            when = i18n.format_day_time(saved_at.astimezone(self.zone), year=True)
             if problem is None:
                 text = _("Offline: showing the copy fetched on {when}.").format(when=when)
             else:
@@ -672,7 +671,7 @@ class ReportView(QWidget):
             self.status_label.setText(
                 _("{team} · as of {when}").format(
                     team=self.team_name(),
-                    when=i18n.format_datetime(report.generated_at.astimezone(self.zone), _AS_OF),
+                    when=i18n.format_day_time(report.generated_at.astimezone(self.zone), year=True),
                 )
             )
         self.status_label.setStyleSheet("color: #b06000;" if saved_at is not None else "")
@@ -918,7 +917,7 @@ def paint_summary(
     painter.setPen(grey)
     small = painter.fontMetrics().height()
     subtitle = _("{team} · as of {when}").format(
-        team=team, when=i18n.format_datetime(as_of.astimezone(zone), _AS_OF)
+        team=team, when=i18n.format_day_time(as_of.astimezone(zone), year=True)
     )
     painter.drawText(QRectF(0, y, width, small), Qt.AlignmentFlag.AlignLeft, subtitle)
     y += small + 6 * mm

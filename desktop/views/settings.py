@@ -8,6 +8,7 @@ queue's columns are saved on close and restored at start.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 import i18n
+from desktop.models.queue import Column
 from desktop.qt_language import use_language
+from desktop.views.main_window import QueueTable
 from i18n import _
 
 __all__ = [
@@ -156,6 +159,12 @@ def save_layout(window: QMainWindow, settings: QSettings) -> None:
     table = window.findChild(QTableView, "queue")
     if table is not None:
         settings.setValue("queue/header", table.horizontalHeader().saveState())
+    if isinstance(table, QueueTable):  # what the user chose, apart from what fitting did
+        choices = {
+            "widths": {str(int(c)): w for c, w in table.user_widths.items()},
+            "hidden": sorted(int(c) for c in table.user_hidden),
+        }
+        settings.setValue("queue/user_columns", json.dumps(choices))
     panels = getattr(window, "panels", None)  # the panels beside the queue, shown or not
     if panels is not None:
         for key, shown in panels().items():
@@ -193,6 +202,27 @@ def restore_layout(window: QMainWindow, settings: QSettings) -> bool:
     header = _bytes(settings.value("queue/header"))
     if table is None or header is None:
         return True
-    if table.horizontalHeader().restoreState(header) and hasattr(table, "user_sized"):
-        table.user_sized = True
+    # the saved header brings the columns' order back; their widths and what is shown
+    # are fitted again, except what the user chose
+    if table.horizontalHeader().restoreState(header) and isinstance(table, QueueTable):
+        widths, hidden = _user_columns(settings.value("queue/user_columns"))
+        table.user_widths = widths
+        table.user_hidden = hidden
+        table.fit_columns()
     return True
+
+
+def _user_columns(value: object) -> tuple[dict[Column, int], set[Column]]:
+    """The columns the user resized (their widths) and hid, as saved; nothing when the
+    value is missing or unreadable."""
+    known = {int(c) for c in Column}
+    try:
+        saved = json.loads(str(value)) if value else {}
+        widths = {int(c): int(w) for c, w in dict(saved.get("widths", {})).items()}
+        hidden = {int(c) for c in saved.get("hidden", [])}
+    except (TypeError, ValueError, AttributeError):
+        return {}, set()
+    return (
+        {Column(c): w for c, w in widths.items() if c in known and w > 0},
+        {Column(c) for c in hidden if c in known},
+    )

@@ -64,9 +64,12 @@ class SignInDialog(QDialog):
         server_url: str = "",
         username: str = "",
         remember: bool = True,
+        remember_unavailable: str | None = None,
         message: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``remember_unavailable``: why "remember me" cannot work here (no usable
+        keyring); the box is then off and disabled, and the reason shown under it."""
         super().__init__(parent)
         self.setObjectName("sign-in")
         self.setWindowTitle(_("Sign in to OFFIMIZER"))
@@ -84,10 +87,16 @@ class SignInDialog(QDialog):
         self.password_edit.setAccessibleName(_("Password"))
         self.remember_box = QCheckBox(_("&Remember me on this computer"))
         self.remember_box.setObjectName("remember")
-        self.remember_box.setChecked(remember)
+        self.remember_box.setChecked(remember and remember_unavailable is None)
+        self.remember_box.setEnabled(remember_unavailable is None)
         self.remember_box.setToolTip(
             _("Keep the session in the system's password store; the password is never stored.")
         )
+        self.remember_note = QLabel(remember_unavailable or "")
+        self.remember_note.setObjectName("remember-unavailable")
+        self.remember_note.setWordWrap(True)
+        self.remember_note.setStyleSheet("QLabel { color: #6b6f76; }")
+        self.remember_note.setVisible(remember_unavailable is not None)
         self.message_label = QLabel(message or "")
         self.message_label.setObjectName("sign-in-message")
         self.message_label.setWordWrap(True)
@@ -103,6 +112,7 @@ class SignInDialog(QDialog):
         form.addRow(_("&User name:"), self.username_edit)
         form.addRow(_("&Password:"), self.password_edit)
         form.addRow("", self.remember_box)
+        form.addRow("", self.remember_note)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -10,10 +10,11 @@ server refused a change.  Everything is described in words, never as field names
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Final
 
-from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -36,7 +37,7 @@ from i18n import N_, _, ngettext
 from sla.clock import Status as SlaStatus
 from sla.policy import Priority as SlaPriority
 from sla.policy import Severity as SlaSeverity
-from sync.cache import Cache
+from sync.cache import Cache, utc_now
 from sync.engine import SyncState, SyncStatus
 from sync.protocol import (
     AcknowledgeCommand,
@@ -78,6 +79,8 @@ _STATE_COLOURS: Final = {
     SyncState.ERROR: "#a4262c",
 }
 _EXCERPT: Final = 60
+#: A next try further than this says its time of day rather than counting down.
+_COUNTDOWN_LIMIT: Final = dt.timedelta(minutes=1)
 
 
 def _user_name(cache: Cache, user_id: int | None) -> str:
@@ -223,13 +226,27 @@ class SyncStatusWidgets(QObject):
     rejectedRequested = Signal()
     syncNowRequested = Signal()
 
-    def __init__(self, bar: QStatusBar, zone: Callable[[], dt.tzinfo]) -> None:
+    def __init__(
+        self,
+        bar: QStatusBar,
+        zone: Callable[[], dt.tzinfo],
+        now: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
         super().__init__(bar)
         self._zone = zone
+        self._now = now
         self.status = SyncStatus(SyncState.OFFLINE)
         self.state_label = _ClickableLabel()
         self.state_label.setObjectName("connection")
         self.state_label.clicked.connect(self._state_clicked)
+        #: when the engine tries again by itself ("Next try in 3 s"), counting down
+        self.retry_label = QLabel()
+        self.retry_label.setObjectName("next-try")
+        self.retry_label.setContentsMargins(0, 0, 12, 0)  # apart from the last sync
+        self.retry_label.hide()
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setInterval(1000)
+        self._retry_timer.timeout.connect(self._show_retry)
         self.progress = QProgressBar()
         self.progress.setObjectName("sync-progress")
         self.progress.setTextVisible(True)
@@ -241,6 +258,7 @@ class SyncStatusWidgets(QObject):
         self.rejected_button = self._button("rejected", self.rejectedRequested)
         self.sync_button = self._button("sync-now", self.syncNowRequested)
         bar.addWidget(self.state_label)
+        bar.addWidget(self.retry_label)
         bar.addWidget(self.progress)
         bar.addWidget(self.last_sync_label)
         bar.addPermanentWidget(self.conflicts_button)
@@ -285,13 +303,14 @@ class SyncStatusWidgets(QObject):
         if status.retry_at is not None and state is not SyncState.AUTH_REQUIRED:
             tips.append(
                 _("Next try at {when}.").format(
-                    when=i18n.format_time(status.retry_at.astimezone(self._zone()), "medium")
+                    when=i18n.format_clock(status.retry_at.astimezone(self._zone()), seconds=True)
                 )
             )
         self.state_label.setToolTip("\n".join(tips))
         self.state_label.setAccessibleName(
             _("Connection: {state}").format(state=_(_STATE_LABELS[state]))
         )
+        self._show_retry()
 
         progress = status.progress
         if progress is not None and state is SyncState.SYNCING:
@@ -353,6 +372,29 @@ class SyncStatusWidgets(QObject):
         self.sync_button.setText(_("Sync now"))
         self.sync_button.setToolTip(_("Synchronize with the server now (F5)"))
         self.sync_button.setEnabled(state not in (SyncState.SYNCING, SyncState.CONNECTING))
+
+    def _show_retry(self) -> None:
+        """When the engine tries again by itself, in the bar: a countdown for a try
+        within the minute, else its time of day."""
+        status = self.status
+        if status.retry_at is None or status.state in (SyncState.AUTH_REQUIRED, SyncState.ONLINE):
+            self._retry_timer.stop()
+            self.retry_label.hide()
+            return
+        left = status.retry_at - self._now()
+        if left > _COUNTDOWN_LIMIT:
+            when = i18n.format_clock(status.retry_at.astimezone(self._zone()))
+            text = _("Next try at {when}").format(when=when)
+            self._retry_timer.stop()
+        elif left > dt.timedelta(0):
+            seconds = math.ceil(left.total_seconds())
+            text = _("Next try in {seconds} s").format(seconds=seconds)
+            self._retry_timer.start()
+        else:
+            text = _("Trying again…")
+            self._retry_timer.stop()
+        self.retry_label.setText(text)
+        self.retry_label.show()
 
 
 class PendingDialog(QDialog):

@@ -1047,7 +1047,9 @@ class TicketWorkspace(QWidget):
             layout.insertWidget(0, self.empty_label)
             self.empty_label.show()
         for position, comment in enumerate(comments):
-            when = i18n.format_datetime(comment.created_at.astimezone(zone), "EEE d MMM y, HH:mm")
+            when = i18n.format_day_time(
+                comment.created_at.astimezone(zone), year=True, weekday=True
+            )
             card = CommentCard(comment, detail.author(comment), when, self._thread)
             layout.insertWidget(position, card)
             self.cards.append(card)

@@ -10,7 +10,8 @@ from typing import Any, cast
 
 import pytest
 import qasync  # type: ignore[import-untyped]
-from PySide6.QtCore import Qt
+from keyring.backends import fail
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QTableView,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -51,7 +53,7 @@ from sync.protocol import ConflictResult, Status
 from sync.store import Store
 from tests.desktop.conftest import T0, FakeClock, Feed, load
 from tests.sync.live_server import PASSWORD, LiveServer
-from tests.sync.test_credentials import MemoryKeyring
+from tests.sync.test_credentials import LockedKeyring, MemoryKeyring
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +90,33 @@ def test_sign_in_dialog_checks_what_was_typed(qtbot: QtBot) -> None:
     assert not dialog.buttons.isEnabled()  # busy until told how it went
     dialog.fail("Wrong user name or password.")
     assert dialog.buttons.isEnabled() and dialog.error_label.text().startswith("Wrong")
+
+
+def test_remember_me_is_off_and_says_why_without_a_usable_keyring(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    no_store = Console(
+        open_settings(str(tmp_path / "settings.ini")),
+        keyring_backend=fail.Keyring(),  # type: ignore[no-untyped-call]
+    )
+    dialog = no_store.show_sign_in()
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    box = dialog.remember_box
+    assert not box.isChecked() and not box.isEnabled()
+    reason = dialog.findChild(QLabel, "remember-unavailable")
+    assert reason is not None and reason.isVisible()
+    assert reason.text().startswith("No secure password store is available on this computer")
+    assert reason.height() >= reason.heightForWidth(reason.width())  # shown whole
+    # with a keyring, ticked as the user left it, and nothing to explain
+    keyring_console = Console(
+        open_settings(str(tmp_path / "other.ini")), keyring_backend=MemoryKeyring()
+    )
+    usable = keyring_console.show_sign_in()
+    qtbot.addWidget(usable)
+    assert usable.remember_box.isChecked() and usable.remember_box.isEnabled()
+    hidden = usable.findChild(QLabel, "remember-unavailable")
+    assert hidden is not None and not hidden.isVisible()
 
 
 # -- status bar ------------------------------------------------------------------------------
@@ -174,6 +203,31 @@ def test_status_bar_follows_the_engine(qtbot: QtBot, window: MainWindow) -> None
 
     with qtbot.waitSignal(window.model.countsChanged, timeout=2000):
         engine.publish(pending=0)  # counts moved: the queue refreshes once things settle
+
+
+def test_the_status_bar_says_when_the_next_try_is(
+    qtbot: QtBot, window: MainWindow, clock: FakeClock
+) -> None:
+    engine = FakeEngine()
+    window.attach_engine(cast(SyncEngine, engine))
+    widgets = window.sync_status
+    engine.publish(
+        state=SyncState.OFFLINE,
+        error="The server cannot be reached.",
+        retry_at=clock() + dt.timedelta(seconds=3.4),
+    )
+    assert widgets.state_label.text() == "Offline"
+    assert widgets.retry_label.isVisible()  # in the bar itself, not only in a tooltip
+    assert widgets.retry_label.text() == "Next try in 4 s"
+    clock.advance(seconds=2)
+    qtbot.waitUntil(lambda: widgets.retry_label.text() == "Next try in 2 s", timeout=3000)
+    clock.advance(seconds=2)
+    qtbot.waitUntil(lambda: widgets.retry_label.text() == "Trying again…", timeout=3000)
+    # a long wait (a busy server) says at what time, in the language's own format
+    engine.publish(state=SyncState.ERROR, retry_at=T0 + dt.timedelta(minutes=10))
+    assert widgets.retry_label.text() == "Next try at 10:10\u202fAM"
+    engine.publish(state=SyncState.ONLINE, error=None, retry_at=None)
+    assert not widgets.retry_label.isVisible()
 
 
 def test_pending_dialog_lists_the_queued_commands(window: MainWindow) -> None:
@@ -314,96 +368,102 @@ def test_the_settings_dialog_shows_every_option_whole(qtbot: QtBot) -> None:
         assert note is not None and note.height() >= note.heightForWidth(note.width())
 
 
+def _drag_column_edge(table: QWidget, column: Column, dx: int) -> None:
+    """The user drags the right edge of ``column``'s header by ``dx`` pixels."""
+    assert isinstance(table, QTableView)
+    header = table.horizontalHeader()
+    x = header.sectionViewportPosition(column) + header.sectionSize(column) - 1
+    y = header.height() // 2
+    viewport = header.viewport()
+    QTest.mousePress(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x, y)
+    )
+    QTest.mouseMove(viewport, QPoint(x + dx // 2, y))
+    QTest.mouseMove(viewport, QPoint(x + dx, y))
+    QTest.mouseRelease(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x + dx, y)
+    )
+
+
 def test_window_layout_is_restored(qtbot: QtBot, tmp_path: Path, window: MainWindow) -> None:
     settings = open_settings(str(tmp_path / "layout.ini"))
-    window.resize(760, 560)  # within the offscreen screen, which restoreGeometry respects
+    window.resize(1100, 560)  # within the offscreen screen, which restoreGeometry respects
+    QApplication.processEvents()
     header = window.table.horizontalHeader()
-    header.resizeSection(Column.TRACKING, 211)
+    before = header.sectionSize(Column.TRACKING)
+    _drag_column_edge(window.table, Column.TRACKING, 40)
+    assert header.sectionSize(Column.TRACKING) == before + 40
     save_layout(window, settings)
     other = MainWindow(window.cache, me=1)
     qtbot.addWidget(other)
     assert restore_layout(other, open_settings(str(tmp_path / "layout.ini")))
     assert other.size().height() == 560
-    assert other.table.horizontalHeader().sectionSize(Column.TRACKING) == 211
-    assert other.table.user_sized
+    assert other.table.horizontalHeader().sectionSize(Column.TRACKING) == before + 40
+    assert other.table.user_widths == {Column.TRACKING: before + 40}
     splitter = other.centralWidget()
     assert isinstance(splitter, FittingSplitter) and splitter.user_split  # the saved split
 
 
-def test_the_panels_beside_the_queue_hide_for_room_and_stay_so(
+def test_columns_are_fitted_again_on_later_starts_but_the_users_own_stay(
     qtbot: QtBot, tmp_path: Path, window: MainWindow
 ) -> None:
-    window.resize(1280, 720)
-    QApplication.processEvents()
-    subject = window.table.horizontalHeader().sectionSize(Column.SUBJECT)
-    workspace = window.workspace.width()
-    QTest.keyClick(window, Qt.Key.Key_F9)  # View ▸ Views panel
-    QApplication.processEvents()
-    assert window.nav.isHidden() and not window.panel_actions["views"].isChecked()
-    # its room shared: the subject wider, the workspace at its usual width
-    assert window.table.horizontalHeader().sectionSize(Column.SUBJECT) > subject + 40
-    assert window.workspace.width() > workspace
-    window.panel_actions["workspace"].setChecked(False)
-    assert window.workspace.isHidden()
-    window.table.setCurrentIndex(window.model.index(0, Column.TRACKING))
-    window.table.setFocus()
-    QTest.keyClick(window.table, Qt.Key.Key_Return)  # opening a ticket shows it again
-    assert window.workspace.isVisible()
-
-    settings = open_settings(str(tmp_path / "panels.ini"))
-    save_layout(window, settings)
-    other = MainWindow(window.cache, me=1)
-    qtbot.addWidget(other)
-    assert restore_layout(other, open_settings(str(tmp_path / "panels.ini")))
-    assert other.panels() == {"views": False, "workspace": True}
-    assert other.nav.isHidden()
-
-
-def test_no_horizontal_scroll_bar_at_1400_wide(qtbot: QtBot, window: MainWindow) -> None:
-    for language in ("en", "fr"):
-        i18n.set_language(language)
-        window.resize(1400, 800)
-        window.retranslate()
-        window.show_view(QueueView.ALL)
-        QApplication.processEvents()
-        header = window.table.horizontalHeader()
-        assert header.length() <= window.table.viewport().width() + 1
-        assert not window.table.horizontalScrollBar().isVisible()
-        assert header.sectionSize(Column.SUBJECT) >= 120
-        assert Column.TRACKING not in window.table.hidden_columns
-
-
-def test_a_1280_wide_window_keeps_the_subject_and_the_whole_workspace(
-    qtbot: QtBot, window: MainWindow
-) -> None:
-    window.table.setCurrentIndex(window.model.index(0, Column.TRACKING))
-    splitter = window.centralWidget()
-    assert isinstance(splitter, FittingSplitter)
-    for language in ("en", "fr"):
-        use_language(language)
-        window.retranslate()
-        for width, per_row in ((1280, 2), (1400, 4)):
-            window.resize(width, 720)
-            QApplication.processEvents()
-            header = window.table.horizontalHeader()
-            assert not window.table.horizontalScrollBar().isVisible()
-            assert header.sectionSize(Column.SUBJECT) >= 85, (language, width)  # 45 before
-            body = window.workspace.scroll_area.widget()
-            assert body is not None
-            viewport = window.workspace.scroll_area.viewport()
-            # nothing cut on the right: the fields go two to a row when narrow
-            assert body.minimumSizeHint().width() <= body.width() <= viewport.width()
-            assert window.workspace.fields.per_row == per_row, (language, width)
-            for panel in window.workspace.clocks.values():  # "Overdue 6 h 10 min", whole
-                assert panel.value.width() >= panel.value.minimumSizeHint().width() > 100
-    window.resize(1280, 720)
-    QApplication.processEvents()
-    sizes = splitter.sizes()
-    splitter.splitterMoved.emit(sizes[0] + sizes[1] - 40, 2)  # the agent drags a handle
-    splitter.setSizes([sizes[0], sizes[1] - 40, sizes[2] + 40])
+    """A saved header is no user's choice: only a column the user resized or hid stays so."""
+    window.show_view(QueueView.ALL)
     window.resize(1400, 720)
     QApplication.processEvents()
-    assert splitter.sizes()[2] > sizes[2] + 40 - 5  # their split kept, not fitted again
+    dropped = set(window.table.hidden_columns)
+    assert dropped  # the workspace beside the queue leaves no room for every column
+    save_layout(window, open_settings(str(tmp_path / "first.ini")))
+    window.panel_actions["workspace"].setChecked(False)  # Ctrl+F9: room for the queue
+    QApplication.processEvents()
+    first_run = window.table.horizontalHeader()
+    came_back = dropped - window.table.hidden_columns
+    assert came_back  # on the first run, the columns come back
+
+    def later_start(name: str) -> MainWindow:
+        other = MainWindow(window.cache, me=1)
+        qtbot.addWidget(other)
+        other.show()
+        qtbot.waitExposed(other)
+        assert restore_layout(other, open_settings(str(tmp_path / name)))
+        other.resize(1400, 720)  # as saved (the offscreen screen is smaller)
+        other.show_view(QueueView.ALL)
+        QApplication.processEvents()
+        return other
+
+    second = later_start("first.ini")
+    second.panel_actions["workspace"].setChecked(False)
+    QApplication.processEvents()
+    header = second.table.horizontalHeader()
+    assert second.table.hidden_columns == window.table.hidden_columns  # and on later ones
+    for column in Column:
+        assert header.isSectionHidden(column) == first_run.isSectionHidden(column), column
+        assert header.sectionSize(column) == first_run.sectionSize(column), column
+
+    # the user hides the assignee and widens the priority: those stay so
+    second.panel_actions["workspace"].setChecked(True)
+    QApplication.processEvents()
+    menu = second.table.column_menu()
+    [assignee] = [a for a in menu.actions() if a.text() == "Assignee"]
+    assert assignee.isCheckable() and assignee.isChecked()
+    assignee.trigger()
+    assert header.isSectionHidden(Column.ASSIGNEE)
+    wide = header.sectionSize(Column.PRIORITY) + 30
+    _drag_column_edge(second.table, Column.PRIORITY, 30)
+    assert header.sectionSize(Column.PRIORITY) == wide
+    save_layout(second, open_settings(str(tmp_path / "second.ini")))
+
+    third = later_start("second.ini")
+    third.panel_actions["workspace"].setChecked(False)
+    QApplication.processEvents()
+    header = third.table.horizontalHeader()
+    assert header.isSectionHidden(Column.ASSIGNEE)
+    assert header.sectionSize(Column.PRIORITY) == wide
+    for column in came_back - {Column.ASSIGNEE}:
+        assert not header.isSectionHidden(column), column
+    [assignee] = [a for a in third.table.column_menu().actions() if a.text() == "Assignee"]
+    assignee.trigger()  # shown again: fitted like the others
+    assert not header.isSectionHidden(Column.ASSIGNEE)
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -618,6 +678,25 @@ def test_remember_me_skips_the_sign_in_next_time(
     loop.run_until_complete(third.close())
     assert third.window is not None
     qtbot.addWidget(third.window)
+
+
+def test_a_keyring_that_refuses_the_token_is_said_not_pretended(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
+) -> None:
+    backend = LockedKeyring()
+    console = _console(tmp_path, backend)
+    request = SignInRequest(live.url, "alice", PASSWORD, True)
+    assert loop.run_until_complete(console.sign_in(request)) is None
+    assert console.window is not None
+    qtbot.addWidget(console.window)
+    assert (
+        console.window.statusBar()
+        .currentMessage()
+        .startswith("No secure password store is available on this computer")
+    )
+    saved = console.saved_account()
+    assert saved is not None and saved[3] is False  # not remembered: asked next time
+    loop.run_until_complete(console.close())
 
 
 def test_a_cache_found_unsound_after_the_window_opened_is_rebuilt_and_the_user_told(

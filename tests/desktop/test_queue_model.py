@@ -170,7 +170,7 @@ def test_ticking_shows_what_a_queue_opened_at_that_instant_shows(
 def test_outside_business_hours_the_cell_says_when_the_clock_resumes(queue: QueueModel) -> None:
     friday_evening = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)  # 20:00 in Paris
     queue.tick(friday_evening)
-    assert text(queue, 1, Column.RESOLUTION_SLA) == "Resumes Mon 09:00"
+    assert text(queue, 1, Column.RESOLUTION_SLA) == "Resumes Mon 9:00\u202fAM"
     i18n.set_language("fr")
     assert text(queue, 1, Column.RESOLUTION_SLA) == "Reprise lun. 09:00"
 

@@ -307,7 +307,7 @@ def test_breached_list(qtmodeltester: ModelTester) -> None:
     assert model.data(model.index(2, BreachedColumn.ASSIGNEE)) == "Unassigned"
     assert model.data(model.index(2, BreachedColumn.TEAM)) == "N2"
     assert model.data(model.index(2, BreachedColumn.CLOCK)) == "First response"
-    assert model.data(model.index(1, BreachedColumn.DUE)) == "4 Nov 17:00"
+    assert model.data(model.index(1, BreachedColumn.DUE)) == "Nov 4, 5:00\u202fPM"
     model.sort(BreachedColumn.PRIORITY)
     assert model.data(model.index(2, BreachedColumn.TICKET)) == "INC-2026-000013"
     qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
@@ -503,7 +503,7 @@ def test_the_window_fetches_the_current_month_and_keeps_a_copy(
     november = month_range(2026, 11, PARIS)
     assert server.asked == [(*november, None)]
     assert view.title_label.text() == "SLA compliance — November 2026"
-    assert view.status_label.text() == "All my teams · as of 28 Nov 2026 11:00"
+    assert view.status_label.text() == "All my teams · as of Nov 28, 2026, 11:00\u202fAM"
     assert [figure.value.text() for figure in view.figures] == ["20", "94.7%", "82.4%", "3"]
     assert view.tabs.tabText(len(Dimension)) == "Breached (3)"
     by_team = view.bucket_models[Dimension.TEAM]
@@ -549,7 +549,9 @@ def test_offline_the_last_copy_shows_with_its_date(
     later = _view(qtbot, tmp_path, server, clock)
     loop.run_until_complete(later.load())
     assert later.report == sample_report() and later.saved_at == NOW - dt.timedelta(days=1)
-    assert later.status_label.text() == "Offline: showing the copy fetched on 27 Nov 2026 11:00."
+    assert later.status_label.text() == (
+        "Offline: showing the copy fetched on Nov 27, 2026, 11:00\u202fAM."
+    )
     assert later.content.isVisibleTo(later) and later.csv_button.isEnabled()
     assert [figure.value.text() for figure in later.figures][1] == "94.7%"
 

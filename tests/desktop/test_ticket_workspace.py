@@ -54,8 +54,10 @@ ARTICLES = [
 
 def short(when: dt.datetime) -> str:
     """A due time as the workspace writes it: the weekday within a week, else the date."""
-    pattern = "EEE HH:mm" if abs(when - T0) < dt.timedelta(days=6) else "d MMM HH:mm"
-    return i18n.format_datetime(when.astimezone(PARIS), pattern)
+    local = when.astimezone(PARIS)
+    if abs(when - T0) < dt.timedelta(days=6):
+        return i18n.format_weekday_time(local)
+    return i18n.format_day_time(local)
 
 
 @pytest.fixture
