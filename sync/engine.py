@@ -483,6 +483,9 @@ class SyncEngine:
                 failure = (SyncState.ERROR, gettext(_UNEXPECTED), None)
             finally:
                 self.refresh_counts()
+            if self.client.token is None:  # signed out while the pass ran: that stands
+                self._set(state=SyncState.AUTH_REQUIRED, progress=None, retry_at=None)
+                return report
             if failure is not None:
                 state, message, wait = failure
                 self._failures += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from collections.abc import AsyncIterator
@@ -451,3 +452,37 @@ async def test_leaving_a_team_empties_it_from_the_cache(
     await engine.sync_once()
     assert store.cache.ticket(7) is None
     assert store.cache.ticket(1) is not None
+
+
+class _HeldPulls(httpx.AsyncBaseTransport):
+    """The fake server, with each page of the feed held on its way back until the test
+    lets it go (the server answered while the token was still good)."""
+
+    def __init__(self, server: FakeServer) -> None:
+        self.inner = server.transport()
+        self.arrived = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/changes"):
+            self.arrived.set()
+            await self.release.wait()
+        return response
+
+
+@pytest.mark.asyncio
+async def test_signing_out_during_a_pass_leaves_the_console_signed_out(
+    server: FakeServer, store: Store, credentials: Credentials, clock: FakeClock
+) -> None:
+    held = _HeldPulls(server)
+    async with ApiClient(URL, transport=held, clock=clock, retry=RetryPolicy(attempts=1)) as api:
+        engine = SyncEngine(store, api, credentials=credentials, username="alice", live=False)
+        passing = asyncio.ensure_future(engine.sync_once())
+        await held.arrived.wait()  # the server has answered the pass
+        await engine.logout()
+        held.release.set()
+        await passing
+        assert engine.status.state is SyncState.AUTH_REQUIRED
+        assert api.token is None
+        await engine.stop()
