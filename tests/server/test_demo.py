@@ -320,7 +320,12 @@ def test_serve_seed_demo_fills_an_empty_database_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     served: list[object] = []
-    monkeypatch.setattr("server.serving.run", lambda app, **options: served.append(app) or True)
+
+    def serve(app: object, **options: object) -> bool:
+        served.append(app)
+        return True
+
+    monkeypatch.setattr("server.serving.run", serve)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     assert main(["--database-url", url, "serve", "--seed-demo", "--port", "0"]) == 0
     out = capsys.readouterr().out

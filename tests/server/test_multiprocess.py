@@ -429,16 +429,18 @@ def test_colliding_batches_through_every_process_are_never_a_500(setup: Setup) -
             for round_ in range(12):
                 batch = []
                 for number in range(chooser.randint(2, 5)):
-                    payload = chooser.choice(
+                    payload: dict[str, object] = chooser.choice(
                         [
                             {"type": "add_tag", "tag": f"c{seed}"},
-                            {"type": "add_comment", "body": f"{seed}/{round_}/{number}"},
+                            {
+                                "type": "add_comment",
+                                "body": f"{seed}/{round_}/{number}",
+                                "public": False,
+                            },
                             {"type": "set_priority", "priority": chooser.choice(["P1", "P4"])},
                             {"type": "acknowledge"},
                         ]
                     )
-                    if payload["type"] == "add_comment":
-                        payload["public"] = False
                     batch.append(
                         {
                             **payload,
