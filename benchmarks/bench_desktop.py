@@ -67,9 +67,9 @@ from desktop.models.sla_memo import calendar_path, memo_path
 from desktop.views.main_window import MainWindow
 from desktop.views.notifications import SlaNotifier
 from desktop.warmup import hold_collector, settle_heap
+from protocol import Change, ChangePage
 from sla.clock import Status
 from sync.cache import Cache, utc_now
-from sync.protocol import Change, ChangePage
 from sync.store import Store
 
 TICKETS = 100_000

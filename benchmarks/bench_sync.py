@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from sqlalchemy import Engine, insert, select, update
 
+from protocol import Priority, Role, Severity, Status, TicketCreate
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
@@ -55,7 +56,6 @@ from server.slaclock import ensure_default_config
 from sync.cache import Cache
 from sync.client import ApiClient
 from sync.engine import SyncEngine
-from sync.protocol import Priority, Role, Severity, Status, TicketCreate
 from sync.store import Store
 
 PASSWORD = "correct horse battery"

@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final
 
+from protocol import Change, ChangePage, SlaConfigOut
 from sla.calendar import BusinessCalendar, from_us, to_us
 from sla.clock import Created, Event, PriorityChanged, Responded, Status, StatusChanged, evaluate
 from sla.policy import (
@@ -30,7 +31,6 @@ from sla.policy import (
     default_policy,
 )
 from sync.cache import Cache
-from sync.protocol import Change, ChangePage, SlaConfigOut
 from sync.store import Store
 
 __all__ = ["DEMO_AGENT_ID", "DemoInfo", "seed_demo", "seed_demo_until"]

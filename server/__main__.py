@@ -253,12 +253,12 @@ def _seed_demo(engine: object) -> None:
 def _create_user(engine: object, arguments: argparse.Namespace) -> int:
     from sqlalchemy import Engine, select
 
+    from protocol import Role
     from server import changes as feed
     from server.app import utc_now
     from server.db import make_sessionmaker, transaction
     from server.models import Team
     from server.service import ServiceError, create_team, create_user
-    from sync.protocol import Role
 
     assert isinstance(engine, Engine)
     if arguments.password_stdin:

@@ -19,11 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import _
+from protocol import API_PREFIX, MAX_ID, Role, UserOut
 from server import changes as feed
 from server.db import locked, transaction
 from server.models import AuthToken, User
 from server.service import Clock, ServiceError, user_out
-from sync.protocol import API_PREFIX, MAX_ID, Role, UserOut
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import _
+from protocol import API_PREFIX, AnnouncementIn, AnnouncementOut, Role
 from server import changes as feed
 from server import dates
 from server.db import locked, transaction
 from server.events import announcement_out
 from server.models import Announcement, User
 from server.service import Clock, ServiceError, not_found
-from sync.protocol import API_PREFIX, AnnouncementIn, AnnouncementOut, Role
 
 MAX_ID = 2**31 - 1
 AnnouncementId = Annotated[int, Path(ge=1, le=MAX_ID)]

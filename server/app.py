@@ -33,6 +33,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from i18n import _, ngettext
+from protocol import (
+    API_PREFIX,
+    MAX_FEED_LIMIT,
+    MAX_ID,
+    ChangePage,
+    CommandBatch,
+    CommandBatchResult,
+    ErrorOut,
+    FieldError,
+    LoginRequest,
+    OrganisationOut,
+    Role,
+    SlaConfigOut,
+    Status,
+    TeamOut,
+    TicketCreate,
+    TicketDetailOut,
+    TicketPage,
+    TokenOut,
+    UserOut,
+)
 from server import DATABASE_URL_VARIABLE, extras, openapi, presence, ratelimit
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, read_only, transaction
@@ -62,27 +83,6 @@ from server.service import (
     user_out,
 )
 from server.slaclock import ensure_default_config, load_settings
-from sync.protocol import (
-    API_PREFIX,
-    MAX_FEED_LIMIT,
-    MAX_ID,
-    ChangePage,
-    CommandBatch,
-    CommandBatchResult,
-    ErrorOut,
-    FieldError,
-    LoginRequest,
-    OrganisationOut,
-    Role,
-    SlaConfigOut,
-    Status,
-    TeamOut,
-    TicketCreate,
-    TicketDetailOut,
-    TicketPage,
-    TokenOut,
-    UserOut,
-)
 
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],

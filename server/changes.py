@@ -23,9 +23,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, Select, Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
+from protocol import Change, ChangeEntity, ChangeOp, ChangePage
 from server.db import upsert_insert
 from server.models import ChangeLog, Counter
-from sync.protocol import Change, ChangeEntity, ChangeOp, ChangePage
 
 FEED_COUNTER: Final = "changes"
 

@@ -42,13 +42,13 @@ from typing import Any, Final
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from protocol import CommentOut, HistoryEntryOut, Role, TicketOut
 from server import changes as feed
 from server.models import ChangeLog, Comment, Organisation, Team, Ticket, TicketHistory, User
 from server.security import hash_password
 from server.service import create_organisation, create_team, create_user
 from server.slaclock import SlaSettings, ensure_default_config, load_settings, ticket_sla
 from sla.calendar import from_us, to_us
-from sync.protocol import CommentOut, HistoryEntryOut, Role, TicketOut
 
 __all__ = [
     "DEMO_PASSWORD",

@@ -6,7 +6,7 @@ The stream is Server-Sent Events (``text/event-stream``):
   changes up to sequence ``n`` that the reader may see; pull the feed.  The first
   event of every stream is one of these, with the feed's current high mark: a
   client that has seen it misses no later notification of this stream.
-* ``event: announcement`` with an :class:`~sync.protocol.AnnouncementOut`.
+* ``event: announcement`` with an :class:`~protocol.AnnouncementOut`.
 * ``: keepalive`` comments every ``heartbeat`` seconds, so proxies keep the
   connection open.
 
@@ -50,11 +50,11 @@ from sqlalchemy import Engine, event, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from protocol import API_PREFIX, AnnouncementOut, EventName, Role
 from server.changes import high_water
 from server.db import make_sessionmaker, read_only, transaction
 from server.models import Announcement, AuthToken, ChangeLog, User
 from server.security import token_digest
-from sync.protocol import API_PREFIX, AnnouncementOut, EventName, Role
 
 log = logging.getLogger(__name__)
 

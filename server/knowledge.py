@@ -22,12 +22,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import changes as feed
-from server.announcements import MAX_ID, require_lead
-from server.db import locked, transaction
-from server.models import Article, User
-from server.service import Clock, not_found
-from sync.protocol import (
+from protocol import (
     API_PREFIX,
     ArticleHit,
     ArticleIn,
@@ -35,6 +30,11 @@ from sync.protocol import (
     ArticlePage,
     ArticleSearchPage,
 )
+from server import changes as feed
+from server.announcements import MAX_ID, require_lead
+from server.db import locked, transaction
+from server.models import Article, User
+from server.service import Clock, not_found
 
 #: Words of a query used at most (the rest are ignored).
 MAX_QUERY_WORDS: Final = 12

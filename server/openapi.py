@@ -1,6 +1,6 @@
 """The published OpenAPI document: ``GET /openapi.json`` and ``server/openapi.json``.
 
-FastAPI derives most of it from the routes and ``sync.protocol``; this module
+FastAPI derives most of it from the routes and ``protocol``; this module
 adds what it cannot see: every error answers in the :class:`ErrorOut` shape
 (validation errors included, not FastAPI's default), bearer authentication,
 and the sign-in body (JSON or an OAuth 2.0 style form, read by hand).
@@ -18,7 +18,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from sync.protocol import API_PREFIX, ErrorOut, LoginRequest
+from protocol import API_PREFIX, ErrorOut, LoginRequest
 
 #: The copy kept in the repository, next to this module.
 REPOSITORY_COPY: Final = Path(__file__).resolve().parent / "openapi.json"

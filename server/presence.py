@@ -20,10 +20,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from protocol import API_PREFIX, MAX_ID, PresenceEntry, PresenceIn, PresenceOut, Role
 from server.db import transaction, upsert_insert
 from server.models import Presence, TeamMember, User
 from server.service import Clock, get_visible_ticket
-from sync.protocol import API_PREFIX, MAX_ID, PresenceEntry, PresenceIn, PresenceOut, Role
 
 __all__ = [
     "ONLINE_WINDOW",

@@ -34,15 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import N_, _
-from server import dates
-from server.db import transaction
-from server.models import Team, Ticket, TicketHistory, User
-from server.service import Clock, ServiceError
-from server.slaclock import SlaSettings, load_settings
-from sla.clock import ClockState, ClockStatus, TicketSla, TimelineKind, evaluate
-from sla.history import SLA_FIELDS, HistoryRow, events_from_history
-from sla.policy import Priority, Severity, plan_label
-from sync.protocol import (
+from protocol import (
     API_PREFIX,
     MAX_ID,
     BreachCount,
@@ -52,6 +44,14 @@ from sync.protocol import (
     ComplianceWeek,
     Role,
 )
+from server import dates
+from server.db import transaction
+from server.models import Team, Ticket, TicketHistory, User
+from server.service import Clock, ServiceError
+from server.slaclock import SlaSettings, load_settings
+from sla.clock import ClockState, ClockStatus, TicketSla, TimelineKind, evaluate
+from sla.history import SLA_FIELDS, HistoryRow, events_from_history
+from sla.policy import Priority, Severity, plan_label
 
 __all__ = ["MAX_PERIOD", "compliance_report", "make_router", "month_period"]
 

@@ -23,23 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from i18n import N_, _
-from server import changes as feed
-from server import notifications
-from server.db import transaction, upsert_insert
-from server.models import (
-    AppliedMutation,
-    Comment,
-    Organisation,
-    SlaConfig,
-    Team,
-    TeamMember,
-    Ticket,
-    TicketHistory,
-    User,
-)
-from server.security import hash_password
-from server.slaclock import SlaSettings, history_by_ticket, load_settings, ticket_sla
-from sync.protocol import (
+from protocol import (
     AcknowledgeCommand,
     AddCommentCommand,
     AddTagCommand,
@@ -66,6 +50,22 @@ from sync.protocol import (
     TicketOut,
     UserOut,
 )
+from server import changes as feed
+from server import notifications
+from server.db import transaction, upsert_insert
+from server.models import (
+    AppliedMutation,
+    Comment,
+    Organisation,
+    SlaConfig,
+    Team,
+    TeamMember,
+    Ticket,
+    TicketHistory,
+    User,
+)
+from server.security import hash_password
+from server.slaclock import SlaSettings, history_by_ticket, load_settings, ticket_sla
 
 Clock = Callable[[], dt.datetime]
 

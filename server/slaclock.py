@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from protocol import ClockOut, TicketSlaOut
 from server.models import SlaConfig, TicketHistory
 from sla.calendar import BusinessCalendar
 from sla.clock import ClockState, evaluate
@@ -27,7 +28,6 @@ from sla.policy import (
     default_calendar,
     default_policy,
 )
-from sync.protocol import ClockOut, TicketSlaOut
 
 __all__ = [
     "SlaSettings",

@@ -60,8 +60,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from i18n import N_, gettext, ngettext
-from sync import schema
-from sync.protocol import (
+from protocol import (
     Command,
     CommentOut,
     HistoryEntryOut,
@@ -71,6 +70,7 @@ from sync.protocol import (
     TicketOut,
     UserOut,
 )
+from sync import schema
 
 __all__ = [
     "APP_NAME",

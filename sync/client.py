@@ -9,7 +9,7 @@
   instead.  Random and sleep are injected, so tests never wait.  Retrying is
   always safe: reads are idempotent and every command carries a mutation id.
 - A 401 raises :class:`AuthRequired`; a payload that fails validation against
-  :mod:`sync.protocol` raises :class:`MalformedResponse` before anything is
+  :mod:`protocol` raises :class:`MalformedResponse` before anything is
   handed on, so nothing is changed by it.
 - The server clock offset is measured from every response's ``Date`` header
   (:class:`ClockOffsetEstimator`), so the console can correct its SLA "now".
@@ -35,8 +35,7 @@ import httpx
 from pydantic import BaseModel, RootModel, ValidationError
 
 from i18n import N_, gettext
-from sync.cache import Clock, normalize_server_url, utc_now
-from sync.protocol import (
+from protocol import (
     API_PREFIX,
     MAX_FEED_LIMIT,
     AnnouncementIn,
@@ -56,6 +55,7 @@ from sync.protocol import (
     UserOut,
     utc,
 )
+from sync.cache import Clock, normalize_server_url, utc_now
 
 __all__ = [
     "PROBE_TIMEOUT",

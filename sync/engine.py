@@ -41,6 +41,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 import httpx
 
 from i18n import N_, gettext
+from protocol import MAX_BATCH, MAX_FEED_LIMIT, ChangePage
 from sync.cache import collector_paused
 from sync.client import (
     ApiClient,
@@ -58,7 +59,6 @@ from sync.client import (
     Unreachable,
 )
 from sync.credentials import Credentials, SaveOutcome
-from sync.protocol import MAX_BATCH, MAX_FEED_LIMIT, ChangePage
 from sync.store import MalformedPageError, PageResult, Store
 
 __all__ = [

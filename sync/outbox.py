@@ -1,6 +1,6 @@
 """Named commands, their optimistic effect on the cache, and the rebase.
 
-A command is a :mod:`sync.protocol` command (the wire form itself, so client and
+A command is a :mod:`protocol` command (the wire form itself, so client and
 server cannot drift).  Queuing one (:func:`enqueue`) and applying it to the
 cached ticket (:func:`apply_optimistically`) always happen in the same
 transaction, on the connection given; :class:`sync.store.Store` does that.
@@ -20,9 +20,7 @@ from uuid import UUID, uuid4
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, delete, insert, select, update
 
-from sync import schema
-from sync.cache import ticket_row, upsert
-from sync.protocol import (
+from protocol import (
     AcknowledgeCommand,
     AddCommentCommand,
     AddTagCommand,
@@ -35,6 +33,8 @@ from sync.protocol import (
     SetTeamCommand,
     TicketOut,
 )
+from sync import schema
+from sync.cache import ticket_row, upsert
 
 __all__ = [
     "COMMAND_TYPES",

@@ -28,6 +28,29 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from i18n import N_, gettext
+from protocol import (
+    MAX_BATCH,
+    AnnouncementOut,
+    AppliedResult,
+    ArticleOut,
+    ChangePage,
+    Command,
+    CommandResult,
+    CommentOut,
+    ConflictResult,
+    HistoryEntryOut,
+    OrganisationOut,
+    Priority,
+    RejectedResult,
+    RejectReason,
+    Role,
+    Severity,
+    Status,
+    TeamOut,
+    TicketDetailOut,
+    TicketOut,
+    UserOut,
+)
 from sync import schema
 from sync.cache import (
     Cache,
@@ -52,29 +75,6 @@ from sync.outbox import (
     parse_command,
     rebase,
     with_new_base,
-)
-from sync.protocol import (
-    MAX_BATCH,
-    AnnouncementOut,
-    AppliedResult,
-    ArticleOut,
-    ChangePage,
-    Command,
-    CommandResult,
-    CommentOut,
-    ConflictResult,
-    HistoryEntryOut,
-    OrganisationOut,
-    Priority,
-    RejectedResult,
-    RejectReason,
-    Role,
-    Severity,
-    Status,
-    TeamOut,
-    TicketDetailOut,
-    TicketOut,
-    UserOut,
 )
 
 __all__ = [

@@ -22,8 +22,12 @@ RULES: dict[str, tuple[tuple[str, ...], str]] = {
         "sla is pure Python: no Qt, no database, no HTTP",
     ),
     "i18n": (QT + DATABASE + HTTP + ("sla", "sync", "server", "desktop"), "i18n is a leaf"),
+    "protocol": (
+        QT + DATABASE + HTTP + ("sync", "server", "desktop"),
+        "the wire schemas: pydantic over sla, shared by server and sync",
+    ),
     "sync": (QT + ("desktop", "server"), "sync never imports Qt (nor the UI, nor the server)"),
-    "server": (QT + ("desktop",), "the server has no UI"),
+    "server": (QT + ("desktop", "sync"), "the server has no UI, and shares only protocol"),
     "desktop/models": (("desktop.views",), "models never import views"),
 }
 

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po, write_po
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PACKAGES = ("sla", "sync", "server", "desktop", "i18n")
+PACKAGES = ("sla", "protocol", "sync", "server", "desktop", "i18n")
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 LANGUAGES = ("en", "fr")
 

@@ -1,6 +1,6 @@
 """The SLA compliance report as the console shows it: tables, periods, saved copies, CSV.
 
-- :class:`BucketModel` is one breakdown of a :class:`~sync.protocol.ComplianceReport`
+- :class:`BucketModel` is one breakdown of a :class:`~protocol.ComplianceReport`
   (by priority, severity, plan, team or agent, with the total as last row): counts
   met / missed / open, rates as locale percentages and mean / 90th percentile
   business durations, for first response and resolution;
@@ -34,8 +34,8 @@ from PySide6.QtGui import QColor, QFont
 
 import i18n
 from i18n import N_, gettext
+from protocol import BreachedTicket, ComplianceBucket, ComplianceReport
 from sla.policy import Priority, Severity, plan_label
-from sync.protocol import BreachedTicket, ComplianceBucket, ComplianceReport
 
 __all__ = [
     "RATE_ROLE",

@@ -24,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 import i18n
 from desktop.models.sla_cells import HistoryRow, SlaRules, evaluate_safely, events_from_history
 from i18n import N_, gettext
+from protocol import UserOut
 from sla.calendar import CalendarError
 from sla.clock import (
     ClockKind,
@@ -40,7 +41,6 @@ from sla.clock import (
 )
 from sla.policy import Priority, Severity, plan_label
 from sync.cache import Cache, CommentView, HistoryView, TicketView
-from sync.protocol import UserOut
 
 __all__ = [
     "KB_URL",

@@ -43,12 +43,12 @@ from sqlalchemy import delete, select
 import i18n
 from desktop.models.sla_cells import SlaRules, events_from_history, read_sla_history
 from i18n import N_, gettext, ngettext
+from protocol import PresenceOut, Role, TeamOut, UserOut
 from sla.calendar import to_us
 from sla.clock import ClockState, Event, Status, evaluate_many
 from sync import schema
 from sync.cache import Cache, collector_paused
 from sync.outbox import apply_optimistically, enqueue, make_command, rebase
-from sync.protocol import PresenceOut, Role, TeamOut, UserOut
 from sync.store import Store
 
 __all__ = [

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 import i18n
 from desktop.views.tasks import BackgroundTasks
 from i18n import _
+from protocol import AnnouncementIn, AnnouncementOut
 from sync.client import ApiClient, ApiError
-from sync.protocol import AnnouncementIn, AnnouncementOut
 
 __all__ = ["AnnouncementForm", "AnnouncementsEditor"]
 

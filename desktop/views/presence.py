@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QLabel
 
 from desktop.views.tasks import BackgroundTasks
 from i18n import _
+from protocol import PresenceActivity, PresenceEntry, PresenceOut
 from sync.client import ApiClient, ApiError
-from sync.protocol import PresenceActivity, PresenceEntry, PresenceOut
 
 __all__ = ["PresenceTracker", "presence_text"]
 

@@ -90,10 +90,10 @@ from desktop.models.workload import led_teams
 from desktop.views.tables import records_table
 from desktop.views.tasks import BackgroundTasks
 from i18n import _, ngettext
+from protocol import ComplianceReport, TeamOut
 from sla.policy import Priority, Severity
 from sync.cache import Cache
 from sync.client import ApiClient, ApiError, RequestRefused, Unreachable
-from sync.protocol import ComplianceReport, TeamOut
 
 __all__ = [
     "Fetch",

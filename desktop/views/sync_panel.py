@@ -34,12 +34,7 @@ from PySide6.QtWidgets import (
 
 import i18n
 from i18n import N_, _, ngettext
-from sla.clock import Status as SlaStatus
-from sla.policy import Priority as SlaPriority
-from sla.policy import Severity as SlaSeverity
-from sync.cache import Cache, utc_now
-from sync.engine import SyncState, SyncStatus
-from sync.protocol import (
+from protocol import (
     AcknowledgeCommand,
     AddCommentCommand,
     AddTagCommand,
@@ -51,6 +46,11 @@ from sync.protocol import (
     SetStatusCommand,
     SetTeamCommand,
 )
+from sla.clock import Status as SlaStatus
+from sla.policy import Priority as SlaPriority
+from sla.policy import Severity as SlaSeverity
+from sync.cache import Cache, utc_now
+from sync.engine import SyncState, SyncStatus
 from sync.store import ConflictView, RejectedView, Resolution, Store
 
 __all__ = [

@@ -17,8 +17,8 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.qt_language import use_language
+from protocol import Change, ChangePage
 from sync.cache import Cache
-from sync.protocol import Change, ChangePage
 from sync.store import Store
 from tests.clock import FakeClock as FakeClock
 

@@ -45,11 +45,11 @@ from desktop.views.settings import (
 )
 from desktop.views.sign_in import SignInDialog, SignInRequest
 from desktop.views.sync_panel import ConflictsPanel
+from protocol import ConflictResult, Status
 from sla.clock import ClockStatus
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import InitialSyncProgress, SyncEngine, SyncState, SyncStatus
-from sync.protocol import ConflictResult, Status
 from sync.store import Store
 from tests.desktop.conftest import T0, FakeClock, Feed, load
 from tests.sync.live_server import PASSWORD, LiveServer

@@ -45,9 +45,7 @@ from desktop.models.report import (
 )
 from desktop.views.main_window import MainWindow
 from desktop.views.report import ReportView, compliance_report_view, write_pdf
-from sync.cache import Cache, utc_now
-from sync.client import ApiClient, RequestRefused, RetryPolicy, Unreachable
-from sync.protocol import (
+from protocol import (
     BreachCount,
     BreachedTicket,
     ComplianceBucket,
@@ -55,6 +53,8 @@ from sync.protocol import (
     ComplianceWeek,
     TeamOut,
 )
+from sync.cache import Cache, utc_now
+from sync.client import ApiClient, RequestRefused, RetryPolicy, Unreachable
 from sync.store import Store
 from tests.clock import FakeClock
 from tests.desktop.conftest import Feed, load

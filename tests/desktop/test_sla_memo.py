@@ -18,10 +18,10 @@ from desktop.models import sla_cells, sla_memo
 from desktop.models.queue import CLOCK_STATE_ROLE, Column, QueueModel, QueueView
 from desktop.models.sla_cells import SlaRules
 from desktop.models.sla_memo import calendar_path, memo_path
+from protocol import SlaConfigOut
 from sla.clock import Status
 from sla.policy import calendar_to_dict, default_calendar, default_policy
 from sync.cache import Cache
-from sync.protocol import SlaConfigOut
 from sync.store import Store
 from tests.desktop.conftest import T0, FakeClock, Feed
 

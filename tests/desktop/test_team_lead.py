@@ -46,13 +46,7 @@ from desktop.views.reassign import ReassignDialog
 from desktop.views.settings import open_settings
 from desktop.views.sync_panel import describe_command
 from desktop.views.workload import WorkloadPanel, ticket_ids_from_mime, tickets_mime
-from sla.calendar import from_us, to_us
-from sla.clock import ClockStatus, Status, evaluate
-from sla.policy import Priority
-from sync.cache import Cache
-from sync.client import ApiClient, RetryPolicy
-from sync.engine import SyncEngine, SyncState, SyncStatus
-from sync.protocol import (
+from protocol import (
     AppliedResult,
     AssignCommand,
     PresenceEntry,
@@ -60,6 +54,12 @@ from sync.protocol import (
     RejectReason,
     SetTeamCommand,
 )
+from sla.calendar import from_us, to_us
+from sla.clock import ClockStatus, Status, evaluate
+from sla.policy import Priority
+from sync.cache import Cache
+from sync.client import ApiClient, RetryPolicy
+from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
 from tests.clock import FakeClock
 from tests.desktop.conftest import T0, Feed

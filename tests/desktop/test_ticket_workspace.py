@@ -26,6 +26,7 @@ from desktop.models.sla_cells import (
 from desktop.models.ticket_detail import HistoryModel, load_detail, search_articles
 from desktop.views.main_window import MainWindow
 from desktop.views.ticket_workspace import TicketWorkspace
+from protocol import AddCommentCommand
 from sla.calendar import from_us, to_us
 from sla.clock import (
     ClockKind,
@@ -39,7 +40,6 @@ from sla.clock import (
 )
 from sla.policy import Priority, Severity, default_calendar, default_policy
 from sync.cache import Cache
-from sync.protocol import AddCommentCommand
 from sync.store import Store
 from tests.desktop.conftest import T0, FakeClock, Feed, load
 

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
+from protocol import Role
 from server import changes as feed
 from server.app import create_app
 from server.db import Base, make_engine, make_sessionmaker, transaction
@@ -23,7 +24,6 @@ from server.migrate import upgrade
 from server.models import AuthToken
 from server.security import hash_password, new_token, token_digest
 from server.service import create_organisation, create_team, create_user
-from sync.protocol import Role
 from tests.clock import FakeClock as FakeClock
 
 PG_URL = os.environ.get("OFFIMIZER_TEST_PG_URL")

@@ -17,11 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from server import changes as feed
-from server.db import make_engine, make_sessionmaker, transaction
-from server.models import ChangeLog, Comment, Ticket, TicketHistory, User
-from server.service import create_ticket, execute, execute_batch, ticket_out
-from sync.protocol import (
+from protocol import (
     AddCommentCommand,
     AddTagCommand,
     Command,
@@ -29,6 +25,10 @@ from sync.protocol import (
     SetStatusCommand,
     TicketCreate,
 )
+from server import changes as feed
+from server.db import make_engine, make_sessionmaker, transaction
+from server.models import ChangeLog, Comment, Ticket, TicketHistory, User
+from server.service import create_ticket, execute, execute_batch, ticket_out
 from tests.server.conftest import PG_URL, World, postgres_database
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL")

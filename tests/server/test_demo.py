@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
+from protocol import Priority, Severity, Status
 from server.__main__ import main
 from server.app import create_app
 from server.db import Base, make_engine, make_sessionmaker, transaction
@@ -31,7 +32,6 @@ from server.models import (
     User,
 )
 from server.security import hash_password, new_token, token_digest
-from sync.protocol import Priority, Severity, Status
 from tests.server.conftest import FakeClock
 from tests.server.feedreader import FeedReader
 

@@ -321,7 +321,7 @@ from server import changes as feed
 from server.announcements import create_announcement
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import User
-from sync.protocol import AnnouncementIn
+from protocol import AnnouncementIn
 
 engine = make_engine(sys.argv[1])
 now = dt.datetime.now(dt.UTC)

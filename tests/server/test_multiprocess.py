@@ -27,6 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 
+from protocol import Role
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import AppliedMutation, AuthToken, ChangeLog, Comment, Ticket, TicketHistory
@@ -39,7 +40,6 @@ from server.service import (
     history_out,
     ticket_out,
 )
-from sync.protocol import Role
 from tests.server.conftest import PG_URL, _with_search_path
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL")

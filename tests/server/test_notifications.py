@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import func, select, update
 
+from protocol import AddCommentCommand
 from server import changes as feed
 from server.db import make_sessionmaker, transaction
 from server.models import Organisation, OutboundEmail, User
@@ -34,7 +35,6 @@ from server.notifications import (
     translations,
 )
 from server.service import apply_command
-from sync.protocol import AddCommentCommand
 from tests.server.conftest import World, command, open_ticket
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from protocol import Role
 from server import changes as feed
 from server.app import ADDRESS_FAILURES
 from server.db import make_engine, make_sessionmaker, transaction
@@ -28,7 +29,6 @@ from server.migrate import upgrade
 from server.models import AuthToken
 from server.security import new_token, token_digest
 from server.service import create_user
-from sync.protocol import Role
 from tests.server.conftest import PG_URL, postgres_database
 from tests.server.test_events import ends_within, reading
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from protocol import Change, ChangePage
 from sync.cache import Cache
-from sync.protocol import Change, ChangePage
 from sync.store import Store
 from tests.clock import T0 as T0
 from tests.clock import FakeClock as FakeClock

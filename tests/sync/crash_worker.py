@@ -30,10 +30,10 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
+from protocol import Status
 from sync.cache import Cache
 from sync.client import ApiClient
 from sync.engine import SyncEngine
-from sync.protocol import Status
 from sync.store import Store
 
 STATUSES = (Status.OPEN, Status.PENDING, Status.RESOLVED)

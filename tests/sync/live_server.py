@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from protocol import Role
 from server import changes as feed
 from server.app import create_app
 from server.db import make_engine, make_sessionmaker, transaction
@@ -21,7 +22,6 @@ from server.migrate import upgrade
 from server.security import hash_password
 from server.service import create_organisation, create_team, create_user
 from server.threaded import ServerThread
-from sync.protocol import Role
 
 PASSWORD = "correct horse battery"
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from protocol import SlaConfigOut
 from sync import schema
 from sync.cache import SCHEMA_REVISION, Cache, cache_path, current_revision, search_query
-from sync.protocol import SlaConfigOut
 from sync.store import MalformedPageError, Store
 
 from .conftest import T0, FakeClock, comment, history, page, ticket

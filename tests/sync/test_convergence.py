@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import select
 
+from protocol import Priority, Status
 from server.app import create_app
 from server.db import make_sessionmaker, transaction
 from server.models import AppliedMutation
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import SyncEngine, SyncState
-from sync.protocol import Priority, Status
 from sync.store import Store
 
 from .fakes import RecordingSleep

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import sync.cache
+from protocol import Status
 from sync.cache import (
     Cache,
     _make_engine,
@@ -18,7 +19,6 @@ from sync.cache import (
     head_revision,
     upgrade,
 )
-from sync.protocol import Status
 from sync.store import Store
 
 from .conftest import FakeClock, page, ticket

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from protocol import Status
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy, TlsError
 from sync.credentials import Credentials
 from sync.engine import SyncEngine, SyncState
-from sync.protocol import Status
 from sync.store import Store
 
 from .fakes import RecordingSleep

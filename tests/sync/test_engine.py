@@ -11,10 +11,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from protocol import Status
 from sync.client import ApiClient, RetryPolicy
 from sync.credentials import Credentials
 from sync.engine import SyncEngine, SyncState, SyncStatus
-from sync.protocol import Status
 from sync.store import Store
 
 from .conftest import FakeClock, comment, ticket

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, select, text
 
+from protocol import Command, Role, TicketCreate
 from server import changes as feed
 from server.app import create_app
 from server.db import make_engine, make_sessionmaker, transaction
@@ -44,7 +45,6 @@ from server.service import (
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import SyncEngine
-from sync.protocol import Command, Role, TicketCreate
 from sync.store import Store
 
 from .fakes import RecordingSleep

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from protocol import AnnouncementIn, AppliedResult, RejectedResult, RejectReason, Role
 from server import changes as feed
 from server.db import make_sessionmaker, transaction
 from server.security import hash_password
@@ -18,7 +19,6 @@ from sync.cache import Cache
 from sync.client import ApiClient, RequestRefused, RetryPolicy
 from sync.credentials import Credentials
 from sync.engine import SyncEngine
-from sync.protocol import AnnouncementIn, AppliedResult, RejectedResult, RejectReason, Role
 from sync.store import Store
 
 from .conftest import page, ticket

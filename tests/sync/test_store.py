@@ -8,8 +8,7 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
-from sync.cache import Cache
-from sync.protocol import (
+from protocol import (
     AppliedResult,
     ConflictResult,
     Priority,
@@ -19,6 +18,7 @@ from sync.protocol import (
     Status,
     TicketOut,
 )
+from sync.cache import Cache
 from sync.store import Resolution, Store, UnknownTicketError
 
 from .conftest import FakeClock, comment, history, page, ticket
