@@ -244,6 +244,9 @@ def _rows_query(
     return query if rest_of_group else query.limit(bindparam("limit"))
 
 
+#: rows read past a page's limit, so that it can end with the group it ends in
+_GROUP_SLACK: Final = 64
+
 # built once: a poll only binds its parameters
 _ALL_ROWS: Final = _rows_query(teams=False)
 _TEAM_ROWS: Final = _rows_query(teams=True)
@@ -264,19 +267,25 @@ def _read_rows(
         raise CursorError(str(after))
     if after == high:  # nothing new (most polls): no query at all
         return _Page([], high, False, 0)
-    parameters: dict[str, Any] = {"after": after, "high": high, "limit": limit + 1}
+    # a few rows past the limit: a page that would end inside a group (a ticket and what
+    # came with it) ends with it, nearly always without another query
+    fetched = limit + _GROUP_SLACK + 1
+    parameters: dict[str, Any] = {"after": after, "high": high, "limit": fetched}
     if team_ids is not None:
         parameters["teams"] = [0, *team_ids]
     rows: list[Any] = list(
         session.execute(_ALL_ROWS if team_ids is None else _TEAM_ROWS, parameters)
     )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if has_more and (rows[-1][5] or 0) > rows[-1][0]:
-        # the page would end inside a group: it ends with the group instead
-        parameters |= {"after": rows[-1][0], "high": min(high, rows[-1][5])}
+    cut = min(limit, len(rows))
+    end = (rows[cut - 1][5] or 0) if rows else 0
+    while cut < len(rows) and rows[cut][0] <= end:
+        cut += 1
+    if cut == fetched and rows[-1][0] < min(end, high):  # a group longer than the slack
+        parameters |= {"after": rows[-1][0], "high": min(high, end)}
         rows += session.execute(_ALL_REST if team_ids is None else _TEAM_REST, parameters)
-        has_more = rows[-1][0] < high
+        cut = len(rows)
+    has_more = cut < len(rows) or (len(rows) >= fetched and rows[-1][0] < high)
+    rows = rows[:cut]
     next_seq = rows[-1][0] if has_more else high
     return _Page(rows, next_seq, has_more, max(0, high - next_seq))
 

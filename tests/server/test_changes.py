@@ -197,3 +197,24 @@ def test_a_new_console_of_the_old_team_never_sees_a_moved_ticket(world: World) -
     late = FeedReader(world.client, world.headers("alice"))
     late.poll()
     assert ticket["id"] not in late.tickets()
+
+
+def test_a_group_longer_than_a_page_comes_whole_in_one_page(world: World) -> None:
+    ticket = open_ticket(world)
+    notes = [command("add_comment", ticket, body=f"#{n}", public=False) for n in range(80)]
+    response = world.client.post(
+        "/api/v1/commands", json={"commands": notes}, headers=world.headers("lead")
+    )
+    assert response.status_code == 200, response.text
+    reader = FeedReader(world.client, world.headers("admin"))
+    reader.poll()
+    before = reader.cursor
+    move = command("set_team", {"id": ticket["id"], "version": 81}, team_id=world.ids["network"])
+    world.client.post("/api/v1/commands", json={"commands": [move]}, headers=world.headers("lead"))
+    nina = world.client.get(
+        "/api/v1/changes", params={"cursor": before, "limit": 2}, headers=world.headers("nina")
+    ).json()
+    # the ticket arrives in its new team with its 80 comments and 162 entries, one page
+    assert not nina["has_more"]
+    assert [c["entity"] for c in nina["changes"]].count("comment") == 80
+    assert nina["changes"][0]["entity"] == "ticket"
