@@ -358,8 +358,13 @@ class AnnouncementIn(_Request):
     """A blocking-incident notice: from ``starts_at`` (default: now) until ended.
 
     ``ends_at`` is the expected end shown to users; it must follow ``starts_at``.
+    With a ``mutation_id``, publishing the same announcement again returns the one
+    published the first time instead of a second one (a console that published it
+    offline sends it when the server is back, and again if the answer was lost);
+    an edit ignores it.
     """
 
+    mutation_id: UUID | None = None
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     body: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = ""
     starts_at: AwareDatetime | None = None

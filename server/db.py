@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from storage.sqlite import sqlite_engine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -93,25 +95,8 @@ def private_database(path: Path) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``, configured for this server's transaction discipline."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            if connection.get_execution_options().get(READ_ONLY):
-                connection.exec_driver_sql("BEGIN")  # a reader: never waits for the writer
-            else:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
+        # transactions marked read_only() begin deferred: readers never wait for the writer
+        return sqlite_engine(url, immediate_unless=READ_ONLY, **kwargs)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -137,7 +122,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def upsert_insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+def upsert_insert(session: Session, table: type[Base] | Table) -> postgresql.Insert | sqlite.Insert:
     """An ``INSERT`` into ``table`` that takes ``ON CONFLICT`` clauses (PostgreSQL or SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -149,10 +134,4 @@ _M = TypeVar("_M", bound=Base)
 
 def locked(session: Session, model: type[_M], row_id: int) -> _M | None:
     """The row ``row_id`` of ``model``, locked for update and read afresh (None: no such row)."""
-    row: _M | None = session.scalars(
-        select(model)
-        .where(model.id == row_id)  # type: ignore[attr-defined]
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    return row
+    return session.get(model, row_id, with_for_update=True, populate_existing=True)

@@ -2,7 +2,8 @@
 
 One :class:`SyncEngine` per open cache.  A *pass* (:meth:`SyncEngine.sync_once`)
 pushes every pending command in outbox order (batches; each command carries its
-mutation id, so a retry is harmless), then pulls the feed from the stored
+mutation id, so a retry is harmless), then sends the requests that waited for the
+server (:mod:`sync.deferred`, each under its key), then pulls the feed from the stored
 cursor until ``has_more`` is false, each page stored by
 :meth:`sync.store.Store.apply_page` in one transaction.
 
@@ -42,7 +43,6 @@ import httpx
 
 from i18n import N_, gettext
 from protocol import MAX_BATCH, MAX_FEED_LIMIT, ChangePage
-from sync.cache import collector_paused
 from sync.client import (
     ApiClient,
     ApiError,
@@ -58,8 +58,11 @@ from sync.client import (
     TlsError,
     Unreachable,
 )
+from sync.collector import collector_paused
 from sync.credentials import Credentials, SaveOutcome
-from sync.store import MalformedPageError, PageResult, Store
+from sync.deferred import send
+from sync.pull import MalformedPageError, PageResult
+from sync.store import Store
 
 __all__ = [
     "CHANGE_EVENTS",
@@ -161,6 +164,8 @@ class SyncReport:
     applied: int = 0
     conflicts: int = 0
     rejected: int = 0
+    #: requests that waited for the server (sync.deferred), done by it now
+    calls: int = 0
     pages: int = 0
     changes: int = 0
     ok: bool = False
@@ -300,7 +305,7 @@ class SyncEngine:
         self._set(
             pending=self.store.pending_count(),
             conflicts=self.store.conflict_count(),
-            rejected=len(self.store.rejected()),
+            rejected=self.store.refusal_count(),
         )
 
     # -- triggers ---------------------------------------------------------------------------
@@ -463,6 +468,7 @@ class SyncEngine:
             failure: tuple[SyncState, str, float | None] | None = None
             try:
                 await self._push(report)
+                await self._send_deferred(report)
                 await self._pull(report)
             except AuthRequired as error:
                 log.info("sync: the server refused the token (%s)", error.detail)
@@ -557,6 +563,24 @@ class SyncEngine:
             report.rejected += summary.rejected
             self.refresh_counts()
             size = self.batch_size
+
+    async def _send_deferred(self, report: SyncReport) -> None:
+        """Send the requests that waited for the server, in order.  One it refuses is
+        kept with its reason and the others go on; one that gets no answer stops the
+        pass like a failed push (its key makes the next try harmless)."""
+        for call in await self._db(self.store.deferred_calls):
+            try:
+                await send(self.client, call)
+            except RequestRefused as error:
+                log.info("sync: the server refused a deferred %s (%s)", call.kind, error.detail)
+                await self._db(self.store.call_refused, call, error.message)
+                continue
+            except ApiError as error:
+                await self._db(self.store.call_attempted, call, error.detail)
+                raise
+            self._reached()
+            await self._db(self.store.call_sent, call)
+            report.calls += 1
 
     async def _pull(self, report: SyncReport) -> None:
         cache = self.store.cache

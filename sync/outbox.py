@@ -1,4 +1,4 @@
-"""Named commands, their optimistic effect on the cache, and the rebase.
+"""Named commands, their optimistic effect on the cache, the rebase, and their end.
 
 A command is a :mod:`protocol` command (the wire form itself, so client and
 server cannot drift).  Queuing one (:func:`enqueue`) and applying it to the
@@ -7,7 +7,8 @@ transaction, on the connection given; :class:`sync.store.Store` does that.
 
 :func:`rebase` rebuilds what the agent sees for some tickets: server state (the
 raw server row kept on every ticket) with every command still in the outbox
-re-applied on top, in outbox order.
+re-applied on top, in outbox order.  A command the server applied leaves the
+outbox once the cached server state shows its effect (:func:`drop_acknowledged`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Final, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from protocol import (
     AcknowledgeCommand,
@@ -34,17 +35,19 @@ from protocol import (
     TicketOut,
 )
 from sync import schema
-from sync.cache import ticket_row, upsert
+from sync.rows import ticket_row, upsert
 
 __all__ = [
     "COMMAND_TYPES",
     "NON_CLASHING",
     "apply_optimistically",
     "chunks",
+    "drop_acknowledged",
     "enqueue",
     "make_command",
     "parse_command",
     "rebase",
+    "tickets_with_work",
     "with_new_base",
 ]
 
@@ -139,54 +142,19 @@ def apply_optimistically(
     if row is None:
         return False
     mutation_id = str(command.mutation_id)
-    changes: dict[str, Any] = {}
-    history: list[tuple[str, str | None, str | None]] = []
-
-    match command:
-        case AssignCommand() | SetTeamCommand():
-            if isinstance(command, SetTeamCommand) and row.team_id != command.team_id:
-                changes["team_id"] = command.team_id
-                history.append(("team_id", _text(row.team_id), _text(command.team_id)))
-            if row.assignee_id != command.assignee_id:
-                changes["assignee_id"] = command.assignee_id
-                history.append(("assignee_id", _text(row.assignee_id), _text(command.assignee_id)))
-        case SetStatusCommand():
-            if row.status != command.status.value:
-                changes["status"] = command.status.value
-                history.append(("status", row.status, command.status.value))
-        case SetPriorityCommand():
-            if row.priority != command.priority.value:
-                changes["priority"] = command.priority.value
-                history.append(("priority", row.priority, command.priority.value))
-        case SetSeverityCommand():
-            if row.severity != command.severity.value:
-                changes["severity"] = command.severity.value
-                history.append(("severity", row.severity, command.severity.value))
-        case AddCommentCommand():
-            connection.execute(
-                insert(schema.comments).values(
-                    server_id=None,
-                    ticket_id=command.ticket_id,
-                    author_id=author_id,
-                    body=command.body,
-                    public=command.public,
-                    created_at=at,
-                    mutation_id=mutation_id,
-                )
+    if isinstance(command, AddCommentCommand):
+        connection.execute(
+            insert(schema.comments).values(
+                server_id=None,
+                ticket_id=command.ticket_id,
+                author_id=author_id,
+                body=command.body,
+                public=command.public,
+                created_at=at,
+                mutation_id=mutation_id,
             )
-            if command.public:
-                history.append(("responded", None, None))
-        case AcknowledgeCommand():
-            history.append(("responded", None, None))
-        case AddTagCommand():
-            if command.tag not in row.tags:
-                changes["tags"] = [*row.tags, command.tag]
-                history.append(("tags", None, command.tag))
-        case RemoveTagCommand():
-            if command.tag in row.tags:
-                changes["tags"] = [tag for tag in row.tags if tag != command.tag]
-                history.append(("tags", command.tag, None))
-
+        )
+    changes, history = _effect(row, command)
     if changes or history:
         changes["updated_at"] = at
         connection.execute(update(t).where(t.c.id == command.ticket_id).values(**changes))
@@ -205,6 +173,47 @@ def apply_optimistically(
             )
         )
     return True
+
+
+def _effect(
+    row: Row[*tuple[Any, ...]], command: Command
+) -> tuple[dict[str, Any], list[tuple[str, str | None, str | None]]]:
+    """What ``command`` changes in the cached ticket ``row``: the columns to update,
+    and the history entries (field, before, after) that show the change."""
+    changes: dict[str, Any] = {}
+    history: list[tuple[str, str | None, str | None]] = []
+    for name, value in _fields_set(command).items():
+        before = getattr(row, name)
+        if before != value:
+            changes[name] = value
+            history.append((name, _text(before), _text(value)))
+    match command:
+        case AddCommentCommand(public=True) | AcknowledgeCommand():
+            history.append(("responded", None, None))
+        case AddTagCommand() if command.tag not in row.tags:
+            changes["tags"] = [*row.tags, command.tag]
+            history.append(("tags", None, command.tag))
+        case RemoveTagCommand() if command.tag in row.tags:
+            changes["tags"] = [tag for tag in row.tags if tag != command.tag]
+            history.append(("tags", command.tag, None))
+    return changes, history
+
+
+def _fields_set(command: Command) -> dict[str, Any]:
+    """The ticket columns ``command`` sets outright, with their new values, in the
+    order their history entries are written."""
+    match command:
+        case SetTeamCommand():
+            return {"team_id": command.team_id, "assignee_id": command.assignee_id}
+        case AssignCommand():
+            return {"assignee_id": command.assignee_id}
+        case SetStatusCommand():
+            return {"status": command.status.value}
+        case SetPriorityCommand():
+            return {"priority": command.priority.value}
+        case SetSeverityCommand():
+            return {"severity": command.severity.value}
+    return {}
 
 
 def chunks(ids: Iterable[_Key]) -> Iterator[list[_Key]]:
@@ -236,3 +245,50 @@ def rebase(connection: Connection, ticket_ids: Iterable[int], author_id: int | N
         ).all()
         for payload, created_at in queued:
             apply_optimistically(connection, parse_command(payload), created_at, author_id)
+
+
+def tickets_with_work(connection: Connection, ticket_ids: set[int]) -> set[int]:
+    """Those of ``ticket_ids`` with queued commands (and so with local rows to rebuild)."""
+    if not ticket_ids:
+        return set()
+    queued = set(connection.execute(select(schema.outbox.c.ticket_id).distinct()).scalars())
+    return queued & ticket_ids
+
+
+def drop_acknowledged(connection: Connection, ticket_ids: Iterable[int]) -> list[int]:
+    """Drop applied commands whose effect the cached server state now shows; the
+    ticket of each command dropped.
+
+    The effect is shown once the cache holds the server's history entry of the
+    command's version (every version has one), not merely the ticket at that
+    version: a ticket that came alone (with a conflict answer) lacks the comments
+    and entries of its versions, and the command's own rows must stay on screen
+    until the feed brings them (a page brings a version whole).
+    """
+    o, t, h = schema.outbox.c, schema.tickets.c, schema.ticket_history.c
+    cached = select(t.id).where(t.id == o.ticket_id).correlate(schema.outbox).exists()
+    shown = (
+        select(h.local_id)
+        .where(
+            h.ticket_id == o.ticket_id,
+            h.server_id.is_not(None),
+            h.version >= o.applied_version,
+        )
+        .correlate(schema.outbox)
+        .exists()
+    )
+    dropped: list[int] = []
+    for chunk in chunks(ticket_ids):  # a chunk at a time, not a ticket at a time
+        acknowledged = connection.execute(
+            select(o.seq, o.ticket_id).where(
+                o.ticket_id.in_(chunk),
+                o.state == "applied",
+                # a ticket no longer visible (not cached): the server has them all
+                ~cached | shown,
+            )
+        ).all()
+        if acknowledged:
+            seqs = [seq for seq, _ticket_id in acknowledged]
+            connection.execute(delete(schema.outbox).where(o.seq.in_(seqs)))
+            dropped.extend(ticket_id for _seq, ticket_id in acknowledged)
+    return dropped

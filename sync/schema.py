@@ -40,6 +40,7 @@ __all__ = [
     "articles",
     "comments",
     "conflicts",
+    "deferred_calls",
     "include_name",
     "metadata",
     "organisations",
@@ -263,6 +264,28 @@ outbox = Table(
     CheckConstraint("state IN ('pending', 'applied')", name="state"),
     Index("ix_outbox_ticket_id", "ticket_id"),
     Index("ix_outbox_state_seq", "state", "seq"),
+    sqlite_autoincrement=True,
+)
+
+# requests other than ticket commands that wait for the server (an announcement published
+# offline, say): sent after the outbox, in order, each under its key (sync.deferred)
+deferred_calls = Table(
+    "deferred_calls",
+    metadata,
+    # AUTOINCREMENT: a sequence number is never reused, so order is send order
+    Column("seq", Integer, primary_key=True),
+    # the idempotency key the request carries: a re-send is answered, not done again
+    Column("key", String(36), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    # the request's body, as sent on the wire (its key included)
+    Column("payload", _json(), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    # set once the server refused it: kept, not sent again, until the user has read why
+    Column("refused_at", UTCDateTime, nullable=True),
+    Column("refusal", Text, nullable=True),
     sqlite_autoincrement=True,
 )
 

@@ -4,83 +4,74 @@
   :meth:`Store.set_status`, …): each is applied to the cache AND appended to the
   outbox in one transaction, so the UI shows it at once and a crash cannot
   separate the two.
+  A reassignment (:meth:`Store.reassign`) is one command a ticket, and
+  :meth:`Store.undo` takes one back (:mod:`sync.reassignment`).
 - A pull hands every page of the change feed to :meth:`Store.apply_page`: one
   transaction upserts the page (bulk upserts), moves the cursor, drops the
-  commands the server state now includes, and rebases the touched tickets.
+  commands the server state now includes, and rebases the touched tickets
+  (:mod:`sync.pull`).
 - A push takes :meth:`Store.take_batch`, sends it, and hands the answers to
   :meth:`Store.record_results`: applied, conflict (kept with both sides for the
   user, or re-applied automatically when nothing can clash) or rejected (undone,
   with the reason kept).  Nothing is dropped silently.
+
+Every write says what it changed (:class:`sync.changes.Changes`) to the
+callbacks given to :meth:`Store.subscribe`, once it is committed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from i18n import N_, gettext
 from protocol import (
     MAX_BATCH,
-    AnnouncementOut,
     AppliedResult,
-    ArticleOut,
     ChangePage,
     Command,
     CommandResult,
-    CommentOut,
     ConflictResult,
-    HistoryEntryOut,
-    OrganisationOut,
     Priority,
     RejectedResult,
     RejectReason,
-    Role,
     Severity,
     Status,
-    TeamOut,
     TicketDetailOut,
     TicketOut,
-    UserOut,
 )
-from sync import schema
-from sync.cache import (
-    Cache,
-    announcement_row,
-    article_row,
-    collector_paused,
-    comment_row,
-    history_row,
-    organisation_row,
-    team_row,
-    ticket_row,
-    upsert,
-    upsert_tickets,
-    user_row,
-)
+from sync import deferred, pull, reassignment, schema
+from sync.cache import Cache
+from sync.changes import Changes
+from sync.collector import collector_paused
+from sync.deferred import DeferredCall
 from sync.outbox import (
     NON_CLASHING,
     apply_optimistically,
     chunks,
+    drop_acknowledged,
     enqueue,
     make_command,
     parse_command,
     rebase,
     with_new_base,
 )
+from sync.pull import AccessWatch, PageResult
+from sync.reassignment import Move, Reassignment, UndoOutcome
+from sync.rows import ticket_row, upsert
 
 __all__ = [
+    "ChangesCallback",
     "ConflictView",
-    "MalformedPageError",
-    "PageResult",
     "RejectedView",
     "Resolution",
     "ResultSummary",
@@ -88,7 +79,8 @@ __all__ = [
     "UnknownTicketError",
 ]
 
-_MALFORMED = N_("The server sent data that could not be understood; nothing was changed.")
+log = logging.getLogger(__name__)
+
 _UNKNOWN_TICKET = N_("This ticket is not in the local cache any more.")
 _CONFLICT_SUMMARY = N_(
     "Your change to {ticket} was not applied: {fields} changed on the server in the meantime."
@@ -105,18 +97,6 @@ class UnknownTicketError(LookupError):
     @property
     def message(self) -> str:
         return gettext(_UNKNOWN_TICKET)
-
-
-class MalformedPageError(ValueError):
-    """A page of the change feed failed validation: it was rejected whole."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-    @property
-    def message(self) -> str:
-        return gettext(_MALFORMED)
 
 
 class Resolution(StrEnum):
@@ -156,24 +136,6 @@ class RejectedView:
 
 
 @dataclass(slots=True)
-class PageResult:
-    """What one page of the feed did to the cache."""
-
-    upserted: dict[str, int] = field(default_factory=dict)
-    deleted: dict[str, int] = field(default_factory=dict)
-    #: comments or history entries of a ticket not held (yet): kept aside until it comes
-    parked: int = 0
-    #: queued commands the server state now includes, dropped from the outbox
-    acknowledged: int = 0
-    rebased_tickets: int = 0
-    cursor: str = ""
-    #: tickets dropped because the user no longer sees their team
-    out_of_sight: int = 0
-    #: the user now sees a team they did not: the feed must be read again from the start
-    reread: bool = False
-
-
-@dataclass(slots=True)
 class ResultSummary:
     applied: int = 0
     conflicts: int = 0
@@ -181,63 +143,12 @@ class ResultSummary:
     rejected: int = 0
     #: answers to mutation ids no longer queued (a duplicate delivery): ignored
     unknown: int = 0
+    #: what recording the answers changed, as published to the store's subscribers
+    changes: Changes = field(default_factory=Changes)
 
 
-@dataclass(slots=True)
-class _PageRows:
-    """A page's entities, validated, by kind (raw server rows kept beside the models)."""
-
-    tickets: list[tuple[TicketOut, dict[str, Any]]] = field(default_factory=list)
-    comments: list[CommentOut] = field(default_factory=list)
-    history: list[HistoryEntryOut] = field(default_factory=list)
-    users: list[tuple[UserOut, dict[str, Any]]] = field(default_factory=list)
-    teams: list[tuple[TeamOut, dict[str, Any]]] = field(default_factory=list)
-    organisations: list[tuple[OrganisationOut, dict[str, Any]]] = field(default_factory=list)
-    announcements: list[dict[str, Any]] = field(default_factory=list)
-    articles: list[dict[str, Any]] = field(default_factory=list)
-    deletes: dict[str, list[int]] = field(default_factory=dict)
-
-    def add(self, entity: str, entity_id: int, data: dict[str, Any]) -> None:
-        found: int
-        if entity == "ticket":
-            ticket = TicketOut.model_validate(data)
-            self.tickets.append((ticket, data))
-            found = ticket.id
-        elif entity == "comment":
-            comment = CommentOut.model_validate(data)
-            self.comments.append(comment)
-            found = comment.id
-        elif entity == "history":
-            entry = HistoryEntryOut.model_validate(data)
-            self.history.append(entry)
-            found = entry.id
-        elif entity == "user":
-            user = UserOut.model_validate(data)
-            self.users.append((user, data))
-            found = user.id
-        elif entity == "team":
-            team = TeamOut.model_validate(data)
-            self.teams.append((team, data))
-            found = team.id
-        elif entity == "organisation":
-            organisation = OrganisationOut.model_validate(data)
-            self.organisations.append((organisation, data))
-            found = organisation.id
-        elif entity == "announcement":
-            found = AnnouncementOut.model_validate(data).id
-            self.announcements.append(data)
-        elif entity == "article":
-            found = ArticleOut.model_validate(data).id
-            self.articles.append(data)
-        else:
-            raise ValueError(f"unknown entity {entity!r}")
-        if found != entity_id:
-            raise ValueError(f"the {entity} change {entity_id} carries the id {found}")
-
-
-def _teams_seen(role: str, team_ids: Iterable[int]) -> set[int] | None:
-    """The teams whose tickets a user sees (None: every team, an admin)."""
-    return None if role == Role.ADMIN else set(team_ids)
+#: Called with what a write changed (see :meth:`Store.subscribe`).
+ChangesCallback = Callable[[Changes], None]
 
 
 class Store:
@@ -254,8 +165,10 @@ class Store:
         #: the signed-in agent: author of their pending comments and history entries
         self.user_id = user_id
         self._new_id = new_id
-        #: the user's own record came with the feed since its end was last reached
-        self._access_changed = False
+        #: whether the user's own record came with the feed since its end was last reached
+        self._access = AccessWatch()
+        #: called with every change set, after its commit (see :meth:`subscribe`)
+        self._subscribers: tuple[ChangesCallback, ...] = ()
         #: mutation ids of the batch on its way to the server (see :meth:`sending`)
         self._in_flight: set[UUID] = set()
         #: held while a batch is read and marked, or while commands are withdrawn
@@ -264,6 +177,33 @@ class Store:
     @property
     def clock(self) -> Callable[[], dt.datetime]:
         return self.cache.clock
+
+    # -- what changed ------------------------------------------------------------------
+
+    def subscribe(self, callback: ChangesCallback) -> Callable[[], None]:
+        """Call ``callback`` with what each write changed, once it is committed; returns
+        the unsubscriber.  Writes that change nothing shown are not published.
+
+        ``callback`` runs on the thread that wrote: the sync engine stores pages and
+        push results on a worker thread, so a callback that touches a user interface
+        must hand the change set over to the interface's thread.  A callback that
+        raises is logged; the others are still called, and the write stands.
+        """
+        self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            self._subscribers = tuple(other for other in self._subscribers if other != callback)
+
+        return unsubscribe
+
+    def _publish(self, changes: Changes) -> None:
+        if not changes:
+            return
+        for callback in self._subscribers:
+            try:
+                callback(changes)
+            except Exception:  # a broken listener must not undo nor stop the others
+                log.exception("a listener to the cache's changes failed")
 
     # -- commands ---------------------------------------------------------------------
 
@@ -311,7 +251,48 @@ class Store:
             command = make_command(kind, ticket_id, version, mutation_id=self._new_id(), **fields)
             enqueue(connection, command, now)
             apply_optimistically(connection, command, now, self.user_id)
+        self._publish(Changes.of_tickets({ticket_id}, outbox=True))
         return command.mutation_id
+
+    def reassign(
+        self, ticket_ids: Iterable[int], team_id: int, agent_id: int | None = None
+    ) -> Reassignment:
+        """Move these tickets to ``agent_id`` of ``team_id`` (None: to the team, nobody
+        assigned), one command a ticket (``assign`` within its team, ``set_team``
+        across), queued and shown at once, in one transaction.  Tickets already
+        there, or no longer cached, are skipped."""
+        with self.cache.write() as connection:
+            done, changes = reassignment.reassign(
+                connection,
+                ticket_ids,
+                team_id,
+                agent_id,
+                now=self.clock(),
+                new_id=self._new_id,
+                author_id=self.user_id,
+            )
+        self._publish(changes)
+        return done
+
+    def undo(self, moves: Iterable[Move]) -> UndoOutcome:
+        """Take back these moves of a :meth:`reassign`: the commands still queued are
+        withdrawn (never sent), those the server applied answered by their inverse.
+
+        A move whose command is on its way to the server waits for the answer
+        (:attr:`UndoOutcome.deferred`: undo those again once the push is over); a
+        ticket moved again since, by anyone, is left alone.
+        """
+        with self.withdrawing() as in_flight, self.cache.write() as connection:
+            outcome, changes = reassignment.undo(
+                connection,
+                list(moves),
+                in_flight=in_flight,
+                now=self.clock(),
+                new_id=self._new_id,
+                author_id=self.user_id,
+            )
+        self._publish(changes)
+        return outcome
 
     # -- pull ---------------------------------------------------------------------------
 
@@ -319,264 +300,39 @@ class Store:
         """Store one page of the change feed and its cursor, in one transaction.
 
         Every entity is validated first; a malformed page raises
-        :class:`MalformedPageError` and leaves the cache and the cursor untouched.
+        :class:`~sync.pull.MalformedPageError` and leaves the cache and the cursor
+        untouched.
         """
         with collector_paused():
-            return self._apply_page(page)
-
-    def _apply_page(self, page: ChangePage) -> PageResult:
-        latest: dict[tuple[str, int], dict[str, Any] | None] = {}
-        for change in page.changes:  # the feed is in commit order: the last change wins
-            latest.pop((change.entity, change.id), None)
-            latest[(change.entity, change.id)] = change.data if change.op == "upsert" else None
-        rows = _PageRows()
-        try:
-            for (entity, entity_id), data in latest.items():
-                if data is None:
-                    rows.deletes.setdefault(entity, []).append(entity_id)
-                else:
-                    rows.add(entity, entity_id, data)
-        except (ValidationError, ValueError) as error:
-            raise MalformedPageError(str(error)) from error
-
-        result = PageResult(cursor=page.next_cursor)
-        touched = set(rows.deletes.get("ticket", []))
-        touched.update(ticket.id for ticket, _raw in rows.tickets)
-        touched.update(comment.ticket_id for comment in rows.comments)
-        touched.update(entry.ticket_id for entry in rows.history)
-
-        # not durable: a page lost to a power cut is lost with its cursor, and read again
-        with self.cache.write(durable=False) as connection:
-            with_work = self._tickets_with_work(connection, touched)
-            me = next((m for m, _raw in rows.users if m.id == self.user_id), None)
-            before = None if me is None else self._cached_me(connection)
-            upsert_tickets(connection, [ticket_row(m, raw) for m, raw in rows.tickets])
-            upsert(connection, schema.users, [user_row(m, raw) for m, raw in rows.users])
-            upsert(connection, schema.teams, [team_row(m, raw) for m, raw in rows.teams])
-            upsert(
-                connection,
-                schema.organisations,
-                [organisation_row(m, raw) for m, raw in rows.organisations],
-            )
-            upsert(
-                connection, schema.announcements, [announcement_row(a) for a in rows.announcements]
-            )
-            upsert(connection, schema.articles, [article_row(a) for a in rows.articles])
-            stored = {ticket.id for ticket, _raw in rows.tickets}  # no need to look them up
-            parents = {m.ticket_id for m in rows.comments} | {m.ticket_id for m in rows.history}
-            cached = stored | self._existing_tickets(connection, parents - stored)
-            # rows kept aside by an earlier page go first: this page's are newer
-            early_comments, early_history = self._unpark(connection, stored)
-            comments = [comment_row(m) for m in (*early_comments, *rows.comments)]
-            history = [history_row(m) for m in (*early_history, *rows.history)]
-            kept_comments = [row for row in comments if row["ticket_id"] in cached]
-            kept_history = [row for row in history if row["ticket_id"] in cached]
-            parked = [
-                {
-                    "entity": entity,
-                    "server_id": m.id,
-                    "ticket_id": m.ticket_id,
-                    "data": m.model_dump(mode="json"),
-                }
-                for entity, models in (
-                    ("comment", rows.comments),
-                    ("history", rows.history),
+            rows = pull.read_page(page)
+            # not durable: a page lost to a power cut is lost with its cursor, and read again
+            with self.cache.write(durable=False) as connection:
+                result = pull.store_page(
+                    connection, page, rows, user_id=self.user_id, access=self._access
                 )
-                for m in cast(list[CommentOut | HistoryEntryOut], models)
-                if m.ticket_id not in cached
-            ]
-            upsert(connection, schema.parked, parked, key=("entity", "server_id"))
-            result.parked = len(parked)
-            upsert(connection, schema.comments, kept_comments, key="server_id")
-            upsert(connection, schema.ticket_history, kept_history, key="server_id")
-            for entity, table, key in (
-                ("ticket", schema.tickets, "id"),
-                ("comment", schema.comments, "server_id"),
-                ("history", schema.ticket_history, "server_id"),
-                ("user", schema.users, "id"),
-                ("team", schema.teams, "id"),
-                ("organisation", schema.organisations, "id"),
-                ("announcement", schema.announcements, "id"),
-                ("article", schema.articles, "id"),
-            ):
-                gone = rows.deletes.get(entity, [])
-                if gone:
-                    connection.execute(delete(table).where(table.c[key].in_(gone)))
-                    result.deleted[entity] = len(gone)
-                    if entity == "ticket":  # what was kept for it: it comes back whole
-                        p = schema.parked.c
-                        connection.execute(delete(schema.parked).where(p.ticket_id.in_(gone)))
-            result.upserted = {
-                "ticket": len(rows.tickets),
-                "comment": len(kept_comments),
-                "history": len(kept_history),
-                "user": len(rows.users),
-                "team": len(rows.teams),
-                "organisation": len(rows.organisations),
-                "announcement": len(rows.announcements),
-                "article": len(rows.articles),
-            }
-            if me is not None:
-                self._access_changed = True
-                seen_before = None if before is None else _teams_seen(*before)
-                if seen_before is not None:  # a team gained: its past is not in our feed
-                    seen = _teams_seen(me.role, me.team_ids)
-                    result.reread = seen is None or bool(seen - seen_before)
-            if self._access_changed and not page.has_more:
-                # at the end of the feed only: the cached record of the user is the latest
-                # then (a page in the middle may hold an old one, and dropping by it would
-                # lose tickets a later record shows again)
-                self._access_changed = False
-                # (this page's record of the user is the one just cached: not read back)
-                user = (me.role, me.team_ids) if me is not None else self._cached_me(connection)
-                if user is not None:
-                    gone_ids = self._drop_out_of_sight(connection, _teams_seen(*user))
-                    result.out_of_sight = len(gone_ids)
-                    with_work |= self._tickets_with_work(connection, gone_ids)
-            result.acknowledged = len(self._drop_acknowledged(connection, with_work))
-            rebase(connection, with_work, self.user_id)
-            result.rebased_tickets = len(with_work)
-            connection.execute(update(schema.sync_state).values(cursor=page.next_cursor))
+        self._publish(result.changes)
         return result
-
-    @staticmethod
-    def _unpark(
-        connection: Connection, ticket_ids: set[int]
-    ) -> tuple[list[CommentOut], list[HistoryEntryOut]]:
-        """Take out the parked rows of ``ticket_ids`` (tickets that have just come)."""
-        p = schema.parked.c
-        comments: list[CommentOut] = []
-        history: list[HistoryEntryOut] = []
-        if not ticket_ids or connection.execute(select(p.ticket_id).limit(1)).first() is None:
-            return comments, history  # nearly always: nothing is parked
-        for chunk in chunks(ticket_ids):
-            for entity, data in connection.execute(
-                select(p.entity, p.data).where(p.ticket_id.in_(chunk))
-            ):
-                if entity == "comment":
-                    comments.append(CommentOut.model_validate(data))
-                else:
-                    history.append(HistoryEntryOut.model_validate(data))
-            connection.execute(delete(schema.parked).where(p.ticket_id.in_(chunk)))
-        return comments, history
 
     def parked_tickets(self) -> set[int]:
         """Tickets some comments or history entries came for, but not the ticket itself."""
         with self.cache.read() as connection:
             return set(connection.execute(select(schema.parked.c.ticket_id).distinct()).scalars())
 
-    def store_ticket(self, ticket: TicketDetailOut) -> None:
+    def store_ticket(self, ticket: TicketDetailOut) -> Changes:
         """Keep a ticket the server sent whole (with its comments and history), as the
         feed would have brought it, unless the cache already holds a newer version."""
-        raw = ticket.model_dump(mode="json", exclude={"comments", "history"})
         with self.cache.write() as connection:
-            cached = connection.execute(
-                select(schema.tickets.c.version).where(schema.tickets.c.id == ticket.id)
-            ).scalar_one_or_none()
-            if cached is None or cached <= ticket.version:
-                upsert_tickets(connection, [ticket_row(ticket, raw)])
-            self._unpark(connection, {ticket.id})
-            upsert(
-                connection, schema.comments, [comment_row(m) for m in ticket.comments], "server_id"
-            )
-            upsert(
-                connection,
-                schema.ticket_history,
-                [history_row(m) for m in ticket.history],
-                "server_id",
-            )
-            with_work = self._tickets_with_work(connection, {ticket.id})
-            self._drop_acknowledged(connection, with_work)
-            rebase(connection, with_work, self.user_id)
+            changes = pull.store_ticket(connection, ticket, user_id=self.user_id)
+        self._publish(changes)
+        return changes
 
-    def discard_parked(self, ticket_id: int) -> None:
-        """The server says the ticket is not ours to see: what was kept for it goes."""
+    def discard_parked(self, ticket_id: int) -> Changes:
+        """The server says the ticket is not ours to see: what was kept for it goes
+        (nothing shown changes: the ticket was never cached)."""
         p = schema.parked.c
         with self.cache.write() as connection:
             connection.execute(delete(schema.parked).where(p.ticket_id == ticket_id))
-
-    def _cached_me(self, connection: Connection) -> tuple[str, list[int]] | None:
-        """The role and teams of the cached record of the signed-in user, if any."""
-        u = schema.users.c
-        row = connection.execute(select(u.role, u.team_ids).where(u.id == self.user_id)).first()
-        return None if row is None else (row.role, row.team_ids)
-
-    @staticmethod
-    def _drop_out_of_sight(connection: Connection, seen: set[int] | None) -> set[int]:
-        """Drop the tickets of teams the user no longer sees (``None``: sees every team).
-
-        The server stops sending their changes when the user leaves a team (or a
-        ticket leaves it), so without this they would stay in the cache, stale,
-        forever.  The team is the server's (a move still queued here is no reason).
-        """
-        if seen is None:
-            return set()
-        t = schema.tickets.c
-        server_team = func.json_extract(t.server_row, "$.team_id")
-        gone = set(
-            connection.execute(select(t.id).where(server_team.not_in(sorted(seen)))).scalars()
-        )
-        for chunk in chunks(gone):
-            connection.execute(delete(schema.tickets).where(t.id.in_(chunk)))
-        return gone
-
-    @staticmethod
-    def _tickets_with_work(connection: Connection, ticket_ids: set[int]) -> set[int]:
-        """Those of ``ticket_ids`` with queued commands (and so with local rows to rebuild)."""
-        if not ticket_ids:
-            return set()
-        queued = set(connection.execute(select(schema.outbox.c.ticket_id).distinct()).scalars())
-        return queued & ticket_ids
-
-    @staticmethod
-    def _existing_tickets(connection: Connection, ticket_ids: set[int]) -> set[int]:
-        found: set[int] = set()
-        for chunk in chunks(ticket_ids):
-            found.update(
-                connection.execute(
-                    select(schema.tickets.c.id).where(schema.tickets.c.id.in_(chunk))
-                ).scalars()
-            )
-        return found
-
-    @staticmethod
-    def _drop_acknowledged(connection: Connection, ticket_ids: Iterable[int]) -> list[int]:
-        """Drop applied commands whose effect the cached server state now shows; the
-        ticket of each command dropped.
-
-        The effect is shown once the cache holds the server's history entry of the
-        command's version (every version has one), not merely the ticket at that
-        version: a ticket that came alone (with a conflict answer) lacks the comments
-        and entries of its versions, and the command's own rows must stay on screen
-        until the feed brings them (a page brings a version whole).
-        """
-        o, t, h = schema.outbox.c, schema.tickets.c, schema.ticket_history.c
-        cached = select(t.id).where(t.id == o.ticket_id).correlate(schema.outbox).exists()
-        shown = (
-            select(h.local_id)
-            .where(
-                h.ticket_id == o.ticket_id,
-                h.server_id.is_not(None),
-                h.version >= o.applied_version,
-            )
-            .correlate(schema.outbox)
-            .exists()
-        )
-        dropped: list[int] = []
-        for chunk in chunks(ticket_ids):  # a chunk at a time, not a ticket at a time
-            acknowledged = connection.execute(
-                select(o.seq, o.ticket_id).where(
-                    o.ticket_id.in_(chunk),
-                    o.state == "applied",
-                    # a ticket no longer visible (not cached): the server has them all
-                    ~cached | shown,
-                )
-            ).all()
-            if acknowledged:
-                seqs = [seq for seq, _ticket_id in acknowledged]
-                connection.execute(delete(schema.outbox).where(o.seq.in_(seqs)))
-                dropped.extend(ticket_id for _seq, ticket_id in acknowledged)
-        return dropped
+        return Changes()
 
     # -- push ---------------------------------------------------------------------------
 
@@ -624,11 +380,12 @@ class Store:
         ids = [str(mutation_id) for mutation_id in mutation_ids]
         o = schema.outbox.c
         with self.cache.write() as connection:
-            connection.execute(
+            counted = connection.execute(
                 update(schema.outbox)
                 .where(o.mutation_id.in_(ids))
                 .values(attempts=o.attempts + 1, last_attempt_at=self.clock(), last_error=error)
-            )
+            ).rowcount
+        self._publish(Changes(outbox=counted > 0))
 
     def record_results(self, results: Sequence[CommandResult]) -> ResultSummary:
         """Take the server's answers to a batch, in one transaction."""
@@ -706,8 +463,15 @@ class Store:
                 )
             # an answer to a re-sent command may come after the pull that showed its
             # effect: dropped now, and its optimistic rows with it (a rebase)
-            to_rebase.update(self._drop_acknowledged(connection, to_rebase | applied_tickets))
+            to_rebase.update(drop_acknowledged(connection, to_rebase | applied_tickets))
             rebase(connection, to_rebase, self.user_id)
+        summary.changes = Changes(
+            tickets=frozenset(to_rebase),
+            outbox=summary.unknown < len(results),
+            conflicts=summary.conflicts > 0,
+            rejections=summary.rejected > 0,
+        )
+        self._publish(summary.changes)
         return summary
 
     @staticmethod
@@ -781,6 +545,14 @@ class Store:
                     replacement_mutation_id=None if replacement is None else str(replacement),
                 )
             )
+        reapplied = replacement is not None
+        self._publish(
+            Changes(
+                tickets=frozenset({row.ticket_id} if reapplied else ()),
+                outbox=reapplied,
+                conflicts=True,
+            )
+        )
         return replacement
 
     def rejected(self, *, include_dismissed: bool = False) -> list[RejectedView]:
@@ -806,11 +578,63 @@ class Store:
         """The user has read why a change was refused."""
         r = schema.rejected_commands.c
         with self.cache.write() as connection:
-            connection.execute(
+            dismissed = connection.execute(
                 update(schema.rejected_commands)
                 .where(r.id == rejected_id, r.dismissed_at.is_(None))
                 .values(dismissed_at=self.clock())
-            )
+            ).rowcount
+        self._publish(Changes(rejections=dismissed > 0))
+
+    # -- requests waiting for the server (sync.deferred) ---------------------------------------
+    # They count with the outbox: the user sees them among the pending changes, and
+    # those the server refused among the refused ones.
+
+    def defer(self, call: DeferredCall) -> DeferredCall:
+        """Keep ``call`` to send once the server can be reached, after the commands
+        queued before it; the call as kept."""
+        with self.cache.write() as connection:
+            kept = deferred.keep(connection, call, self.clock())
+        self._publish(Changes(outbox=True))
+        return kept
+
+    def deferred_calls(self, *, refused: bool = False) -> list[DeferredCall]:
+        """The calls waiting to be sent, in order (with ``refused``: those the server
+        refused and the user has not dismissed)."""
+        with self.cache.read() as connection:
+            return deferred.read(connection, refused=refused)
+
+    def call_sent(self, call: DeferredCall) -> None:
+        """The server has done ``call``: it leaves the queue."""
+        with self.cache.write() as connection:
+            done = deferred.sent(connection, call)
+        self._publish(Changes(outbox=done))
+
+    def call_attempted(self, call: DeferredCall, error: str | None) -> None:
+        """A try at ``call`` got no answer (``error`` says why)."""
+        with self.cache.write() as connection:
+            counted = deferred.attempted(connection, call, error, self.clock())
+        self._publish(Changes(outbox=counted))
+
+    def call_refused(self, call: DeferredCall, reason: str) -> None:
+        """The server refused ``call`` (``reason``, in the user's language)."""
+        with self.cache.write() as connection:
+            refused = deferred.refuse(connection, call, reason, self.clock())
+        self._publish(Changes(outbox=refused, rejections=refused))
+
+    def dismiss_refused_call(self, call: DeferredCall) -> None:
+        """The user has read why ``call`` was refused."""
+        with self.cache.write() as connection:
+            dismissed = deferred.dismiss(connection, call)
+        self._publish(Changes(rejections=dismissed))
+
+    def refusal_count(self) -> int:
+        """Refused commands and calls the user has not dismissed."""
+        r = schema.rejected_commands.c
+        with self.cache.read() as connection:
+            commands = connection.execute(
+                select(func.count()).where(r.dismissed_at.is_(None))
+            ).scalar_one()
+            return int(commands) + deferred.count(connection, refused=True)
 
     # -- what the status bar shows ------------------------------------------------------------
 
@@ -823,13 +647,12 @@ class Store:
             return [parse_command(payload) for payload in payloads]
 
     def pending_count(self) -> int:
-        """Commands not yet applied by the server."""
+        """Commands not yet applied by the server, and calls waiting to be sent."""
         with self.cache.read() as connection:
-            return int(
-                connection.execute(
-                    select(func.count()).where(schema.outbox.c.state == "pending")
-                ).scalar_one()
-            )
+            commands = connection.execute(
+                select(func.count()).where(schema.outbox.c.state == "pending")
+            ).scalar_one()
+            return int(commands) + deferred.count(connection)
 
     def conflict_count(self) -> int:
         with self.cache.read() as connection:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from protocol import Change, ChangePage
+from protocol import ChangePage
+from protocol.pages import PageBuilder
 from sync.cache import Cache
 from sync.store import Store
 from tests.clock import T0 as T0
@@ -89,26 +90,16 @@ def history(
     return row
 
 
-_seq = itertools.count(1)
+#: one numbering for every page of a test run: each page's cursors follow the last one's
+_numbers = itertools.count(1)
 
 
 def page(*changes: tuple[str, int, dict[str, Any] | None], has_more: bool = False) -> ChangePage:
     """A page of the change feed: (entity, id, data or None for a tombstone)."""
-    items = []
+    builder = PageBuilder(numbers=_numbers)
     for entity, entity_id, data in changes:
-        seq = next(_seq)
-        items.append(
-            Change(
-                seq=seq,
-                cursor=f"c{seq}",
-                entity=entity,
-                id=entity_id,
-                op="upsert" if data is not None else "delete",
-                data=data,
-            )
-        )
-    last = items[-1].cursor if items else "c0"
-    return ChangePage(changes=items, next_cursor=last, has_more=has_more, estimate=0)
+        builder.add(entity, entity_id, data)
+    return builder.page(has_more=has_more)
 
 
 @pytest.fixture

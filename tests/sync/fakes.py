@@ -267,3 +267,8 @@ async def until(
 
 def state_is(state: SyncState) -> Callable[[SyncStatus], bool]:
     return lambda status: status.state is state
+
+
+def retry_moved_from(retry_at: dt.datetime | None) -> Callable[[SyncStatus], bool]:
+    """True of a status whose next try is no longer at ``retry_at``."""
+    return lambda status: status.retry_at != retry_at

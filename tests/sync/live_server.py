@@ -18,9 +18,9 @@ from protocol import Role
 from server import changes as feed
 from server.app import create_app
 from server.db import make_engine, make_sessionmaker, transaction
+from server.directory import create_organisation, create_team, create_user
 from server.migrate import upgrade
 from server.security import hash_password
-from server.service import create_organisation, create_team, create_user
 from server.threaded import ServerThread
 
 PASSWORD = "correct horse battery"

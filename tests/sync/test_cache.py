@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from protocol import SlaConfigOut
 from sync import schema
-from sync.cache import SCHEMA_REVISION, Cache, cache_path, current_revision, search_query
-from sync.store import MalformedPageError, Store
+from sync.cache import SCHEMA_REVISION, Cache, cache_path, current_revision
+from sync.pull import MalformedPageError
+from sync.queries import search_query
+from sync.store import Store
 
 from .conftest import T0, FakeClock, comment, history, page, ticket
 
@@ -134,7 +136,8 @@ def test_the_last_change_of_an_entity_in_a_page_wins(store: Store, cache: Cache)
         )
     )
     one = cache.ticket(1)
-    assert one is not None and one.version == 3
+    assert one is not None
+    assert one.version == 3
 
 
 def test_rows_that_come_before_their_ticket_wait_for_it(store: Store, cache: Cache) -> None:
@@ -146,7 +149,8 @@ def test_rows_that_come_before_their_ticket_wait_for_it(store: Store, cache: Cac
         )
     )
     assert first.parked == 2
-    assert cache.comments(99) == [] and store.parked_tickets() == {99}
+    assert cache.comments(99) == []
+    assert store.parked_tickets() == {99}
     assert cache.cursor() == first.cursor  # kept, so the cursor may move past them
     store.apply_page(
         page(
@@ -186,7 +190,8 @@ def test_a_malformed_page_changes_nothing(
     assert "nothing was changed" in raised.value.message
     assert cache.cursor() == cursor
     one = cache.ticket(1)
-    assert one is not None and one.subject == "kept"
+    assert one is not None
+    assert one.subject == "kept"
     assert cache.ticket(2) is None
 
 
@@ -395,7 +400,8 @@ def test_sla_documents_announcements_and_articles_are_kept(cache: Cache) -> None
         SlaConfigOut(policy={"targets": []}, calendar={"zone": "Europe/Paris"}, updated_at=T0)
     )
     config = cache.sla_config()
-    assert config is not None and config.calendar == {"zone": "Europe/Paris"}
+    assert config is not None
+    assert config.calendar == {"zone": "Europe/Paris"}
     cache.put_announcements(
         [
             {

@@ -105,7 +105,8 @@ async def test_giving_up_after_every_attempt_says_why(
     server.faults = [refuse_connection] * 5
     with pytest.raises(Unreachable) as caught:
         await client.changes(None)
-    assert len(server.requests) == 5 and len(sleep.delays) == 4
+    assert len(server.requests) == 5
+    assert len(sleep.delays) == 4
     assert "cannot be reached" in caught.value.message
     server.faults = [lambda r: status(500)] * 5
     with pytest.raises(ServerError):
@@ -140,7 +141,8 @@ async def test_a_retry_after_too_long_to_wait_is_handed_back(
     server.faults = [lambda r: status(429, **{"Retry-After": "3600"})]
     with pytest.raises(ServerBusy) as caught:
         await client.changes(None)
-    assert caught.value.retry_after == 3600 and sleep.delays == []
+    assert caught.value.retry_after == 3600
+    assert sleep.delays == []
     assert "3600 seconds" in caught.value.message
 
 
@@ -158,7 +160,8 @@ async def test_401_is_auth_required_and_not_retried(
     server.token = "another"
     with pytest.raises(AuthRequired) as caught:
         await client.changes(None)
-    assert len(server.requests) == 1 and sleep.delays == []
+    assert len(server.requests) == 1
+    assert sleep.delays == []
     assert "sign in again" in caught.value.message
 
 
@@ -175,7 +178,8 @@ async def test_login_sends_credentials_and_keeps_the_bearer_token(
         await client.changes(None)
         assert server.requests[-1].headers["Authorization"] == f"Bearer {token.access_token}"
         await client.logout()
-        assert client.token is None and server.revoked == [token.access_token]
+        assert client.token is None
+        assert server.revoked == [token.access_token]
         assert server.paths()[-1] == "POST /api/v1/auth/logout"
         with pytest.raises(AuthRequired):
             await client.changes(None)
@@ -255,7 +259,7 @@ def test_clock_offset_samples_narrow_the_estimate_and_a_jump_restarts_it() -> No
 def test_tls_verification_cannot_be_turned_off() -> None:
     assert "verify" not in inspect.signature(ApiClient).parameters
     with pytest.raises(TypeError):
-        ApiClient(URL, verify=False)  # type: ignore[call-arg]
+        ApiClient(URL, verify=False)  # type: ignore[call-arg]  # the call this test refuses
     client = ApiClient(URL)
     assert client.ssl_context.verify_mode is ssl.CERT_REQUIRED
     assert client.ssl_context.check_hostname is True
@@ -274,6 +278,7 @@ def test_a_custom_ca_bundle_is_the_trust_store(ca_bundle: Path) -> None:
     context = tls_context(ca_bundle)
     subjects = [c["subject"] for c in context.get_ca_certs()]
     assert subjects == [((("commonName", "Offimizer Test CA"),),)]
-    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
     client = ApiClient(URL, ca_bundle=ca_bundle)
     assert client.ssl_context.get_ca_certs() == context.get_ca_certs()

@@ -214,7 +214,8 @@ class Convergence(RuleBasedStateMachine):
             # each cache equals the server
             for ticket_id, remote in server.items():
                 mine = console.store.cache.ticket(ticket_id)
-                assert mine is not None and not mine.pending
+                assert mine is not None
+                assert not mine.pending
                 fields = ("version", "status", "assignee_id", "priority", "severity")
                 assert {f: getattr(mine, f) for f in fields} == {f: remote[f] for f in fields}
                 assert list(mine.tags) == remote["tags"]

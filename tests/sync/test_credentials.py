@@ -18,7 +18,7 @@ class MemoryKeyring(KeyringBackend):
     priority = 5
 
     def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring's __init__ has no hints
         self.secrets: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -54,7 +54,8 @@ def backend_of(cls: Any) -> KeyringBackend:
 def test_token_goes_to_the_keyring_under_the_server_service() -> None:
     backend = MemoryKeyring()
     outcome = Credentials(URL, backend=backend).save("alice", "s3cr3t")
-    assert outcome == SaveOutcome(remembered=True) and outcome.notice is None
+    assert outcome == SaveOutcome(remembered=True)
+    assert outcome.notice is None
     assert backend.secrets == {("offimizer-console:https://help.example.com", "alice"): "s3cr3t"}
     # a later session, another spelling of the same server
     assert Credentials("HTTPS://help.example.com:443", backend=backend).load("alice") == "s3cr3t"
@@ -78,7 +79,8 @@ def test_without_a_secure_keyring_the_token_stays_in_memory(backend: KeyringBack
     credentials = Credentials(URL, backend=backend)
     outcome = credentials.save("alice", "s3cr3t")
     assert not outcome.remembered
-    assert outcome.notice is not None and "sign in again" in outcome.notice
+    assert outcome.notice is not None
+    assert "sign in again" in outcome.notice
     assert credentials.load("alice") == "s3cr3t"  # for this session
     assert Credentials(URL, backend=backend).load("alice") is None  # not next time
     if isinstance(backend, PlaintextKeyring):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from protocol import Status
+from protocol import Priority, Status
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy, TlsError
 from sync.credentials import Credentials
@@ -61,30 +61,38 @@ async def test_offline_edits_reach_the_server_exactly_once(
     printer = live.open_ticket("Printer on fire")
     vpn = live.open_ticket("VPN down")
     first = await engine.sync_once()
-    assert first.ok and store.user_id == live.ids["alice"]
+    assert first.ok
+    assert store.user_id == live.ids["alice"]
     assert {t.subject for t in store.cache.tickets()} == {"Printer on fire", "VPN down"}
 
     live.stop()  # the train enters a tunnel
     store.assign(printer["id"], live.ids["alice"])
     store.set_status(printer["id"], Status.PENDING)
     store.add_comment(printer["id"], "Customer called back, waiting for a photo", public=True)
-    store.set_priority(vpn["id"], "P1")  # type: ignore[arg-type]
+    store.set_priority(vpn["id"], Priority.P1)
     engine.commands_queued()
     offline = await engine.sync_once()
-    assert not offline.ok and engine.status.state is SyncState.OFFLINE
+    assert not offline.ok
+    assert engine.status.state is SyncState.OFFLINE
     assert engine.status.pending == 4
     queued = store.queued()
     shown = store.cache.ticket(printer["id"])
-    assert shown is not None and shown.status == "pending" and shown.pending
+    assert shown is not None
+    assert shown.status == "pending"
+    assert shown.pending
 
     live.start()  # out of the tunnel, same server, same port
     back = await engine.sync_once()
     online = engine.status
-    assert back.ok and back.applied == 4 and online.state is SyncState.ONLINE
-    assert store.queued() == [] and engine.status.pending == 0
+    assert back.ok
+    assert back.applied == 4
+    assert online.state is SyncState.ONLINE
+    assert store.queued() == []
+    assert engine.status.pending == 0
 
     on_server = live.call("GET", f"/tickets/{printer['id']}")
-    assert on_server["status"] == "pending" and on_server["assignee_id"] == live.ids["alice"]
+    assert on_server["status"] == "pending"
+    assert on_server["assignee_id"] == live.ids["alice"]
     bodies = [c["body"] for c in on_server["comments"]]
     assert bodies == ["Customer called back, waiting for a photo"]
     status_changes = [h for h in on_server["history"] if h["field"] == "status"]
@@ -92,7 +100,8 @@ async def test_offline_edits_reach_the_server_exactly_once(
     assert live.call("GET", f"/tickets/{vpn['id']}")["priority"] == "P1"
     # the cache shows exactly the server's state, nothing pending
     cached = store.cache.ticket(printer["id"])
-    assert cached is not None and not cached.pending
+    assert cached is not None
+    assert not cached.pending
     assert (cached.status, cached.version) == ("pending", on_server["version"])
     assert [c.body for c in store.cache.comments(printer["id"])] == bodies
 
@@ -128,16 +137,19 @@ async def test_a_lead_reassigning_meanwhile_is_a_recorded_conflict(
         },
     )
     report = await engine.sync_once()
-    assert report.ok and report.conflicts == 1
+    assert report.ok
+    assert report.conflicts == 1
     [conflict] = store.conflicts()
     assert conflict.fields == ("assignee",)
     assert conflict.server_ticket.assignee_id == live.ids["bob"]
     cached = store.cache.ticket(ticket["id"])
-    assert cached is not None and cached.assignee_id == live.ids["bob"]
+    assert cached is not None
+    assert cached.assignee_id == live.ids["bob"]
     # the comment never clashes: it went through
     on_server = live.call("GET", f"/tickets/{ticket['id']}")
     assert [c["body"] for c in on_server["comments"]] == ["I take it"]
-    assert engine.status.conflicts == 1 and engine.status.pending == 0
+    assert engine.status.conflicts == 1
+    assert engine.status.pending == 0
 
 
 @pytest.mark.asyncio
@@ -153,7 +165,8 @@ async def test_a_revoked_session_asks_for_sign_in_and_keeps_the_work(
     await other.logout()
     await other.aclose()
     report = await engine.sync_once()
-    assert not report.ok and engine.status.state is SyncState.AUTH_REQUIRED
+    assert not report.ok
+    assert engine.status.state is SyncState.AUTH_REQUIRED
     assert len(store.queued()) == 1
     await engine.login(PASSWORD)
     assert (await engine.sync_once()).ok

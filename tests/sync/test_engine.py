@@ -111,10 +111,12 @@ async def test_first_sync_goes_connecting_syncing_online_with_progress(
     ]
     assert progress[-1].fraction == 1.0
     final = seen[-1]
-    assert final.progress is None and final.last_sync_at == clock()
+    assert final.progress is None
+    assert final.last_sync_at == clock()
     assert final.clock_offset > dt.timedelta(seconds=4)  # the fake server runs 5 s ahead
     assert store.cache.clock_offset() == final.clock_offset
-    assert store.cache.ticket_count() == 5 and store.cache.cursor() == "5"
+    assert store.cache.ticket_count() == 5
+    assert store.cache.cursor() == "5"
 
 
 @pytest.mark.asyncio
@@ -133,13 +135,18 @@ async def test_push_sends_the_outbox_in_order_in_batches_then_pulls(
     assert engine.status.pending == 5
     server.requests.clear()
     report = await engine.sync_once()
-    assert report.ok and report.pushed == 5 and report.applied == 5
+    assert report.ok
+    assert report.pushed == 5
+    assert report.applied == 5
     posts = [r for r in server.requests if r.url.path.endswith("/commands")]
     assert len(posts) == 3  # batches of two
     assert server.executions == [str(i) for i in ids]  # in outbox order, each once
-    assert store.queued() == [] and engine.status.pending == 0
+    assert store.queued() == []
+    assert engine.status.pending == 0
     one = store.cache.ticket(1)
-    assert one is not None and one.assignee_id == 7 and not one.pending
+    assert one is not None
+    assert one.assignee_id == 7
+    assert not one.pending
     assert [c.body for c in store.cache.comments(1)] == ["On it"]
     assert server.paths()[-1] == "GET /api/v1/changes"  # pull after push
 
@@ -160,8 +167,10 @@ async def test_expired_token_means_auth_required_and_the_outbox_is_kept(
     server.token = "revoked-by-admin"
     engine.commands_queued()
     status = await until(statuses, state_is(SyncState.AUTH_REQUIRED), seen)
-    assert status.error is not None and "sign in again" in status.error
-    assert store.queued() == queued and status.pending == 2  # nothing lost
+    assert status.error is not None
+    assert "sign in again" in status.error
+    assert store.queued() == queued  # nothing lost
+    assert status.pending == 2
     assert keyring_backend.secrets == {}  # the refused token is forgotten
     assert engine.client.token is None
     # no more tries on the timer until the user signs in again
@@ -172,7 +181,8 @@ async def test_expired_token_means_auth_required_and_the_outbox_is_kept(
     outcome = await engine.login("right")
     assert outcome.remembered
     await until(statuses, state_is(SyncState.ONLINE), seen)
-    assert store.queued() == [] and engine.status.pending == 0
+    assert store.queued() == []
+    assert engine.status.pending == 0
     assert list(keyring_backend.secrets.values()) == [server.token]
     assert server.tickets[1]["status"] == "pending"
 
@@ -189,7 +199,8 @@ async def test_rows_whose_ticket_the_feed_never_brings_are_asked_for(
     report = await engine.sync_once()
     assert report.ok
     assert [c.body for c in store.cache.comments(4)] == ["Logs attached"]
-    assert store.cache.ticket(4) is not None and store.cache.comments(9) == []
+    assert store.cache.ticket(4) is not None
+    assert store.cache.comments(9) == []
     assert store.parked_tickets() == set()
     assert {"GET /api/v1/tickets/4", "GET /api/v1/tickets/9"} <= set(server.paths())
 
@@ -203,11 +214,13 @@ async def test_a_malformed_page_changes_nothing_and_keeps_the_cursor(
     assert not report.ok
     status = engine.status
     assert status.state is SyncState.ERROR
-    assert status.error is not None and "could not be understood" in status.error
+    assert status.error is not None
+    assert "could not be understood" in status.error
     # pages of two: the first page (tickets 1, 2) is stored, the bad one is not
     assert store.cache.cursor() == "2"
     assert [t.id for t in store.cache.tickets()] == [1, 2]
-    assert status.retry_at is not None and status.last_sync_at is None
+    assert status.retry_at is not None
+    assert status.last_sync_at is None
 
 
 @pytest.mark.asyncio
@@ -229,12 +242,15 @@ async def test_a_batch_is_in_flight_only_while_it_is_being_pushed(
         assert not in_flight(mutation)  # queued, not taken yet
     server.faults = [observe] * 4  # more than the client's own retries
     report = await engine.sync_once()
-    assert not report.ok and seen and all(seen)
+    assert not report.ok
+    assert seen
+    assert all(seen)
     with store.withdrawing() as in_flight:
         assert not in_flight(mutation)  # no answer: queued again (and attempted)
     server.faults = []  # the network is back
     report = await engine.sync_once()
-    assert report.ok and report.applied == 1
+    assert report.ok
+    assert report.applied == 1
     with store.withdrawing() as in_flight:
         assert not in_flight(mutation)
 
@@ -252,7 +268,9 @@ async def test_offline_keeps_work_and_probes_until_the_server_answers(
     seen: list[SyncStatus] = []
     statuses = await started(engine, seen)
     status = await until(statuses, state_is(SyncState.OFFLINE), seen)
-    assert status.pending == 1 and status.error is not None and status.retry_at is not None
+    assert status.pending == 1
+    assert status.error is not None
+    assert status.retry_at is not None
     # the next try is a probe within seconds (jittered), not the 60 s interval
     await engine.wait_idle()
     first = timer.delays[-1]
@@ -268,7 +286,8 @@ async def test_offline_keeps_work_and_probes_until_the_server_answers(
     await engine.wait_idle()
     timer.fire()  # the network is back
     await until(statuses, state_is(SyncState.ONLINE), seen)
-    assert store.queued() == [] and server.tickets[2]["assignee_id"] == 9
+    assert store.queued() == []
+    assert server.tickets[2]["assignee_id"] == 9
     await engine.wait_idle()
     assert timer.delays[-1] == 60.0  # back to the normal interval
 
@@ -334,7 +353,8 @@ async def test_server_busy_waits_as_told(
     await engine.start()
     await engine.wait_idle()
     assert engine.status.state is SyncState.ERROR
-    assert engine.status.error is not None and "600 seconds" in engine.status.error
+    assert engine.status.error is not None
+    assert "600 seconds" in engine.status.error
     assert timer.delays == [600.0]
 
 
@@ -351,7 +371,8 @@ async def test_conflicts_and_rejections_are_counted(
     status = engine.status
     assert (status.pending, status.conflicts, status.rejected) == (0, 1, 1)
     [conflict] = store.conflicts()
-    assert conflict.fields == ("assignee_id",) and conflict.server_ticket.assignee_id == 8
+    assert conflict.fields == ("assignee_id",)
+    assert conflict.server_ticket.assignee_id == 8
 
 
 @pytest.mark.asyncio
@@ -361,7 +382,8 @@ async def test_an_unknown_cursor_restarts_the_feed(
     await engine.sync_once()
     server.log = server.log[:1]  # the server was restored from an older backup
     report = await engine.sync_once()
-    assert report.ok and store.cache.cursor() == "1"
+    assert report.ok
+    assert store.cache.cursor() == "1"
 
 
 @pytest.mark.asyncio
@@ -373,8 +395,10 @@ async def test_logout_revokes_and_forgets_the_token(
     token = server.token
     store.acknowledge(1)
     outcome = await engine.logout()
-    assert outcome.revoked and outcome.notice is None
-    assert server.revoked == [token] and keyring_backend.secrets == {}
+    assert outcome.revoked
+    assert outcome.notice is None
+    assert server.revoked == [token]
+    assert keyring_backend.secrets == {}
     assert engine.status.state is SyncState.AUTH_REQUIRED
     assert len(store.queued()) == 1  # sent after the next sign-in
 
@@ -407,7 +431,8 @@ async def test_no_token_at_start_means_sign_in_first(
     engine = SyncEngine(store, client, credentials=credentials, username="alice", live=False)
     await engine.start()
     await engine.wait_idle()
-    assert engine.status.state is SyncState.AUTH_REQUIRED and server.requests == []
+    assert engine.status.state is SyncState.AUTH_REQUIRED
+    assert server.requests == []
     await engine.stop()
 
 
@@ -436,7 +461,8 @@ async def test_joining_a_team_reads_the_feed_again_for_its_tickets(
     report = await engine.sync_once()
     assert report.ok
     found = store.cache.ticket(7)
-    assert found is not None and found.team_id == 2
+    assert found is not None
+    assert found.team_id == 2
     assert store.cache.cursor() == str(len(server.log))
 
 

@@ -16,7 +16,6 @@ import json
 import random
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -32,16 +31,12 @@ from protocol import Command, Role, TicketCreate
 from server import changes as feed
 from server.app import create_app
 from server.db import make_engine, make_sessionmaker, transaction
+from server.directory import create_team, create_user, set_access
 from server.models import Team, Ticket, User
-from server.service import (
-    create_team,
-    create_ticket,
-    create_user,
-    execute_batch,
-    set_access,
-    ticket_detail,
-    visible_team_ids,
-)
+from server.permissions import visible_team_ids
+from server.pushes import execute_batch
+from server.ticket_creation import create_ticket
+from server.tickets import ticket_detail
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import SyncEngine
@@ -60,7 +55,7 @@ T0 = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated server database with its teams and users, copied for each example."""
     directory = tmp_path_factory.mktemp("feed-template")
     live = LiveServer.create(directory)
@@ -78,7 +73,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
         changes.publish(session, T0)
     live.engine.dispose()
-    yield directory / "server.db"
+    return directory / "server.db"
 
 
 class World:

@@ -69,10 +69,9 @@ def test_upgrade_from_the_first_revision_keeps_the_outbox(
         ]
         from sync.store import Store
 
-        assert [c.body for c in Store(cache).pending_batch()] == [  # type: ignore[union-attr]
-            "offline note 1",
-            "offline note 2",
-            "offline note 3",
+        # the three comments, each as it was queued before the upgrade
+        assert [c.model_dump(mode="json") for c in Store(cache).pending_batch()] == [
+            json.loads(row["payload"]) for row in rows
         ]
 
 

@@ -13,8 +13,8 @@ import pytest_asyncio
 from protocol import AnnouncementIn, AppliedResult, RejectedResult, RejectReason, Role
 from server import changes as feed
 from server.db import make_sessionmaker, transaction
+from server.directory import create_team, create_user
 from server.security import hash_password
-from server.service import create_team, create_user
 from sync.cache import Cache
 from sync.client import ApiClient, RequestRefused, RetryPolicy
 from sync.credentials import Credentials
@@ -61,7 +61,8 @@ def test_a_pull_rebases_the_move_on_the_server_state(synced: Store) -> None:
     assert found is not None
     assert (found.priority, found.version, found.team_id, found.assignee_id) == ("P1", 6, 2, None)
     server = synced.cache.server_ticket(1)
-    assert server is not None and server.team_id == 1
+    assert server is not None
+    assert server.team_id == 1
 
 
 def test_a_refused_move_is_undone_with_its_reason(synced: Store) -> None:
@@ -147,9 +148,12 @@ async def test_a_lead_moves_a_ticket_to_another_team_end_to_end(
     assert (await engine.sync_once()).ok
 
     store.set_team(moved["id"], live.ids["network"], live.ids["nina"])
-    assert store.cache.ticket(moved["id"]).team_id == live.ids["network"]  # type: ignore[union-attr]
+    shown = store.cache.ticket(moved["id"])
+    assert shown is not None
+    assert shown.team_id == live.ids["network"]
     report = await engine.sync_once()
-    assert report.ok and report.applied == 1
+    assert report.ok
+    assert report.applied == 1
     # the lead is not in the Network team: the ticket left their console
     assert store.cache.ticket(moved["id"]) is None
     assert store.cache.ticket(kept["id"]) is not None
@@ -170,7 +174,8 @@ async def test_a_lead_moves_a_ticket_to_another_team_end_to_end(
             assert [t.subject for t in nina_store.cache.tickets()] == ["Router down"]
             assert [c.body for c in nina_store.cache.comments(moved["id"])] == ["Checked cables"]
             fields = [h.field for h in nina_store.cache.history(moved["id"])]
-            assert fields[0] == "created" and "team" in fields
+            assert fields[0] == "created"
+            assert "team" in fields
         finally:
             await nina.stop()
             await nina.client.aclose()
@@ -206,7 +211,8 @@ async def test_the_client_reads_presence_reports_and_edits_announcements(
 
     now = dt.datetime.now(dt.UTC)
     report = await client.compliance_report(now - dt.timedelta(days=1), now + dt.timedelta(days=1))
-    assert report.total.response_open == 1 and report.total.response_rate is None
+    assert report.total.response_open == 1
+    assert report.total.response_rate is None
     with pytest.raises(RequestRefused) as refused:
         await client.compliance_report(now, now + dt.timedelta(days=1), live.ids["network"])
     assert refused.value.status == 403
@@ -214,7 +220,8 @@ async def test_the_client_reads_presence_reports_and_edits_announcements(
     created = await client.create_announcement(AnnouncementIn(title="Mail outage"))
     assert [a.id for a in await client.announcements()] == [created.id]
     edited = await client.update_announcement(created.id, AnnouncementIn(title="Mail back soon"))
-    assert edited.title == "Mail back soon" and edited.version == 2
+    assert edited.title == "Mail back soon"
+    assert edited.version == 2
     ended = await client.end_announcement(created.id)
     assert ended.ended_at is not None
     assert await client.announcements() == []
@@ -235,16 +242,20 @@ async def test_a_reassignment_first_makes_the_agents_own_take_a_conflict(
         alice_store = Store(cache)
         alice = await _engine(live, alice_store, "alice")
         try:
-            assert (await alice.sync_once()).ok and (await lead_engine.sync_once()).ok
+            assert (await alice.sync_once()).ok
+            assert (await lead_engine.sync_once()).ok
             for ticket_ in (first, second):
                 alice_store.assign(ticket_["id"], alice_id)  # "assign to me", offline
                 lead_store.assign(ticket_["id"], bob_id)
 
             # the lead's push lands first: Alice's takes clash
             report = await lead_engine.sync_once()
-            assert report.ok and report.applied == 2
+            assert report.ok
+            assert report.applied == 2
             report = await alice.sync_once()
-            assert report.ok and report.conflicts == 2 and report.applied == 0
+            assert report.ok
+            assert report.conflicts == 2
+            assert report.applied == 0
             views = alice_store.conflicts()
             assert {view.ticket_id for view in views} == {first["id"], second["id"]}
             for view in views:
@@ -268,12 +279,14 @@ async def test_an_agents_take_first_makes_the_leads_reassignment_a_conflict(
         alice_store = Store(cache)
         alice = await _engine(live, alice_store, "alice")
         try:
-            assert (await alice.sync_once()).ok and (await lead_engine.sync_once()).ok
+            assert (await alice.sync_once()).ok
+            assert (await lead_engine.sync_once()).ok
             alice_store.assign(taken["id"], alice_id)
             lead_store.assign(taken["id"], bob_id)  # the lead had not seen her take it
             assert (await alice.sync_once()).applied == 1
             report = await lead_engine.sync_once()
-            assert report.ok and report.conflicts == 1
+            assert report.ok
+            assert report.conflicts == 1
             [view] = lead_store.conflicts()
             assert view.server_ticket.assignee_id == alice_id  # what Alice did, shown
             assert live.call("GET", f"/tickets/{taken['id']}")["assignee_id"] == alice_id

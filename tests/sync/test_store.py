@@ -19,6 +19,7 @@ from protocol import (
     TicketOut,
 )
 from sync.cache import Cache
+from sync.queries import TicketView
 from sync.store import Resolution, Store, UnknownTicketError
 
 from .conftest import FakeClock, comment, history, page, ticket
@@ -30,7 +31,7 @@ def synced(store: Store) -> Store:
     return store
 
 
-def view(store: Store, ticket_id: int = 1):  # type: ignore[no-untyped-def]
+def view(store: Store, ticket_id: int = 1) -> TicketView:
     found = store.cache.ticket(ticket_id)
     assert found is not None
     return found
@@ -54,7 +55,9 @@ def test_every_command_shows_at_once_and_is_queued(synced: Store, clock: FakeClo
         "blocking",
         ("printer",),
     )
-    assert one.pending and view(synced, 2).pending and not view(synced, 3).pending
+    assert one.pending
+    assert view(synced, 2).pending
+    assert not view(synced, 3).pending
     assert [(c.body, c.pending, c.author_id) for c in synced.cache.comments(1)] == [
         ("On it", True, 42)
     ]
@@ -119,7 +122,9 @@ def test_pull_rebases_pending_work_on_top_of_server_state(synced: Store) -> None
         6,
     )
     assert [c.body for c in synced.cache.comments(1)] == ["Waiting for the customer"]
-    assert synced.cache.server_ticket(1).status == Status.OPEN  # type: ignore[union-attr]
+    server = synced.cache.server_ticket(1)
+    assert server is not None
+    assert server.status == Status.OPEN
 
 
 def test_applied_commands_leave_the_outbox_once_the_pull_shows_them(synced: Store) -> None:
@@ -135,7 +140,8 @@ def test_applied_commands_leave_the_outbox_once_the_pull_shows_them(synced: Stor
     assert synced.pending_batch() == []  # not sent again
     assert view(synced).status == "pending"  # still shown until the pull
     assert [c.pending for c in synced.cache.comments(1)] == [True]
-    assert synced.pending_count() == 0 and synced.has_pending(1)
+    assert synced.pending_count() == 0
+    assert synced.has_pending(1)
 
     synced.apply_page(
         page(
@@ -171,7 +177,8 @@ def test_a_conflict_keeps_both_sides_and_undoes_the_change(synced: Store) -> Non
     mutation = synced.set_status(1, Status.RESOLVED)
     other = synced.add_comment(1, "Done", public=True)
     summary = synced.record_results([_conflict(synced, mutation, assignee_id=13)])
-    assert summary.conflicts == 1 and summary.auto_reapplied == 0
+    assert summary.conflicts == 1
+    assert summary.auto_reapplied == 0
     [conflict] = synced.conflicts()
     assert conflict.command.mutation_id == mutation
     assert conflict.server_ticket.assignee_id == 13
@@ -217,7 +224,8 @@ def test_reapplying_a_conflict_sends_it_again_on_the_new_version(synced: Store) 
     synced.record_results([_conflict(synced, mutation, assignee_id=13)])
     [conflict] = synced.conflicts()
     again = synced.resolve_conflict(conflict.id, Resolution.REAPPLY)
-    assert again is not None and again != mutation
+    assert again is not None
+    assert again != mutation
     [command] = synced.pending_batch()
     assert (command.mutation_id, command.base_version) == (again, 9)
     assert view(synced).status == "resolved"
@@ -243,7 +251,8 @@ def test_non_clashing_changes_are_reapplied_automatically(synced: Store) -> None
     summary = synced.record_results([_conflict(synced, mutation, priority="P4")])
     assert summary.auto_reapplied == 1
     [command] = synced.pending_batch()
-    assert command.type == "set_priority" and command.base_version == 9
+    assert command.type == "set_priority"
+    assert command.base_version == 9
     assert command.mutation_id != mutation
     assert view(synced).priority == "P1"
     assert synced.conflicts() == []  # nothing for the user to decide…
@@ -316,7 +325,8 @@ def test_timestamps_come_from_the_injected_clock(synced: Store, clock: FakeClock
     clock.now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     synced.set_status(1, Status.PENDING)
     [entry] = [h for h in synced.cache.history(1) if h.field == "status"]
-    assert entry.at == clock.now and (entry.before, entry.after) == ("open", "pending")
+    assert entry.at == clock.now
+    assert (entry.before, entry.after) == ("open", "pending")
 
 
 def _me(*team_ids: int, role: str = "agent") -> dict[str, object]:
@@ -344,7 +354,8 @@ def test_leaving_a_team_drops_its_tickets_and_their_comments(store: Store) -> No
     store.add_comment(2, "will check", public=False)
     assert store.cache.ticket_count() == 2
     result = store.apply_page(page(("user", 42, _me(1))))
-    assert result.out_of_sight == 1 and not result.reread
+    assert result.out_of_sight == 1
+    assert not result.reread
     assert store.cache.ticket(2) is None
     assert store.cache.comments(2) == []
     assert store.cache.search("printer") == []
@@ -360,7 +371,9 @@ def test_a_move_still_queued_does_not_drop_a_ticket_the_server_keeps_visible(
     store.set_team(1, 2)
     store.apply_page(page(("user", 42, _me(1))))
     found = store.cache.ticket(1)
-    assert found is not None and found.team_id == 2 and found.pending
+    assert found is not None
+    assert found.team_id == 2
+    assert found.pending
 
 
 def test_joining_a_team_asks_for_the_feed_from_the_start(store: Store) -> None:
