@@ -160,9 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = make_engine(url)
     upgrade(engine)
     if command == "migrate":
-        from server.app import utc_now
+        from server.dates import utc_now
         from server.db import make_sessionmaker, transaction
-        from server.slaclock import ensure_default_config
+        from server.ticket_sla import ensure_default_config
 
         with transaction(make_sessionmaker(engine)) as session:
             ensure_default_config(session, utc_now())  # the contract's policy, preloaded
@@ -205,9 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_openapi(output: str | None) -> int:
+    from server.app import create_app
     from server.openapi import REPOSITORY_COPY, generate
 
-    text = generate()
+    text = generate(create_app)
     if output == "-":
         sys.stdout.write(text)
         return 0
@@ -222,9 +223,9 @@ def _seed_demo(engine: object) -> None:
     from sqlalchemy import Engine
     from sqlalchemy.exc import IntegrityError
 
-    from server.app import utc_now
+    from server.dates import utc_now
     from server.db import make_sessionmaker, transaction
-    from server.demo import DEMO_PASSWORD, database_is_empty, seed_demo
+    from server.demo.seed import DEMO_PASSWORD, database_is_empty, seed_demo
 
     assert isinstance(engine, Engine)
     skipped = _("The database already holds data: the demo data was not loaded.")
@@ -255,10 +256,11 @@ def _create_user(engine: object, arguments: argparse.Namespace) -> int:
 
     from protocol import Role
     from server import changes as feed
-    from server.app import utc_now
+    from server.dates import utc_now
     from server.db import make_sessionmaker, transaction
+    from server.directory import create_team, create_user
+    from server.errors import ServiceError
     from server.models import Team
-    from server.service import ServiceError, create_team, create_user
 
     assert isinstance(engine, Engine)
     if arguments.password_stdin:
@@ -318,9 +320,9 @@ def _change_account(engine: object, username: str, active: bool) -> int:
     from sqlalchemy import Engine
 
     from server.accounts import change_account_named
-    from server.app import utc_now
+    from server.dates import utc_now
     from server.db import make_sessionmaker
-    from server.service import ServiceError
+    from server.errors import ServiceError
 
     assert isinstance(engine, Engine)
     try:

@@ -11,8 +11,7 @@ commands of ``offimizer-server``.
 """
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select, update
@@ -22,8 +21,10 @@ from i18n import _
 from protocol import API_PREFIX, MAX_ID, Role, UserOut
 from server import changes as feed
 from server.db import locked, transaction
+from server.directory import user_out
+from server.errors import ServiceError
 from server.models import AuthToken, User
-from server.service import Clock, ServiceError, user_out
+from server.router_context import RouterContext
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -92,14 +93,10 @@ def change_account_named(
         return user
 
 
-def make_router(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    bearer: Callable[..., str],
-    authenticate: Callable[[Session, str], User],
-) -> APIRouter:
+def make_router(context: RouterContext) -> APIRouter:
+    factory, clock, authenticate = context.factory, context.clock, context.authenticate
     router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["directory"])
-    Token = Annotated[str, Depends(bearer)]
+    Token = Annotated[str, Depends(context.bearer)]
 
     @router.post(
         "/{user_id}/disable",
@@ -107,7 +104,7 @@ def make_router(
         summary="Disable an account (administrators)",
         description="It can no longer sign in; every token of it is revoked at once.",
     )
-    def disable(token: Token, user_id: UserId) -> Any:
+    def disable(token: Token, user_id: UserId) -> UserOut:
         with transaction(factory) as session:
             return change_account(session, authenticate(session, token), user_id, False, clock())
 
@@ -116,7 +113,7 @@ def make_router(
         response_model=UserOut,
         summary="Enable an account again (administrators)",
     )
-    def enable(token: Token, user_id: UserId) -> Any:
+    def enable(token: Token, user_id: UserId) -> UserOut:
         with transaction(factory) as session:
             return change_account(session, authenticate(session, token), user_id, True, clock())
 

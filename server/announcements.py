@@ -8,23 +8,28 @@ to all), so offline consoles get it on their next sync, and live consoles get an
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from i18n import _
-from protocol import API_PREFIX, AnnouncementIn, AnnouncementOut, Role
+from protocol import API_PREFIX, AnnouncementIn, AnnouncementOut, RejectReason, Role
 from server import changes as feed
 from server import dates
+from server.commands import REJECT_MESSAGES
 from server.db import locked, transaction
+from server.errors import ServiceError, not_found
 from server.events import announcement_out
 from server.models import Announcement, User
-from server.service import Clock, ServiceError, not_found
+from server.router_context import RouterContext
 
 MAX_ID = 2**31 - 1
 AnnouncementId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+_T = TypeVar("_T")
 
 
 def require_lead(user: User) -> None:
@@ -54,6 +59,26 @@ def _publish(changes: feed.ChangeSet, row: Announcement) -> AnnouncementOut:
     return out
 
 
+def published_before(session: Session, user: User, body: AnnouncementIn) -> AnnouncementOut | None:
+    """The announcement published earlier with ``body``'s key, if any: a console sends
+    one again when it never got the answer, and must not publish it twice."""
+    if body.mutation_id is None:
+        return None
+    row = session.scalar(
+        select(Announcement).where(Announcement.mutation_id == str(body.mutation_id))
+    )
+    if row is None:
+        return None
+    if row.created_by_id != user.id:
+        raise ServiceError(
+            409,
+            "mutation_reused",
+            _(REJECT_MESSAGES[RejectReason.MUTATION_REUSED]),
+            "mutation_id",
+        )
+    return announcement_out(row)
+
+
 def create_announcement(
     session: Session, changes: feed.ChangeSet, user: User, body: AnnouncementIn, now: dt.datetime
 ) -> AnnouncementOut:
@@ -69,6 +94,7 @@ def create_announcement(
         created_at=now,
         updated_at=now,
         version=1,
+        mutation_id=None if body.mutation_id is None else str(body.mutation_id),
     )
     session.add(row)
     session.flush()
@@ -133,18 +159,12 @@ def active_announcements(
     return [announcement_out(row) for row in rows]
 
 
-def make_router(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    bearer: Callable[..., str],
-    authenticate: Callable[[Session, str], User],
-) -> APIRouter:
+def make_router(context: RouterContext) -> APIRouter:
+    factory, clock, authenticate = context.factory, context.clock, context.authenticate
     router = APIRouter(prefix=f"{API_PREFIX}/announcements", tags=["announcements"])
-    Token = Annotated[str, Depends(bearer)]
+    Token = Annotated[str, Depends(context.bearer)]
 
-    def write(
-        token: str, change: Callable[[Session, feed.ChangeSet, User, dt.datetime], Any]
-    ) -> Any:
+    def write(token: str, change: Callable[[Session, feed.ChangeSet, User, dt.datetime], _T]) -> _T:
         now = clock()
         with transaction(factory) as session:
             user = authenticate(session, token)
@@ -157,13 +177,13 @@ def make_router(
     def announcements(
         token: Token,
         upcoming: Annotated[bool, Query(description="also those scheduled to start later")] = False,
-    ) -> Any:
+    ) -> list[AnnouncementOut]:
         with transaction(factory) as session:
             authenticate(session, token)
             return active_announcements(session, clock(), upcoming=upcoming)
 
     @router.get("/{announcement_id}", response_model=AnnouncementOut)
-    def announcement(token: Token, announcement_id: AnnouncementId) -> Any:
+    def announcement(token: Token, announcement_id: AnnouncementId) -> AnnouncementOut:
         with transaction(factory) as session:
             authenticate(session, token)
             row = session.get(Announcement, announcement_id)
@@ -172,16 +192,33 @@ def make_router(
             return announcement_out(row)
 
     @router.post("", response_model=AnnouncementOut, status_code=201)
-    def publish(token: Token, body: AnnouncementIn) -> Any:
-        return write(
-            token,
-            lambda session, changes, user, now: create_announcement(
-                session, changes, user, body, now
-            ),
-        )
+    def publish(token: Token, body: AnnouncementIn, response: Response) -> AnnouncementOut:
+        for _attempt in range(5):
+            with transaction(factory) as session:
+                user = authenticate(session, token)
+                require_lead(user)
+                earlier = published_before(session, user, body)
+            if earlier is not None:  # published already: the same answer, nothing new
+                response.status_code = 200
+                return earlier
+            try:
+                return write(
+                    token,
+                    lambda session, changes, user, now: create_announcement(
+                        session, changes, user, body, now
+                    ),
+                )
+            except IntegrityError:
+                if body.mutation_id is None:
+                    raise
+                # the same key committed concurrently (a re-send overtaking the first
+                # try): answer with that one
+        raise RuntimeError("the announcement could not be recorded")  # pragma: no cover
 
     @router.put("/{announcement_id}", response_model=AnnouncementOut)
-    def edit(token: Token, announcement_id: AnnouncementId, body: AnnouncementIn) -> Any:
+    def edit(
+        token: Token, announcement_id: AnnouncementId, body: AnnouncementIn
+    ) -> AnnouncementOut:
         return write(
             token,
             lambda session, changes, user, now: update_announcement(
@@ -190,7 +227,7 @@ def make_router(
         )
 
     @router.post("/{announcement_id}/end", response_model=AnnouncementOut)
-    def end(token: Token, announcement_id: AnnouncementId) -> Any:
+    def end(token: Token, announcement_id: AnnouncementId) -> AnnouncementOut:
         return write(
             token,
             lambda session, changes, user, now: end_announcement(

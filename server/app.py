@@ -14,8 +14,7 @@ import gc
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Annotated, Any, Final, NamedTuple
+from typing import Annotated, Final, NamedTuple
 from urllib.parse import parse_qsl
 
 import anyio
@@ -31,8 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from i18n import _, ngettext
+from i18n import _
 from protocol import (
     API_PREFIX,
     MAX_FEED_LIMIT,
@@ -54,9 +54,13 @@ from protocol import (
     TokenOut,
     UserOut,
 )
-from server import DATABASE_URL_VARIABLE, extras, openapi, presence, ratelimit
+from server import DATABASE_URL_VARIABLE, openapi, presence, routers
 from server import changes as feed
+from server.dates import Clock, utc_now
 from server.db import make_engine, make_sessionmaker, read_only, transaction
+from server.directory import organisation_out, team_out, user_out
+from server.errors import ServiceError
+from server.events import EventHub
 from server.models import (
     AuthToken,
     Organisation,
@@ -66,28 +70,19 @@ from server.models import (
     TeamMember,
     User,
 )
-from server.security import new_token, password_matches, token_digest
-from server.service import (
-    Clock,
-    ServiceError,
+from server.pushes import execute_batch
+from server.router_context import RouterContext
+from server.security import token_digest
+from server.signin import Pause, SignIn, login_pause
+from server.ticket_creation import create_ticket, created_before
+from server.ticket_sla import ensure_default_config, load_settings
+from server.tickets import (
     TicketFilter,
-    create_ticket,
-    created_before,
-    execute_batch,
     get_visible_ticket,
     list_tickets,
-    organisation_out,
-    team_out,
     ticket_detail,
     tickets_out,
-    user_out,
 )
-from server.slaclock import ensure_default_config, load_settings
-
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
 
 log = logging.getLogger(__name__)
 
@@ -95,34 +90,11 @@ DEFAULT_TOKEN_TTL: Final = dt.timedelta(hours=12)
 DEFAULT_BODY_LIMIT: Final = 4 * 1024 * 1024
 #: Threads of a process reading the change feed (a poll is a few short queries).
 FEED_THREADS: Final = 4
-#: Failed sign-ins tolerated within :data:`LOGIN_WINDOW` for one account from one
-#: address, and from one address whatever the accounts; beyond them, 429.
-PAIR_FAILURES: Final = 5
-ADDRESS_FAILURES: Final = 20
-#: Failed sign-ins to one account, from anywhere, after which its sign-ins wait
-#: (:func:`login_pause`) rather than being refused: a stranger cannot lock anyone out.
-ACCOUNT_SLOWDOWN_AFTER: Final = 10
-FIRST_PAUSE: Final = 1.0
-LONGEST_PAUSE: Final = 10.0
-LOGIN_WINDOW: Final = dt.timedelta(minutes=15)
-
-Pause = Callable[[float], Awaitable[None]]
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def login_pause(account_failures: int) -> float:
-    """Seconds a sign-in to an account waits, given its recent failures from anywhere:
-    none up to :data:`ACCOUNT_SLOWDOWN_AFTER`, then doubling up to :data:`LONGEST_PAUSE`."""
-    beyond = account_failures - ACCOUNT_SLOWDOWN_AFTER
-    if beyond < 0:
-        return 0.0
-    return min(LONGEST_PAUSE, FIRST_PAUSE * float(2 ** min(beyond, 32)))
-
-
-def _error(status: int, code: str, message: str, errors: list[FieldError] | None = None) -> Any:
+def _error(
+    status: int, code: str, message: str, errors: list[FieldError] | None = None
+) -> JSONResponse:
     body = ErrorOut(code=code, message=message, errors=errors or [])
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
@@ -141,18 +113,13 @@ class UnexpectedErrors:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = False
 
-        async def watched_send(message: Any) -> None:
+        async def watched_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -179,17 +146,12 @@ class DateHeader:
         self.app = app
         self.clock = clock
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_with_date(message: Any) -> None:
+        async def send_with_date(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == b"date" for name, _value in headers):
@@ -207,12 +169,7 @@ class QueryGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and b"%00" in scope.get("query_string", b""):
             query = scope["query_string"].decode("latin-1")
             names = sorted({name for name, value in parse_qsl(query) if "\x00" in value})
@@ -234,7 +191,7 @@ class BodyLimit:
         self.app = app
         self.limit = limit
 
-    async def _too_large(self, send: Callable[[Any], Awaitable[None]]) -> None:
+    async def _too_large(self, send: Send) -> None:
         body = ErrorOut(
             code="body_too_large",
             message=_("The request body is larger than {limit} bytes.").format(limit=self.limit),
@@ -248,12 +205,7 @@ class BodyLimit:
         )
         await send({"type": "http.response.body", "body": body.encode()})
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -277,7 +229,7 @@ class BodyLimit:
                 break
         replayed = False
 
-        async def replay() -> Any:
+        async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
@@ -314,17 +266,8 @@ def _field_name(location: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-class _Attempt(NamedTuple):
-    """A sign-in whose failure is reserved (:mod:`server.ratelimit`), its password unchecked."""
-
-    keys: ratelimit.LoginKeys
-    reservation: ratelimit.Reservation
-    user: User | None
-    account_failures: int  # the account's recent failures before this attempt
-
-
 class _Reader(NamedTuple):
-    """Who polls the change feed, as :func:`create_app`'s ``authenticate_reader`` finds them."""
+    """Who polls the change feed, as :meth:`_Authenticator.reader` finds them."""
 
     user_id: int
     team_ids: list[int] | None  # None: every team (an administrator)
@@ -332,7 +275,7 @@ class _Reader(NamedTuple):
     high: int  # the feed's highest committed sequence number
 
 
-#: :func:`create_app`'s ``authenticate_reader`` query, built once (it runs on every poll)
+#: :meth:`_Authenticator.reader`'s query, built once (it runs on every poll)
 _READER_QUERY: Final = (
     select(
         AuthToken.revoked_at,
@@ -381,6 +324,48 @@ def settle_heap(app: FastAPI) -> None:
     gc.freeze()
 
 
+class _Authenticator:
+    """How a request's bearer token becomes its caller, by the server's clock (401
+    for a token expired, closed or of a disabled account)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def user(self, session: Session, token: str) -> User:
+        """The token's user, for a request that works in an ORM session."""
+        now = self.clock()
+        row = session.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise ServiceError(
+                401, "invalid_token", _("Your session has expired or was closed: sign in again.")
+            )
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            raise ServiceError(401, "invalid_token", _("This account is disabled."))
+        return user
+
+    def reader(self, connection: Connection, token: str) -> _Reader:
+        """:meth:`user` for the change feed, in one light query (it is polled).
+
+        A plain connection (no ORM) and one statement: the token, the user, their
+        teams, their presence and the feed's high-water mark together.
+        """
+        rows = connection.execute(_READER_QUERY, {"digest": token_digest(token)}).all()
+        if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= self.clock():
+            raise ServiceError(
+                401, "invalid_token", _("Your session has expired or was closed: sign in again.")
+            )
+        first = rows[0]
+        if not first.active:
+            raise ServiceError(401, "invalid_token", _("This account is disabled."))
+        teams = (
+            None
+            if first.role == Role.ADMIN
+            else sorted({row.team_id for row in rows if row.team_id is not None})
+        )
+        return _Reader(int(first.user_id), teams, first.last_seen_at, first.high or 0)
+
+
 def create_app(
     engine: Engine,
     *,
@@ -391,7 +376,8 @@ def create_app(
 ) -> FastAPI:
     """The API over an already migrated database (see :mod:`server.migrate`).
 
-    ``pause`` is how a sign-in to an account under attack waits (:func:`login_pause`).
+    ``pause`` is how a sign-in to an account under attack waits
+    (:func:`server.signin.login_pause`).
     """
     factory: sessionmaker[Session] = make_sessionmaker(engine)
     read_engine = read_only(engine)  # the feed's polls, and who sends commands
@@ -406,11 +392,27 @@ def create_app(
     app.add_middleware(UnexpectedErrors)
     app.state.factory = factory
     app.state.clock = clock
+    _answer_errors(app)
+
+    auth = _Authenticator(clock)
+    _add_auth_routes(app, factory, auth, SignIn(factory, clock, token_ttl), pause)
+    _add_directory_routes(app, factory, auth)
+    _add_ticket_routes(app, factory, auth)
+    _add_sync_routes(app, factory, read_engine, auth)
+
+    hub = EventHub(engine, clock=clock)
+    app.state.events = hub  # a stopping server ends its streams (server.serving)
+    routers.install(app, RouterContext(factory, clock, _bearer, auth.user, hub))
+    return app
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """Answer every error the application meets in the :class:`ErrorOut` shape."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> Response:
         errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else []
-        response: Response = _error(exc.status, exc.code, exc.message, errors)
+        response = _error(exc.status, exc.code, exc.message, errors)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         response.headers.update(exc.headers)
@@ -428,167 +430,92 @@ def create_app(
         ]
         summary = "; ".join(f"{error.field}: {error.message}" for error in errors)
         message = _("Invalid request: {problems}").format(problems=summary)
-        response: Response = _error(422, "invalid_request", message, errors)
-        return response
+        return _error(422, "invalid_request", message, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         messages = {404: _("Not found."), 405: _("Method not allowed.")}
-        response: Response = _error(
+        return _error(
             exc.status_code, f"http_{exc.status_code}", messages.get(exc.status_code, exc.detail)
         )
-        return response
 
-    def authenticate(session: Session, token: str) -> User:
-        now = clock()
-        row = session.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
-        if row is None or row.revoked_at is not None or row.expires_at <= now:
-            raise ServiceError(
-                401, "invalid_token", _("Your session has expired or was closed: sign in again.")
+
+async def _credentials(request: Request) -> LoginRequest:
+    """The sign-in body, JSON or an OAuth 2.0 style form: a FastAPI parameter takes
+    one or the other, so the body is read here."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            fields = dict(parse_qsl(raw.decode("utf-8", errors="replace")))
+            return LoginRequest(
+                username=fields.get("username", ""), password=fields.get("password", "")
             )
-        user = session.get(User, row.user_id)
-        if user is None or not user.active:
-            raise ServiceError(401, "invalid_token", _("This account is disabled."))
-        return user
+        return LoginRequest.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
 
-    def authenticate_reader(connection: Connection, token: str) -> _Reader:
-        """:func:`authenticate` for the change feed, in one light query (it is polled).
 
-        A plain connection (no ORM) and one statement: the token, the user, their
-        teams, their presence and the feed's high-water mark together.
-        """
-        rows = connection.execute(_READER_QUERY, {"digest": token_digest(token)}).all()
-        if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= clock():
-            raise ServiceError(
-                401, "invalid_token", _("Your session has expired or was closed: sign in again.")
-            )
-        first = rows[0]
-        if not first.active:
-            raise ServiceError(401, "invalid_token", _("This account is disabled."))
-        teams = (
-            None
-            if first.role == Role.ADMIN
-            else sorted({row.team_id for row in rows if row.team_id is not None})
-        )
-        return _Reader(int(first.user_id), teams, first.last_seen_at, first.high or 0)
-
-    # -- auth -----------------------------------------------------------------
-
+def _add_auth_routes(
+    app: FastAPI, factory: sessionmaker[Session], auth: _Authenticator, signin: SignIn, pause: Pause
+) -> None:
     @app.post(f"{API_PREFIX}/auth/token", response_model=TokenOut, tags=["auth"])
-    async def login(request: Request) -> Any:
-        raw = await request.body()
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        try:
-            if content_type == "application/x-www-form-urlencoded":
-                fields = dict(parse_qsl(raw.decode("utf-8", errors="replace")))
-                credentials = LoginRequest(
-                    username=fields.get("username", ""), password=fields.get("password", "")
-                )
-            else:
-                credentials = LoginRequest.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-            ) from exc
+    async def login(request: Request) -> TokenOut:
+        credentials = await _credentials(request)
         address = request.client.host if request.client else "unknown"
-        attempt = await run_in_threadpool(_reserve_attempt, credentials.username, address)
+        attempt = await run_in_threadpool(signin.reserve, credentials.username, address)
         seconds = login_pause(attempt.account_failures)
         if seconds > 0:
             await pause(seconds)
-        return await run_in_threadpool(_check_attempt, credentials.password, attempt)
-
-    def _reserve_attempt(username: str, address: str) -> _Attempt:
-        keys = ratelimit.LoginKeys.of(username, address)
-        limits = (
-            (keys.pair, PAIR_FAILURES),
-            (keys.address, ADDRESS_FAILURES),
-            (keys.account, None),
-        )
-        try:
-            # a failure is recorded before the password is checked (see server.ratelimit)
-            with transaction(factory) as session:
-                reservation = ratelimit.reserve(session, limits, clock(), LOGIN_WINDOW)
-                user = session.scalar(select(User).where(User.username == username))
-        except ratelimit.TooManyAttempts as exc:
-            minutes = max(1, (exc.retry_after + 59) // 60)
-            raise ServiceError(
-                429,
-                "too_many_attempts",
-                ngettext(
-                    "Too many failed sign-ins: try again in {minutes} minute.",
-                    "Too many failed sign-ins: try again in {minutes} minutes.",
-                    minutes,
-                ).format(minutes=minutes),
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
-        return _Attempt(keys, reservation, user, reservation.before[keys.account])
-
-    def _check_attempt(password: str, attempt: _Attempt) -> TokenOut:
-        user = attempt.user
-        # the same bcrypt work whether the account is unknown, disabled or active
-        matches = password_matches(password, None if user is None else user.password_hash)
-        if user is None or not user.active or not matches:
-            raise ServiceError(401, "invalid_credentials", _("Wrong user name or password."))
-        now = clock()
-        token = new_token()
-        expires = now + token_ttl
-        with transaction(factory) as session:
-            forgiven = (attempt.keys.account, attempt.keys.pair)
-            ratelimit.release(session, forgiven, attempt.reservation.ids)
-            session.add(
-                AuthToken(
-                    token_hash=token_digest(token),
-                    user_id=user.id,
-                    created_at=now,
-                    expires_at=expires,
-                    revoked_at=None,
-                )
-            )
-        return TokenOut(access_token=token, expires_at=expires)
+        return await run_in_threadpool(signin.check, credentials.password, attempt)
 
     @app.post(f"{API_PREFIX}/auth/logout", status_code=204, tags=["auth"])
     def logout(token: Token) -> Response:
         with transaction(factory) as session:
-            authenticate(session, token)
+            auth.user(session, token)
             row = session.scalar(
                 select(AuthToken).where(AuthToken.token_hash == token_digest(token))
             )
             assert row is not None
-            row.revoked_at = clock()
+            row.revoked_at = auth.clock()
         return Response(status_code=204)
 
-    # -- directory ------------------------------------------------------------
 
+def _add_directory_routes(
+    app: FastAPI, factory: sessionmaker[Session], auth: _Authenticator
+) -> None:
     @app.get(f"{API_PREFIX}/me", response_model=UserOut, tags=["directory"])
-    def me(token: Token) -> Any:
+    def me(token: Token) -> UserOut:
         with transaction(factory) as session:
-            return user_out(authenticate(session, token))
+            return user_out(auth.user(session, token))
 
     @app.get(f"{API_PREFIX}/users", response_model=list[UserOut], tags=["directory"])
-    def users(token: Token) -> Any:
+    def users(token: Token) -> list[UserOut]:
         with transaction(factory) as session:
-            authenticate(session, token)
+            auth.user(session, token)
             return [user_out(user) for user in session.scalars(select(User).order_by(User.id))]
 
     @app.get(f"{API_PREFIX}/teams", response_model=list[TeamOut], tags=["directory"])
-    def teams(token: Token) -> Any:
+    def teams(token: Token) -> list[TeamOut]:
         with transaction(factory) as session:
-            authenticate(session, token)
+            auth.user(session, token)
             return [team_out(team) for team in session.scalars(select(Team).order_by(Team.id))]
 
     @app.get(
         f"{API_PREFIX}/organisations", response_model=list[OrganisationOut], tags=["directory"]
     )
-    def organisations(token: Token) -> Any:
+    def organisations(token: Token) -> list[OrganisationOut]:
         with transaction(factory) as session:
-            authenticate(session, token)
+            auth.user(session, token)
             rows = session.scalars(select(Organisation).order_by(Organisation.id))
             return [organisation_out(row) for row in rows]
 
     @app.get(f"{API_PREFIX}/sla/policy", response_model=SlaConfigOut, tags=["sla"])
-    def sla_policy(token: Token) -> Any:
+    def sla_policy(token: Token) -> SlaConfigOut:
         with transaction(factory) as session:
-            authenticate(session, token)
+            auth.user(session, token)
             config = session.get(SlaConfig, 1)
             assert config is not None
             return SlaConfigOut(
@@ -597,7 +524,9 @@ def create_app(
                 updated_at=config.updated_at,
             )
 
-    # -- tickets --------------------------------------------------------------
+
+def _add_ticket_routes(app: FastAPI, factory: sessionmaker[Session], auth: _Authenticator) -> None:
+    clock = auth.clock
 
     @app.get(f"{API_PREFIX}/tickets", response_model=TicketPage, tags=["tickets"])
     def tickets(
@@ -608,9 +537,9 @@ def create_app(
         unassigned: bool = False,
         offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> Any:
+    ) -> TicketPage:
         with transaction(factory) as session:
-            user = authenticate(session, token)
+            user = auth.user(session, token)
             where = TicketFilter(status, team_id, assignee_id, unassigned)
             rows, total = list_tickets(session, user, where, offset, limit)
             items = tickets_out(session, rows, clock(), load_settings(session))
@@ -619,9 +548,9 @@ def create_app(
     @app.get(
         f"{API_PREFIX}/tickets/{{ticket_id}}", response_model=TicketDetailOut, tags=["tickets"]
     )
-    def ticket(token: Token, ticket_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Any:
+    def ticket(token: Token, ticket_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> TicketDetailOut:
         with transaction(factory) as session:
-            user = authenticate(session, token)
+            user = auth.user(session, token)
             return ticket_detail(session, get_visible_ticket(session, user, ticket_id), clock())
 
     @app.post(
@@ -630,12 +559,12 @@ def create_app(
         status_code=201,
         tags=["tickets"],
     )
-    def new_ticket(token: Token, body: TicketCreate, response: Response) -> Any:
+    def new_ticket(token: Token, body: TicketCreate, response: Response) -> TicketDetailOut:
         for _attempt in range(5):
             now = clock()
             try:
                 with transaction(factory) as session:
-                    user = authenticate(session, token)
+                    user = auth.user(session, token)
                     if body.mutation_id is not None:
                         earlier = created_before(session, user, body.mutation_id, now)
                         if earlier is not None:
@@ -652,15 +581,18 @@ def create_app(
                 continue  # the same creation committed concurrently: answer with it
         raise RuntimeError("ticket creation could not be recorded")  # pragma: no cover
 
-    # -- sync -----------------------------------------------------------------
 
+def _add_sync_routes(
+    app: FastAPI, factory: sessionmaker[Session], read_engine: Engine, auth: _Authenticator
+) -> None:
+    clock = auth.clock
     # The feed's polls run on threads of their own: however many pushes wait for the
     # database's write lock on the shared pool, a poll never queues behind them.
     feed_threads = anyio.CapacityLimiter(FEED_THREADS)
 
     def read_feed(token: str, cursor: str | None, limit: int) -> tuple[bytes, _Reader]:
         with read_engine.connect() as connection, connection.begin():
-            caller = authenticate_reader(connection, token)
+            caller = auth.reader(connection, token)
             try:
                 body = feed.read_page_json(
                     connection, feed.parse_cursor(cursor), limit, caller.team_ids, high=caller.high
@@ -679,7 +611,7 @@ def create_app(
         token: Token,
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 500,
-    ) -> Any:
+    ) -> Response:
         body, caller = await anyio.to_thread.run_sync(
             read_feed, token, cursor, limit, limiter=feed_threads
         )
@@ -692,11 +624,8 @@ def create_app(
         return response
 
     @app.post(f"{API_PREFIX}/commands", response_model=CommandBatchResult, tags=["sync"])
-    def commands(token: Token, batch: CommandBatch) -> Any:
+    def commands(token: Token, batch: CommandBatch) -> CommandBatchResult:
         with read_engine.connect() as connection, connection.begin():
-            user_id = authenticate_reader(connection, token).user_id  # one light query
+            user_id = auth.reader(connection, token).user_id  # one light query
         results = execute_batch(factory, user_id, batch.commands, clock)
         return CommandBatchResult(results=results)
-
-    extras.install(app, engine, factory, clock, _bearer, authenticate)
-    return app

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, Text, bindparam, cast, func, select, update
+from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from protocol import Change, ChangeEntity, ChangeOp, ChangePage
@@ -209,9 +209,13 @@ def parse_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
+#: A change as a page reads it: seq, entity, id, op, data as JSON text, group end.
+_FeedRow = Row[int, str, int, str, str, int | None]
+
+
 @dataclass(frozen=True)
 class _Page:
-    rows: list[Any]  # (seq, entity, id, op, data as JSON text, group end) rows
+    rows: list[_FeedRow]
     next_seq: int
     has_more: bool
     estimate: int
@@ -270,12 +274,10 @@ def _read_rows(
     # a few rows past the limit: a page that would end inside a group (a ticket and what
     # came with it) ends with it, nearly always without another query
     fetched = limit + _GROUP_SLACK + 1
-    parameters: dict[str, Any] = {"after": after, "high": high, "limit": fetched}
+    parameters: dict[str, int | list[int]] = {"after": after, "high": high, "limit": fetched}
     if team_ids is not None:
         parameters["teams"] = [0, *team_ids]
-    rows: list[Any] = list(
-        session.execute(_ALL_ROWS if team_ids is None else _TEAM_ROWS, parameters)
-    )
+    rows = list(session.execute(_ALL_ROWS if team_ids is None else _TEAM_ROWS, parameters))
     cut = min(limit, len(rows))
     end = (rows[cut - 1][5] or 0) if rows else 0
     while cut < len(rows) and rows[cut][0] <= end:

@@ -1,19 +1,11 @@
-"""Live events: ``GET /api/v1/events`` tells connected consoles what changed.
+"""Live events: how committed changes reach the consoles connected to this process.
 
-The stream is Server-Sent Events (``text/event-stream``):
-
-* ``event: changes`` with data ``{"seq": n}``: the change feed holds committed
-  changes up to sequence ``n`` that the reader may see; pull the feed.  The first
-  event of every stream is one of these, with the feed's current high mark: a
-  client that has seen it misses no later notification of this stream.
-* ``event: announcement`` with an :class:`~protocol.AnnouncementOut`.
-* ``: keepalive`` comments every ``heartbeat`` seconds, so proxies keep the
-  connection open.
-
-A stream lasts as long as its token: every ``recheck`` seconds, whatever the
-traffic, one query checks the tokens of every stream of the process, and those
-signed out, expired or of a disabled account end.  A server that stops ends
-every stream at once (:meth:`EventHub.close`), so consoles reconnect elsewhere.
+The stream itself (``GET /api/v1/events``) is :mod:`server.event_stream`; this
+module tells it what to send.  A stream lasts as long as its token: every
+``recheck`` seconds, whatever the traffic, one query checks the tokens of every
+stream of the process, and those signed out, expired or of a disabled account
+end.  A server that stops ends every stream at once (:meth:`EventHub.close`), so
+consoles reconnect elsewhere.
 
 How events travel: every transaction that publishes change-feed rows is seen by
 session hooks installed here.  Within one process, after COMMIT, the hooks hand
@@ -40,21 +32,18 @@ import logging
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, event, select, true
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, event, select, true
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from protocol import API_PREFIX, AnnouncementOut, EventName, Role
+from protocol import AnnouncementOut
 from server.changes import high_water
 from server.db import make_sessionmaker, read_only, transaction
 from server.models import Announcement, AuthToken, ChangeLog, User
-from server.security import token_digest
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +78,9 @@ class Batch:
         )
 
 
-def engine_key(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
+def engine_key(bind: Engine | Connection) -> str:
+    """The database ``bind`` is on (an engine, or a session's connection of one)."""
+    return bind.engine.url.render_as_string(hide_password=True)
 
 
 def announcement_out(row: Announcement) -> AnnouncementOut:
@@ -113,7 +103,7 @@ def channel_for_schema(schema: str | None) -> str:
 
 
 def _channel(session: Session) -> str:
-    key = engine_key(session.get_bind())  # type: ignore[arg-type]
+    key = engine_key(session.get_bind())
     channel = _channels.get(key)
     if channel is None:
         schema = session.connection().exec_driver_sql("SELECT current_schema()").scalar()
@@ -122,7 +112,7 @@ def _channel(session: Session) -> str:
 
 
 @event.listens_for(Session, "after_flush")
-def _collect(session: Session, _context: Any) -> None:
+def _collect(session: Session, _context: UOWTransaction) -> None:
     for row in session.new:
         if isinstance(row, ChangeLog):
             batch: Batch = session.info.setdefault(_PENDING, Batch())
@@ -149,7 +139,7 @@ def _deliver(session: Session) -> None:
     batch: Batch | None = session.info.pop(_PENDING, None)
     if batch is None:
         return
-    key = engine_key(session.get_bind())  # type: ignore[arg-type]
+    key = engine_key(session.get_bind())
     with _hubs_lock:
         hubs = list(_hubs.get(key, ()))
     for hub in hubs:
@@ -157,7 +147,7 @@ def _deliver(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, _previous: Any) -> None:
+def _forget(session: Session, _previous: SessionTransaction) -> None:
     session.info.pop(_PENDING, None)
 
 
@@ -435,75 +425,3 @@ class EventHub:
         with transaction(self.factory) as session:
             rows = session.scalars(select(Announcement).where(Announcement.id.in_(ids)))
             return {row.id: announcement_out(row).model_dump(mode="json") for row in rows}
-
-
-# -- the endpoint ---------------------------------------------------------------
-
-
-def _frame(name: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
-    lines = [f"event: {name}"]
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
-    return ("\n".join(lines) + "\n\n").encode()
-
-
-def make_router(
-    hub: EventHub, bearer: Callable[..., str], authenticate: Callable[[Session, str], User]
-) -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX, tags=["sync"])
-
-    def check(token: str) -> frozenset[int] | None:
-        with transaction(hub.factory) as session:
-            user = authenticate(session, token)
-            return None if user.role == Role.ADMIN else frozenset(user.team_ids)
-
-    @router.get(
-        "/events",
-        response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
-        summary="Live events (Server-Sent Events)",
-        description=(
-            "`changes` (data `{seq}`: pull the feed), `announcement` (data: an announcement); "
-            "the first event is `changes` with the feed's current high mark."
-        ),
-    )
-    async def events(request: Request, token: str = Depends(bearer)) -> StreamingResponse:
-        teams = await run_in_threadpool(check, token)
-        subscription = await hub.subscribe(teams, token_digest(token))
-        try:
-            seq = await run_in_threadpool(hub.high_mark)
-        except BaseException:
-            hub.unsubscribe(subscription)
-            raise
-        subscription.sent_seq = seq
-        heartbeat = hub.heartbeat
-
-        async def stream() -> AsyncIterator[bytes]:
-            try:
-                yield f"retry: {int(heartbeat * 1000) + 1000}\n\n".encode()
-                yield _frame(EventName.CHANGES, {"seq": seq}, seq)
-                while not subscription.ended and not await request.is_disconnected():
-                    ready = await subscription.next(heartbeat)
-                    if subscription.ended:
-                        break
-                    if ready is None:
-                        yield b": keepalive\n\n"
-                        continue
-                    next_seq, announcements = ready
-                    for data in announcements:
-                        yield _frame(EventName.ANNOUNCEMENT, data)
-                    if next_seq is not None:
-                        yield _frame(EventName.CHANGES, {"seq": next_seq}, next_seq)
-            except Exception:  # the database is gone: end it
-                log.info("live events: stream ended", exc_info=True)
-            finally:
-                hub.unsubscribe(subscription)
-
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    return router

@@ -15,12 +15,11 @@ the title more still.  Ties go to the most recently updated article.
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from protocol import (
     API_PREFIX,
@@ -33,8 +32,9 @@ from protocol import (
 from server import changes as feed
 from server.announcements import MAX_ID, require_lead
 from server.db import locked, transaction
+from server.errors import not_found
 from server.models import Article, User
-from server.service import Clock, not_found
+from server.router_context import RouterContext
 
 #: Words of a query used at most (the rest are ignored).
 MAX_QUERY_WORDS: Final = 12
@@ -204,14 +204,10 @@ def delete_article(session: Session, changes: feed.ChangeSet, user: User, articl
     changes.add("article", article_id, None, team_id=None, op="delete")
 
 
-def make_router(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    bearer: Callable[..., str],
-    authenticate: Callable[[Session, str], User],
-) -> APIRouter:
+def make_router(context: RouterContext) -> APIRouter:
+    factory, clock, authenticate = context.factory, context.clock, context.authenticate
     router = APIRouter(prefix=f"{API_PREFIX}/articles", tags=["knowledge base"])
-    Token = Annotated[str, Depends(bearer)]
+    Token = Annotated[str, Depends(context.bearer)]
     Offset = Annotated[int, Query(ge=0, le=1_000_000)]
     Limit = Annotated[int, Query(ge=1, le=200)]
 
@@ -221,7 +217,7 @@ def make_router(
         tag: Annotated[str | None, Query(max_length=40)] = None,
         offset: Offset = 0,
         limit: Limit = 50,
-    ) -> Any:
+    ) -> ArticlePage:
         """Every article (optionally with ``tag``), the most recently updated first."""
         with transaction(factory) as session:
             authenticate(session, token)
@@ -252,14 +248,14 @@ def make_router(
         tag: Annotated[str | None, Query(max_length=40)] = None,
         offset: Offset = 0,
         limit: Limit = 20,
-    ) -> Any:
+    ) -> ArticleSearchPage:
         """Articles containing every word of ``q`` (accents and case ignored), best first."""
         with transaction(factory) as session:
             authenticate(session, token)
             return search(session, q, tag.lower() if tag else None, offset, limit)
 
     @router.get("/{article_id}", response_model=ArticleOut)
-    def article(token: Token, article_id: ArticleId) -> Any:
+    def article(token: Token, article_id: ArticleId) -> ArticleOut:
         with transaction(factory) as session:
             authenticate(session, token)
             row = session.get(Article, article_id)
@@ -268,7 +264,7 @@ def make_router(
             return article_out(row)
 
     @router.post("", response_model=ArticleOut, status_code=201)
-    def new_article(token: Token, body: ArticleIn) -> Any:
+    def new_article(token: Token, body: ArticleIn) -> ArticleOut:
         now = clock()
         with transaction(factory) as session:
             user = authenticate(session, token)
@@ -278,7 +274,7 @@ def make_router(
         return out
 
     @router.put("/{article_id}", response_model=ArticleOut)
-    def edit_article(token: Token, article_id: ArticleId, body: ArticleIn) -> Any:
+    def edit_article(token: Token, article_id: ArticleId, body: ArticleIn) -> ArticleOut:
         now = clock()
         with transaction(factory) as session:
             user = authenticate(session, token)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from alembic import command
 from alembic.autogenerate.api import AutogenContext
@@ -17,7 +17,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK: Final = 0x4F4646494D495A45
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Migrations spell our column types with SQLAlchemy's own."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -240,6 +240,9 @@ class Announcement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer)
+    #: the publisher's key (``AnnouncementIn.mutation_id``): publishing again with it
+    #: returns this announcement rather than a second one
+    mutation_id: Mapped[str | None] = mapped_column(String(36), unique=True)
 
 
 class Article(Base):

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, TypeGuard, get_args
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -205,6 +205,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # the password only from the environment: a command line is visible to every user
 
 
+def _is_security(value: str) -> TypeGuard[Security]:
+    return value in get_args(Security)
+
+
 def settings_from(
     arguments: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
 ) -> SmtpSettings:
@@ -215,7 +219,7 @@ def settings_from(
         return str(value) if value is not None else env.get(ENV_PREFIX + name, "")
 
     security = pick("smtp_security", "SECURITY") or "starttls"
-    if security not in ("none", "starttls", "ssl"):
+    if not _is_security(security):
         raise ValueError(
             _("Unknown SMTP security {value}: use none, starttls or ssl.").format(value=security)
         )
@@ -225,7 +229,7 @@ def settings_from(
         return SmtpSettings(
             host=pick("smtp_host", "HOST"),
             port=int(port) if port else 0,
-            security=security,  # type: ignore[arg-type]
+            security=security,
             username=pick("smtp_user", "USER"),
             password=env.get(ENV_PREFIX + "PASSWORD", ""),
             sender=pick("smtp_sender", "SENDER") or SmtpSettings.sender,

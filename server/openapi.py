@@ -12,11 +12,13 @@ and compares, so the committed document always describes the code.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy import Engine
 
 from protocol import API_PREFIX, ErrorOut, LoginRequest
 
@@ -128,7 +130,7 @@ def install(app: FastAPI) -> None:
             app.openapi_schema = build(app)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def render(document: dict[str, Any]) -> str:
@@ -136,15 +138,18 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate() -> str:
-    """The document of a server built over a throw-away in-memory database."""
-    from server.app import create_app
+def generate(make_app: Callable[[Engine], FastAPI]) -> str:
+    """The document of the app ``make_app`` builds over a throw-away in-memory database.
+
+    ``make_app`` is :func:`server.app.create_app`, given by the caller: that app
+    installs this module's document, so this module does not import it back.
+    """
     from server.db import make_engine
     from server.migrate import upgrade
 
     engine = make_engine("sqlite://")
     try:
         upgrade(engine)
-        return render(create_app(engine).openapi())
+        return render(make_app(engine).openapi())
     finally:
         engine.dispose()

@@ -13,17 +13,18 @@ see everyone.
 """
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, Any, Final
+from collections.abc import Mapping
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from protocol import API_PREFIX, MAX_ID, PresenceEntry, PresenceIn, PresenceOut, Role
 from server.db import transaction, upsert_insert
 from server.models import Presence, TeamMember, User
-from server.service import Clock, get_visible_ticket
+from server.router_context import RouterContext
+from server.tickets import get_visible_ticket
 
 __all__ = [
     "ONLINE_WINDOW",
@@ -42,7 +43,7 @@ ONLINE_WINDOW: Final = dt.timedelta(minutes=2)
 PULL_GRANULARITY: Final = dt.timedelta(seconds=15)
 
 
-def _upsert(session: Session, values: dict[str, Any], updates: dict[str, Any]) -> None:
+def _upsert(session: Session, values: Mapping[str, object], updates: Mapping[str, object]) -> None:
     """Insert the row of ``values["user_id"]`` or update it with ``updates`` (race-free)."""
     insert = upsert_insert(session, Presence).values(**values)
     session.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=updates))
@@ -87,7 +88,7 @@ def pull_seen(factory: sessionmaker[Session], user_id: int, now: dt.datetime) ->
         mark_seen(session, user_id, now)
 
 
-def _visible_users(session: Session, user: User) -> Any:
+def _visible_users(session: Session, user: User) -> Select[User, Presence]:
     query = select(User, Presence).join(Presence, Presence.user_id == User.id)
     query = query.where(User.active.is_(True))
     if user.role != Role.ADMIN:
@@ -125,17 +126,13 @@ def presence_out(
     return PresenceOut(users=entries)
 
 
-def make_router(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    bearer: Callable[..., str],
-    authenticate: Callable[[Session, str], User],
-) -> APIRouter:
+def make_router(context: RouterContext) -> APIRouter:
+    factory, clock, authenticate = context.factory, context.clock, context.authenticate
     router = APIRouter(prefix=f"{API_PREFIX}/presence", tags=["presence"])
-    Token = Annotated[str, Depends(bearer)]
+    Token = Annotated[str, Depends(context.bearer)]
 
     @router.post("", response_model=PresenceOut)
-    def here(token: Token, body: PresenceIn) -> Any:
+    def here(token: Token, body: PresenceIn) -> PresenceOut:
         """Record that the caller is here (and on which ticket); who else is."""
         now = clock()
         with transaction(factory) as session:
@@ -149,7 +146,7 @@ def make_router(
         ticket_id: Annotated[
             int | None, Query(ge=1, le=MAX_ID, description="only the users on this ticket")
         ] = None,
-    ) -> Any:
+    ) -> PresenceOut:
         now = clock()
         with transaction(factory) as session:
             user = authenticate(session, token)

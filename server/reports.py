@@ -3,7 +3,7 @@
 The tickets created in [``start``, ``end``) are replayed as of ``end`` (or now,
 when ``end`` is still to come) with the same :mod:`sla` code and the same
 history→events adapter as every other SLA figure (:mod:`sla.history`, as
-:mod:`server.slaclock` uses it, with its stored policy and calendar):
+:mod:`server.ticket_sla` uses it, with its stored policy and calendar):
 
 - a clock is **met** when it stopped (first response; resolution) at or before
   its due instant, **missed** when it stopped after it or is still running (or
@@ -27,11 +27,11 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
 from i18n import N_, _
 from protocol import (
@@ -46,12 +46,16 @@ from protocol import (
 )
 from server import dates
 from server.db import transaction
+from server.errors import ServiceError
 from server.models import Team, Ticket, TicketHistory, User
-from server.service import Clock, ServiceError
-from server.slaclock import SlaSettings, load_settings
+from server.router_context import RouterContext
+from server.ticket_sla import SlaSettings, load_settings
 from sla.clock import ClockState, ClockStatus, TicketSla, TimelineKind, evaluate
 from sla.history import SLA_FIELDS, HistoryRow, events_from_history
 from sla.policy import Priority, Severity, plan_label
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 __all__ = ["MAX_PERIOD", "compliance_report", "make_router", "month_period"]
 
@@ -132,10 +136,12 @@ def _outcome(clock: ClockState) -> tuple[str, float | None]:
     return "open", None
 
 
-def _sla_histories(session: Session, period: list[Any]) -> dict[int, list[HistoryRow]]:
+def _sla_histories(
+    session: Session, period: list[ColumnElement[bool]]
+) -> dict[int, list[HistoryRow]]:
     """The SLA entries of the report's tickets, in one query of plain rows.
 
-    The same entries :func:`server.slaclock.history_by_ticket` gives, reduced to
+    The same entries :func:`server.ticket_sla.history_by_ticket` gives, reduced to
     what :func:`events_from_history` reads (loading ORM objects for a month of
     tickets would cost more than replaying them).
     """
@@ -273,7 +279,7 @@ def compliance_report(
             )
 
     labels = _labels(session, groups)
-    order: dict[str, Callable[[str], Any]] = {
+    order: dict[str, Callable[[str], SupportsRichComparison]] = {
         "priority": lambda key: Priority(key).rank,
         "severity": lambda key: Severity(key).rank,
         "plan": lambda key: key,
@@ -342,14 +348,10 @@ def _labels(session: Session, groups: dict[str, dict[str, _Tally]]) -> dict[str,
     }
 
 
-def make_router(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    bearer: Callable[..., str],
-    authenticate: Callable[[Session, str], User],
-) -> APIRouter:
+def make_router(context: RouterContext) -> APIRouter:
+    factory, clock, authenticate = context.factory, context.clock, context.authenticate
     router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
-    Token = Annotated[str, Depends(bearer)]
+    Token = Annotated[str, Depends(context.bearer)]
 
     @router.get("/compliance", response_model=ComplianceReport)
     def compliance(
@@ -368,7 +370,7 @@ def make_router(
             ),
         ] = None,
         team_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    ) -> Any:
+    ) -> ComplianceReport:
         now = clock()
         with transaction(factory) as session:
             user = authenticate(session, token)

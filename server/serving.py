@@ -17,18 +17,32 @@ from __future__ import annotations
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Final
+from typing import Final, TypedDict
 
 import uvicorn
+from fastapi import FastAPI
 
 from server.events import EventHub
 
 #: Seconds a stopping server gives the requests under way before cancelling them.
 GRACEFUL_SHUTDOWN: Final = 3
 
+#: A Python-level signal handler (what :func:`signal.getsignal` gives when callable).
+_Handler = Callable[[int, FrameType | None], object]
 
-def uvicorn_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+
+class UvicornOptions(TypedDict):
+    """What :func:`uvicorn_options` sets, as uvicorn's own keyword arguments."""
+
+    date_header: bool
+    timeout_graceful_shutdown: int
+    proxy_headers: bool
+    forwarded_allow_ips: str | list[str]
+
+
+def uvicorn_options(forwarded_allow_ips: str | None) -> UvicornOptions:
     """What every ``serve`` process is configured with, whatever the workers."""
     trusted = (forwarded_allow_ips or "").strip()
     return {
@@ -67,14 +81,14 @@ def end_streams_on_stop(hub: EventHub) -> None:
         if not callable(previous):
             continue  # nobody stops a server on this signal here
 
-        def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+        def handler(signum: int, frame: FrameType | None, previous: _Handler = previous) -> None:
             hub.close_threadsafe()
             previous(signum, frame)
 
         signal.signal(number, handler)
 
 
-def run(app: Any, *, host: str, port: int, forwarded_allow_ips: str | None) -> bool:
+def run(app: FastAPI, *, host: str, port: int, forwarded_allow_ips: str | None) -> bool:
     """Serve ``app`` (made by :func:`server.app.create_app`) in this process until told
     to stop (SIGTERM, Ctrl+C); ``False`` when it could not start (uvicorn said why)."""
     config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(forwarded_allow_ips))

@@ -11,9 +11,9 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 __all__ = ["ServerThread"]
 
@@ -23,7 +23,7 @@ class ServerThread:
 
     def __init__(
         self,
-        make_app: Callable[[], Any],
+        make_app: Callable[[], ASGIApp],
         *,
         port: int = 0,
         tls: tuple[Path, Path] | None = None,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
+from sqlalchemy import Connection
 
 from server import models  # noqa: F401 - registers the tables
 from server.db import Base, make_engine
@@ -14,7 +13,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _configure(connection: Any) -> None:
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -20,10 +21,10 @@ from protocol import Role
 from server import changes as feed
 from server.app import create_app
 from server.db import Base, make_engine, make_sessionmaker, transaction
+from server.directory import create_organisation, create_team, create_user
 from server.migrate import upgrade
 from server.models import AuthToken
 from server.security import hash_password, new_token, token_digest
-from server.service import create_organisation, create_team, create_user
 from tests.clock import FakeClock as FakeClock
 
 PG_URL = os.environ.get("OFFIMIZER_TEST_PG_URL")
@@ -185,12 +186,13 @@ def new_ticket_body(world: World, **overrides: object) -> dict[str, object]:
     return body
 
 
-def open_ticket(world: World, by: str = "lead", **overrides: object) -> dict[str, object]:
+def open_ticket(world: World, by: str = "lead", **overrides: object) -> dict[str, Any]:
+    """A new ticket, opened through the API; its JSON as the API answered it."""
     response = world.client.post(
         "/api/v1/tickets", json=new_ticket_body(world, **overrides), headers=world.headers(by)
     )
     assert response.status_code == 201, response.text
-    ticket: dict[str, object] = response.json()
+    ticket: dict[str, Any] = response.json()
     return ticket
 
 

@@ -149,6 +149,7 @@ def test_disable_user_and_enable_user_commands(
         assert "nobody" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_create_user_without_a_terminal_says_to_use_password_stdin(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'server.db'}"
     done = subprocess.run(

@@ -4,6 +4,7 @@ active ones; they reach offline consoles through the change feed."""
 from __future__ import annotations
 
 import datetime as dt
+from uuid import uuid4
 
 import pytest
 
@@ -160,3 +161,45 @@ def test_edge_dates_are_refused_naming_the_field(world: World, field: str, value
     assert [error["field"] for error in edited.json()["errors"]] == [field]
     listed = world.client.get(URL, headers=world.headers("alice")).json()
     assert [item["id"] for item in listed] == [existing["id"]]
+
+
+def test_publishing_again_with_the_same_key_returns_the_first_announcement(
+    world: World,
+) -> None:
+    """A console that published offline sends it when the server is back, and again if
+    the answer was lost: one announcement, the same answer each time."""
+    agent = FeedReader(world.client, world.headers("nina"))
+    agent.poll()
+    key = str(uuid4())
+    first = publish(world, mutation_id=key)
+    world.clock.advance(minutes=5)
+    again = world.client.post(
+        URL,
+        json={"title": "Mail outage", "mutation_id": key},
+        headers=world.headers("lead"),
+    )
+    assert again.status_code == 200, again.text  # nothing new was created
+    assert again.json() == first
+    listed = world.client.get(URL, headers=world.headers("alice")).json()
+    assert [item["id"] for item in listed] == [first["id"]]
+    assert agent.poll() == 1  # one announcement in the feed, once
+    # another key is another announcement
+    other = publish(world, mutation_id=str(uuid4()))
+    assert other["id"] != first["id"]
+
+
+def test_another_users_key_is_refused(world: World) -> None:
+    key = str(uuid4())
+    publish(world, by="lead", mutation_id=key)
+    reused = world.client.post(
+        URL, json={"title": "Not mine", "mutation_id": key}, headers=world.headers("admin")
+    )
+    assert reused.status_code == 409
+    assert reused.json()["code"] == "mutation_reused"
+    # and an agent is refused as ever, key or not
+    refused = world.client.post(
+        URL, json={"title": "Mine?", "mutation_id": key}, headers=world.headers("alice")
+    )
+    assert refused.status_code == 403
+    listed = world.client.get(URL, headers=world.headers("alice")).json()
+    assert [item["title"] for item in listed] == ["Mail outage"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import bcrypt
+import httpx2  # what Starlette's TestClient answers with
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from server.security import token_digest
 from tests.server.conftest import PASSWORD, World
 
 
-def login(world: World, username: str, password: str, *, form: bool = False) -> Any:
+def login(world: World, username: str, password: str, *, form: bool = False) -> httpx2.Response:
     body = {"username": username, "password": password}
     if form:
         return world.client.post("/api/v1/auth/token", data=body)
@@ -131,7 +131,7 @@ def client_at(
     return TestClient(app, client=(address, 50000))
 
 
-def sign_in(client: TestClient, username: str, password: str) -> Any:
+def sign_in(client: TestClient, username: str, password: str) -> httpx2.Response:
     return client.post("/api/v1/auth/token", json={"username": username, "password": password})
 
 

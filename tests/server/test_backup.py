@@ -14,11 +14,11 @@ from sqlalchemy import Engine, select
 
 from server import changes as feed
 from server.__main__ import main
-from server.app import utc_now
+from server.dates import utc_now
 from server.db import make_engine, make_sessionmaker, transaction
+from server.directory import create_organisation
 from server.migrate import upgrade
 from server.models import Organisation
-from server.service import create_organisation
 
 BEFORE = 40
 

@@ -176,7 +176,8 @@ def test_a_ticket_moved_to_another_team_leaves_the_old_team_and_arrives_whole(
     shown = detail.json()
     assert strip(nina.tickets()[ticket["id"]]) == strip(shown)
     comments = [d for (kind, _i), d in nina.state.items() if kind == "comment"]
-    assert comments == shown["comments"] and len(comments) == 1
+    assert comments == shown["comments"]
+    assert len(comments) == 1
     history = sorted(
         (d for (kind, _i), d in nina.state.items() if kind == "history"),
         key=lambda entry: entry["id"],

@@ -17,7 +17,7 @@ from server.app import create_app, settle_heap
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import SlaConfig, Team, User
 from server.security import verify_password
-from server.slaclock import load_settings
+from server.ticket_sla import load_settings
 
 
 def test_the_default_database_lives_in_the_user_data_folder() -> None:

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from server.db import make_sessionmaker, transaction
+from server.db import Base, make_sessionmaker, transaction
 from server.models import AppliedMutation, ChangeLog, TicketHistory
-from server.service import PUSH_ATTEMPTS
+from server.pushes import PUSH_ATTEMPTS
 from tests.server.conftest import World, command, open_ticket
 
 
@@ -31,7 +31,7 @@ def fetch(world: World, ticket_id: object, by: str = "admin") -> dict[str, Any]:
     return ticket
 
 
-def count(world: World, model: type[Any]) -> int:
+def count(world: World, model: type[Base]) -> int:
     with transaction(make_sessionmaker(world.engine)) as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
@@ -76,7 +76,7 @@ def test_status_is_compare_and_set_against_the_version_seen(world: World) -> Non
     assert result["status"] == "conflict"
     assert result["fields"] == ["status"]
     assert result["ticket"]["status"] == "pending"
-    assert result["ticket"]["version"] == ticket["version"] + 1  # type: ignore[operator]
+    assert result["ticket"]["version"] == ticket["version"] + 1
     assert fetch(world, ticket["id"])["status"] == "pending"
 
 
@@ -101,7 +101,7 @@ def test_a_change_to_another_field_is_no_conflict(world: World) -> None:
         "status": "applied",
         "mutation_id": result["mutation_id"],
         "ticket_id": ticket["id"],
-        "version": ticket["version"] + 3,  # type: ignore[operator]
+        "version": ticket["version"] + 3,
     }
 
 
@@ -344,8 +344,8 @@ def test_a_push_the_database_keeps_cancelling_is_answered_503_not_500(
         runs.append(1)
         raise OperationalError("UPDATE tickets …", {}, Deadlock())
 
-    monkeypatch.setattr("server.service._execute_together", cancelled)
-    monkeypatch.setattr("server.service.pause", pauses.append)
+    monkeypatch.setattr("server.pushes._execute_together", cancelled)
+    monkeypatch.setattr("server.pushes.pause", pauses.append)
     ticket = open_ticket(world)
     response = world.client.post(
         "/api/v1/commands",
@@ -355,6 +355,8 @@ def test_a_push_the_database_keeps_cancelling_is_answered_503_not_500(
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     body = response.json()
-    assert body["code"] == "busy" and "try again" in body["message"]
-    assert len(runs) == PUSH_ATTEMPTS and len(pauses) == PUSH_ATTEMPTS - 1
+    assert body["code"] == "busy"
+    assert "try again" in body["message"]
+    assert len(runs) == PUSH_ATTEMPTS
+    assert len(pauses) == PUSH_ATTEMPTS - 1
     assert 0 <= sum(pauses) < 1  # short pauses: the console retries the rest itself

@@ -15,20 +15,23 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from protocol import (
     AddCommentCommand,
     AddTagCommand,
     Command,
     CommandBatch,
+    CommandResult,
     SetStatusCommand,
     TicketCreate,
 )
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import ChangeLog, Comment, Ticket, TicketHistory, User
-from server.service import create_ticket, execute, execute_batch, ticket_out
+from server.pushes import execute, execute_batch
+from server.ticket_creation import create_ticket
+from server.tickets import ticket_out
 from tests.server.conftest import PG_URL, World, postgres_database
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL")
@@ -206,10 +209,10 @@ def test_the_same_mutation_sent_at_once_applies_once(world: World) -> None:
     tag = AddTagCommand(
         type="add_tag", mutation_id=uuid.uuid4(), ticket_id=ticket_id, base_version=version, tag="x"
     )
-    results: list[Any] = []
+    results: list[tuple[uuid.UUID, CommandResult]] = []
     lock = threading.Lock()
 
-    def send(command: Any) -> Callable[[], None]:
+    def send(command: Command) -> Callable[[], None]:
         def work() -> None:
             result = execute(factory, world.ids["lead"], command, world.clock)
             with lock:
@@ -269,7 +272,7 @@ def test_concurrent_status_changes_from_the_same_version_conflict(world: World) 
     assert sorted(results) == ["applied", "conflict", "conflict", "conflict"]
 
 
-def _open(world: World, factory: Any, subject: str) -> int:
+def _open(world: World, factory: sessionmaker[Session], subject: str) -> int:
     with transaction(factory) as session:
         changes = feed.ChangeSet()
         user = session.get_one(User, world.ids["lead"])

@@ -19,7 +19,9 @@ from protocol import Priority, Severity, Status
 from server.__main__ import main
 from server.app import create_app
 from server.db import Base, make_engine, make_sessionmaker, transaction
-from server.demo import DEMO_PASSWORD, TEAMS, WINDOW_DAYS, database_is_empty, seed_demo
+from server.demo.corpus import TEAMS
+from server.demo.planner import WINDOW_DAYS
+from server.demo.seed import DEMO_PASSWORD, database_is_empty, seed_demo
 from server.migrate import upgrade
 from server.models import (
     AuthToken,

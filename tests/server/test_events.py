@@ -335,6 +335,7 @@ with transaction(make_sessionmaker(engine)) as session:
 """
 
 
+@pytest.mark.slow
 def test_a_write_in_another_process_reaches_the_stream(world: World, live: str) -> None:
     _pg_only(world)
     url = world.engine.url.render_as_string(hide_password=False)
@@ -378,6 +379,7 @@ def test_a_slow_console_gets_the_latest_news_coalesced() -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_nothing_is_lost_when_the_listener_connection_drops(world: World, live: str) -> None:
     _pg_only(world)
     url = world.engine.url.render_as_string(hide_password=False)

@@ -26,23 +26,21 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 from protocol import Role
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
+from server.directory import create_organisation, create_team, create_user
 from server.models import AppliedMutation, AuthToken, ChangeLog, Comment, Ticket, TicketHistory
 from server.security import new_token, token_digest
-from server.service import (
-    comment_out,
-    create_organisation,
-    create_team,
-    create_user,
-    history_out,
-    ticket_out,
-)
+from server.tickets import comment_out, history_out, ticket_out
 from tests.server.conftest import PG_URL, _with_search_path
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL")
+pytestmark = [
+    pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL"),
+    pytest.mark.slow,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
@@ -262,53 +260,47 @@ def test_both_servers_came_up_on_one_empty_database(setup: Setup) -> None:
         assert "date" in response.headers
 
 
-def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup: Setup) -> None:
-    clients, headers = setup.clients, setup.headers
-    created: list[dict[str, Any]] = []
-    answers: dict[str, set[str]] = {}
-    kinds: dict[str, str] = {}
-    lock = threading.Lock()
+class Traffic:
+    """Tickets and commands sent to both servers from many threads, and their answers."""
 
-    def ticket_body(number: int, mutation_id: str) -> dict[str, object]:
-        return {
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.lock = threading.Lock()
+        self.created: list[dict[str, Any]] = []
+        self.answers: dict[str, set[str]] = {}  # mutation id -> the answers it got (JSON)
+        self.kinds: dict[str, str] = {}  # mutation id -> command type
+        self.ticket_ids: list[int] = []  # the tickets the commands go to
+
+    def create(self, client: httpx.Client, number: int, mutation_id: str) -> Callable[[], None]:
+        body = {
             "mutation_id": mutation_id,
             "subject": f"ticket {number}",
             "requester_name": "Carla Customer",
             "requester_email": "carla@example.com",
-            "organisation_id": setup.ids["organisation"],
-            "team_id": setup.ids["team"],
+            "organisation_id": self.setup.ids["organisation"],
+            "team_id": self.setup.ids["team"],
         }
 
-    def create(client: httpx.Client, number: int, mutation_id: str) -> Callable[[], None]:
         def work() -> None:
-            response = client.post(
-                "/api/v1/tickets", json=ticket_body(number, mutation_id), headers=headers
-            )
+            response = client.post("/api/v1/tickets", json=body, headers=self.setup.headers)
             assert response.status_code in (200, 201), response.text
-            with lock:
-                created.append(response.json())
+            with self.lock:
+                self.created.append(response.json())
 
         return work
 
-    # every creation sent to both servers at once, with one mutation id
-    creations = []
-    for number in range(TICKETS):
-        mutation_id = str(uuid.uuid4())
-        creations += [create(client, number, mutation_id) for client in clients]
-    run_together(creations)
-    ticket_ids = sorted({ticket["id"] for ticket in created})
-    assert len(ticket_ids) == TICKETS
-
-    def send(client: httpx.Client, batch: list[dict[str, object]]) -> None:
-        response = client.post("/api/v1/commands", json={"commands": batch}, headers=headers)
+    def send(self, client: httpx.Client, batch: list[dict[str, object]]) -> None:
+        response = client.post(
+            "/api/v1/commands", json={"commands": batch}, headers=self.setup.headers
+        )
         assert response.status_code == 200, response.text
-        with lock:
+        with self.lock:
             for result in response.json()["results"]:
-                answers.setdefault(result["mutation_id"], set()).add(
+                self.answers.setdefault(result["mutation_id"], set()).add(
                     json.dumps(result, sort_keys=True)
                 )
 
-    def command(chooser: random.Random, tag: str) -> dict[str, object]:
+    def command(self, chooser: random.Random, tag: str) -> dict[str, object]:
         kind = chooser.choice(["comment", "tag", "priority", "acknowledge"])
         payloads: dict[str, dict[str, object]] = {
             "comment": {"type": "add_comment", "body": f"note {tag}", "public": False},
@@ -318,47 +310,77 @@ def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup:
         }
         payload = payloads[kind]
         mutation_id = str(uuid.uuid4())
-        with lock:
-            kinds[mutation_id] = str(payload["type"])
+        with self.lock:
+            self.kinds[mutation_id] = str(payload["type"])
         return {
             **payload,
             "mutation_id": mutation_id,
-            "ticket_id": chooser.choice(ticket_ids),
+            "ticket_id": chooser.choice(self.ticket_ids),
             "base_version": 0,
         }
 
-    def writer(client: httpx.Client, seed: int) -> Callable[[], None]:
+    def writer(self, client: httpx.Client, seed: int) -> Callable[[], None]:
         chooser = random.Random(seed)
 
         def work() -> None:
             for number in range(COMMANDS_PER_WRITER):
-                send(client, [command(chooser, f"w{seed}-{number}")])
+                self.send(client, [self.command(chooser, f"w{seed}-{number}")])
 
         return work
 
-    def shared(seed: int) -> list[Callable[[], None]]:
+    def shared(self, seed: int) -> list[Callable[[], None]]:
         """One batch, sent to both servers at the same moment."""
         chooser = random.Random(1000 + seed)
-        batch = [command(chooser, f"s{seed}-{number}") for number in range(3)]
-        return [functools.partial(send, client, batch) for client in clients]
+        batch = [self.command(chooser, f"s{seed}-{number}") for number in range(3)]
+        return [functools.partial(self.send, client, batch) for client in self.setup.clients]
 
-    readers = [Reader(client, headers) for client in clients]
-    done = threading.Event()
 
-    def read(reader: Reader) -> Callable[[], None]:
-        def work() -> None:
-            while not done.is_set():
-                reader.poll()
+def reading(reader: Reader, done: threading.Event) -> Callable[[], None]:
+    """Poll until ``done``, then once more: the reader ends with everything."""
+
+    def work() -> None:
+        while not done.is_set():
             reader.poll()
+        reader.poll()
 
-        return work
+    return work
 
+
+def feed_state(session: Session) -> dict[tuple[str, int], dict[str, Any]]:
+    """The tickets (without their SLA, which moves with time), comments and history
+    entries as the database holds them: what a feed reader should end with."""
+    expected: dict[tuple[str, int], dict[str, Any]] = {}
+    anchor = dt.datetime.now(dt.UTC)
+    for ticket in session.scalars(select(Ticket)):
+        data = ticket_out(session, ticket, anchor).model_dump(mode="json")
+        data.pop("sla")
+        expected[("ticket", ticket.id)] = data
+    for comment in session.scalars(select(Comment)):
+        expected[("comment", comment.id)] = comment_out(comment).model_dump(mode="json")
+    for entry in session.scalars(select(TicketHistory)):
+        expected[("history", entry.id)] = history_out(entry).model_dump(mode="json")
+    return expected
+
+
+def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup: Setup) -> None:
+    traffic = Traffic(setup)
+    # every creation sent to both servers at once, with one mutation id
+    creations = []
+    for number in range(TICKETS):
+        mutation_id = str(uuid.uuid4())
+        creations += [traffic.create(client, number, mutation_id) for client in setup.clients]
+    run_together(creations)
+    traffic.ticket_ids = sorted({ticket["id"] for ticket in traffic.created})
+    assert len(traffic.ticket_ids) == TICKETS
+
+    readers = [Reader(client, setup.headers) for client in setup.clients]
+    done = threading.Event()
     writers = [
-        writer(client, seed + index * 100)
-        for index, client in enumerate(clients)
+        traffic.writer(client, seed + index * 100)
+        for index, client in enumerate(setup.clients)
         for seed in range(WRITERS_PER_SERVER)
     ]
-    shared_sends = [work for seed in range(SHARED_BATCHES) for work in shared(seed)]
+    shared_sends = [work for seed in range(SHARED_BATCHES) for work in traffic.shared(seed)]
 
     def write_then_done() -> None:
         try:
@@ -366,9 +388,10 @@ def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup:
         finally:
             done.set()
 
-    run_together([write_then_done, *(read(reader) for reader in readers)])
+    run_together([write_then_done, *(reading(reader, done) for reader in readers)])
 
     sent = len(writers) * COMMANDS_PER_WRITER + SHARED_BATCHES * 3
+    answers = traffic.answers
     assert len(answers) == sent
     assert all(len(given) == 1 for given in answers.values())  # one answer per mutation
     statuses = {json.loads(answer)["status"] for given in answers.values() for answer in given}
@@ -380,24 +403,16 @@ def test_concurrent_work_through_two_servers_loses_and_duplicates_nothing(setup:
         applied = session.scalar(select(func.count()).select_from(AppliedMutation))
         assert applied == sent + TICKETS  # every mutation recorded once
         assert session.scalar(select(func.count()).select_from(Ticket)) == TICKETS
-        comment_rows = list(session.scalars(select(Comment)))
-        assert len(comment_rows) == sum(1 for kind in kinds.values() if kind == "add_comment")
-        expected: dict[tuple[str, int], dict[str, Any]] = {}
-        anchor = dt.datetime.now(dt.UTC)
-        for ticket in session.scalars(select(Ticket)):
-            data = ticket_out(session, ticket, anchor).model_dump(mode="json")
-            data.pop("sla")
-            expected[("ticket", ticket.id)] = data
-        for comment in comment_rows:
-            expected[("comment", comment.id)] = comment_out(comment).model_dump(mode="json")
-        for entry in session.scalars(select(TicketHistory)):
-            expected[("history", entry.id)] = history_out(entry).model_dump(mode="json")
+        comments = session.scalar(select(func.count()).select_from(Comment))
+        assert comments == sum(1 for kind in traffic.kinds.values() if kind == "add_comment")
+        expected = feed_state(session)
     for reader in readers:
         assert reader.seqs == list(range(1, high + 1))  # every change, once, in order
-        seen = {}
-        for key, data in reader.state.items():
-            if key[0] in ("ticket", "comment", "history"):
-                seen[key] = {name: value for name, value in data.items() if name != "sla"}
+        seen = {
+            key: {name: value for name, value in data.items() if name != "sla"}
+            for key, data in reader.state.items()
+            if key[0] in ("ticket", "comment", "history")
+        }
         assert seen == expected
 
 
@@ -472,7 +487,8 @@ def test_colliding_batches_through_every_process_are_never_a_500(setup: Setup) -
                 select(AppliedMutation.mutation_id).where(AppliedMutation.mutation_id.in_(applied))
             )
         )
-        assert recorded == set(applied) and len(applied) == len(set(applied))
+        assert recorded == set(applied)
+        assert len(applied) == len(set(applied))
         times: dict[int, list[tuple[int, dt.datetime]]] = {}
         for entry in session.scalars(
             select(TicketHistory).where(TicketHistory.ticket_id.in_(tickets))

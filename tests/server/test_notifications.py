@@ -13,15 +13,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthenticatorType, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import func, select, update
 
 from protocol import AddCommentCommand
 from server import changes as feed
+from server.commands import apply_command
 from server.db import make_sessionmaker, transaction
 from server.models import Organisation, OutboundEmail, User
 from server.notifications import (
@@ -34,7 +35,6 @@ from server.notifications import (
     smtp_sender,
     translations,
 )
-from server.service import apply_command
 from tests.server.conftest import World, command, open_ticket
 
 
@@ -55,14 +55,15 @@ class Mailbox:
     arrived: threading.Event = field(default_factory=threading.Event)
 
     async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if self.refuse:
             return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)  # aiosmtpd decodes nothing by default
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
@@ -78,8 +79,10 @@ class Smtp:
     logins: list[str]
 
 
-def _authenticator(logins: list[str]) -> Any:
-    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+def _authenticator(logins: list[str]) -> AuthenticatorType:
+    def check(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
         if isinstance(data, LoginPassword) and data.password == b"s3cret":
             logins.append(data.login.decode())
             return AuthResult(success=True)
@@ -106,14 +109,28 @@ def smtp() -> Iterator[Smtp]:
         controller.stop()
 
 
-def worker_for(world: World, port: int, **options: Any) -> MailWorker:
+class WorkerOptions(TypedDict, total=False):
+    max_attempts: int
+    base_delay: dt.timedelta
+    lease: dt.timedelta
+    batch: int
+
+
+def worker_for(
+    world: World,
+    port: int,
+    *,
+    username: str = "",
+    password: str = "",
+    **options: Unpack[WorkerOptions],
+) -> MailWorker:
     settings = SmtpSettings(
         host="127.0.0.1",
         port=port,
         security="none",
         sender="Support <support@offimizer.test>",
-        username=options.pop("username", ""),
-        password=options.pop("password", ""),
+        username=username,
+        password=password,
         timeout=5,
     )
     return MailWorker(
@@ -211,18 +228,23 @@ def test_a_refused_or_rolled_back_change_queues_nothing(world: World) -> None:
     reply = AddCommentCommand(
         type="add_comment",
         mutation_id=uuid.uuid4(),
-        ticket_id=int(str(ticket["id"])),
-        base_version=int(str(ticket["version"])),
+        ticket_id=ticket["id"],
+        base_version=ticket["version"],
         body="never sent",
         public=True,
     )
-    with pytest.raises(RuntimeError), transaction(factory) as session:
-        lead = session.get(User, world.ids["lead"])
-        assert lead is not None
-        applied = apply_command(session, feed.ChangeSet(), lead, reply, world.clock())
-        assert applied.status == "applied"
-        assert session.scalar(select(func.count()).select_from(OutboundEmail)) == 1
-        raise RuntimeError("the transaction fails after the change")
+
+    def reply_then_fail() -> None:
+        with transaction(factory) as session:
+            lead = session.get(User, world.ids["lead"])
+            assert lead is not None
+            applied = apply_command(session, feed.ChangeSet(), lead, reply, world.clock())
+            assert applied.status == "applied"
+            assert session.scalar(select(func.count()).select_from(OutboundEmail)) == 1
+            raise RuntimeError("the transaction fails after the change")
+
+    with pytest.raises(RuntimeError, match="fails after the change"):
+        reply_then_fail()
     assert outbox(world) == []
 
 

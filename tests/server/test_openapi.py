@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.__main__ import main
+from server.app import create_app
 from server.openapi import REGENERATE, REPOSITORY_COPY, generate
 from tests.server.conftest import World
 
@@ -16,7 +17,7 @@ METHODS = ("get", "put", "post", "delete", "patch")
 
 
 def test_the_committed_document_is_current() -> None:
-    current = generate()
+    current = generate(create_app)
     committed = REPOSITORY_COPY.read_text(encoding="utf-8") if REPOSITORY_COPY.exists() else ""
     assert committed == current, (
         f"{REPOSITORY_COPY.name} is out of date with the API: regenerate it with `{REGENERATE}`"
@@ -44,7 +45,7 @@ def test_the_command_writes_a_stable_document(
 
 
 def operations() -> list[tuple[str, str, dict[str, object]]]:
-    document = json.loads(generate())
+    document = json.loads(generate(create_app))
     return [
         (path, method, item[method])
         for path, item in document["paths"].items()
@@ -54,7 +55,7 @@ def operations() -> list[tuple[str, str, dict[str, object]]]:
 
 
 def test_every_operation_but_sign_in_requires_a_bearer_token() -> None:
-    document = json.loads(generate())
+    document = json.loads(generate(create_app))
     assert document["components"]["securitySchemes"]["bearer"] == {
         "type": "http",
         "scheme": "bearer",
@@ -65,7 +66,7 @@ def test_every_operation_but_sign_in_requires_a_bearer_token() -> None:
 
 
 def test_errors_are_documented_in_the_error_shape_the_server_sends() -> None:
-    document = json.loads(generate())
+    document = json.loads(generate(create_app))
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas  # FastAPI's default shape is never sent
     assert set(schemas["ErrorOut"]["properties"]) == {"code", "message", "errors"}
@@ -80,7 +81,7 @@ def test_errors_are_documented_in_the_error_shape_the_server_sends() -> None:
 
 
 def test_the_sign_in_body_is_documented_as_json_and_as_a_form() -> None:
-    document = json.loads(generate())
+    document = json.loads(generate(create_app))
     body = document["paths"]["/api/v1/auth/token"]["post"]["requestBody"]
     assert set(body["content"]) == {"application/json", "application/x-www-form-urlencoded"}
     login = document["components"]["schemas"]["LoginRequest"]

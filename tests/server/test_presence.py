@@ -19,7 +19,7 @@ def here(world: World, by: str, **body: object) -> dict[str, Any]:
     return result
 
 
-def who(world: World, by: str, **params: Any) -> dict[str, dict[str, Any]]:
+def who(world: World, by: str, **params: str | int) -> dict[str, dict[str, Any]]:
     response = world.client.get(URL, params=params, headers=world.headers(by))
     assert response.status_code == 200, response.text
     return {entry["display_name"]: entry for entry in response.json()["users"]}

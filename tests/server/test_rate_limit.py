@@ -9,9 +9,10 @@ from collections import Counter
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from server.app import ADDRESS_FAILURES, PAIR_FAILURES, create_app
+from server.app import create_app
 from server.db import make_sessionmaker, transaction
 from server.models import LoginFailure
+from server.signin import ADDRESS_FAILURES, PAIR_FAILURES
 from tests.server.conftest import PASSWORD, World
 
 PARALLEL = 12

@@ -30,14 +30,16 @@ def z(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def act(world: World, when: dt.datetime, by: str, ticket: Any, kind: str, **fields: Any) -> None:
+def act(
+    world: World, when: dt.datetime, by: str, ticket: dict[str, Any], kind: str, **fields: object
+) -> None:
     world.clock.now = when
     current = fetch(world, ticket["id"])
     result = send(world, by, command(kind, current, **fields))[0]
     assert result["status"] == "applied", result
 
 
-def create(world: World, when: dt.datetime, by: str = "lead", **fields: Any) -> dict[str, Any]:
+def create(world: World, when: dt.datetime, by: str = "lead", **fields: object) -> dict[str, Any]:
     world.clock.now = when
     return open_ticket(world, by=by, **fields)
 
@@ -80,7 +82,7 @@ def month(world: World) -> dict[str, Any]:
     return {"A": a, "B": b, "C": c, "D": d, "E": e, "F": f}
 
 
-def report(world: World, by: str, **params: Any) -> dict[str, Any]:
+def report(world: World, by: str, **params: str | int) -> dict[str, Any]:
     response = world.client.get(URL, params=params, headers=world.headers(by))
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -239,7 +241,9 @@ def test_an_unknown_team_is_not_found_and_an_empty_period_has_no_rates(world: Wo
     assert counts(empty["total"]) == (0,) * 6
     assert empty["total"]["response_rate"] is None
     assert empty["total"]["response_p90_seconds"] is None
-    assert empty["by_priority"] == [] and empty["weeks"] == [] and empty["breached"] == []
+    assert empty["by_priority"] == []
+    assert empty["weeks"] == []
+    assert empty["breached"] == []
 
 
 def test_a_ticket_pending_past_its_target_is_listed_with_its_due_instant(world: World) -> None:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
+from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -67,7 +68,7 @@ CHECKS: Final = [
 ]
 
 
-def _streams(operation: Any) -> bool:
+def _streams(operation: APIOperation[Any, Any, Any, Any]) -> bool:
     """Server-Sent Events never end: they are tested elsewhere, not fuzzed."""
     for answer in operation.definition.raw.get("responses", {}).values():
         if "text/event-stream" in answer.get("content", {}):
@@ -75,6 +76,7 @@ def _streams(operation: Any) -> bool:
     return str(operation.path).endswith("/events")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize("role", ["admin", "alice"])
 def test_generated_requests_get_documented_answers_and_no_server_error(

@@ -23,12 +23,12 @@ import pytest
 
 from protocol import Role
 from server import changes as feed
-from server.app import ADDRESS_FAILURES
 from server.db import make_engine, make_sessionmaker, transaction
+from server.directory import create_user
 from server.migrate import upgrade
 from server.models import AuthToken
 from server.security import new_token, token_digest
-from server.service import create_user
+from server.signin import ADDRESS_FAILURES
 from tests.server.conftest import PG_URL, postgres_database
 from tests.server.test_events import ends_within, reading
 

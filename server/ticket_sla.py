@@ -1,4 +1,4 @@
-"""SLA on every read: clocks replayed from the ticket history with the stored policy.
+"""Tickets' SLA on the server: the stored settings, and clocks replayed on every read.
 
 Nothing about SLA is stored on a ticket: the ``created``, ``status``,
 ``priority``, ``severity`` and ``responded`` history entries become
