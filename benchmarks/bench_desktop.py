@@ -66,10 +66,10 @@ from desktop.models.sla_cells import MINUTES_GRID
 from desktop.models.sla_memo import calendar_path, memo_path
 from desktop.views.main_window import MainWindow
 from desktop.views.notifications import SlaNotifier
-from desktop.warmup import hold_collector, settle_heap
 from protocol import Change, ChangePage
 from sla.clock import Status
 from sync.cache import Cache, utc_now
+from sync.collector import freeze_heap, hold_collector
 from sync.store import Store
 
 TICKETS = 100_000
@@ -213,7 +213,7 @@ def open_window(path: Path) -> tuple[Cache, MainWindow, float]:
     window = MainWindow(cache, me=DEMO_AGENT_ID, clock=business_clock(clock_file(path)))
     # as the console runs it: with the desktop notifications watching my tickets
     SlaNotifier(window.model, DEMO_AGENT_ID, parent=window)
-    settle_heap()
+    freeze_heap()
     window.table.viewport().installEventFilter(painted)
     window.show()
     while painted.at is None and time.perf_counter() - start < 60:
@@ -329,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             QTimer.singleShot(300, settle.quit)
             settle.exec()
             if ticking:
-                window.tick()
+                window.heartbeat.tick()
             else:
-                window.ticker.stop()
+                window.heartbeat.stop()
             loop = QEventLoop()
             QTimer.singleShot(int(TICK_SECONDS * 1000), loop.quit)
             profiler = cProfile.Profile() if profile else None
@@ -354,16 +354,17 @@ def main(argv: list[str] | None = None) -> int:
         seconds_raw = cpu_ms_per_second(True)
         seconds_ms = seconds_raw - idle
         window.show_view(QueueView.ALL)
-        window.tick()
+        window.heartbeat.tick()
 
         # -- a sync touching 100 tickets (the first ones on screen): to the queue repainted
         touched = model.ticket_ids()[:SYNCED]
         page = sync_page(cache, touched)
-        Store(cache, user_id=DEMO_AGENT_ID).apply_page(page)
+        # stored by a store of its own (the engine's worker): the bus's settling left out
+        stored = Store(cache, user_id=DEMO_AGENT_ID).apply_page(page)
         repainted = FirstPaint()
         window.table.viewport().installEventFilter(repainted)
         started = time.perf_counter()
-        window.refresh_changed()  # what the window does once a sync pass is stored
+        window.bus.publish(stored.changes)  # what the window hears once the page is stored
         while repainted.at is None and time.perf_counter() - started < 60:
             app.processEvents()
         sync_ms = ((repainted.at or time.perf_counter()) - started) * 1000

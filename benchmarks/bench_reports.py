@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select
 
 from server.db import make_engine, make_sessionmaker, transaction
-from server.demo import WINDOW_DAYS, seed_demo
+from server.demo.planner import WINDOW_DAYS
+from server.demo.seed import seed_demo
 from server.migrate import upgrade
 from server.models import User
 from server.reports import compliance_report

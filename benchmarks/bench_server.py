@@ -3,7 +3,7 @@
 Run with ``python benchmarks/bench_server.py``.  For each database it:
 
 * seeds a fresh database with 100,000 tickets (Core bulk inserts through
-  :func:`server.demo.write_tickets`: a creation for each, a public reply and the
+  :func:`server.demo.writer.write_tickets`: a creation for each, a public reply and the
   first response for most, the change-feed rows that go with them), then
   starts ``offimizer-server serve`` on a free port of 127.0.0.1 as production
   runs it: one process on SQLite (several need PostgreSQL), ``--pg-workers``
@@ -53,11 +53,13 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from server.db import make_engine, make_sessionmaker, transaction
-from server.demo import Step, TicketPlan, seed_demo, write_tickets
+from server.demo.planner import Step, TicketPlan
+from server.demo.seed import seed_demo
+from server.demo.writer import write_tickets
 from server.migrate import upgrade
 from server.models import AuthToken, Organisation, Team, User
 from server.security import new_token, token_digest
-from server.slaclock import load_settings
+from server.ticket_sla import load_settings
 
 FEED_TARGET = 5_000.0  # tickets/s
 PULL_P95_TARGET_MS = 100.0

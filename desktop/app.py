@@ -8,7 +8,7 @@
   sign-in (no remembered token, or the server refused it);
 - with ``--demo`` it starts the reference server in-process with demo data
   (:mod:`desktop.embedded_server`) and signs in as the demo agent over a
-  temporary cache; without demo seeding in the server, a cache-seeded demo.
+  temporary cache.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from keyring.backends import null
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from desktop.demo_data import seed_demo
-from desktop.embedded_server import EmbeddedServer, demo_available
+from desktop.embedded_server import EmbeddedServer
+from desktop.icon import application_icon
 from desktop.models import sla_cells
 from desktop.models.queue import QueueView
 from desktop.qt_language import use_language
 from desktop.views.errors import ErrorReporter
-from desktop.views.main_window import ConnectionState, MainWindow
+from desktop.views.main_window import MainWindow
 from desktop.views.notifications import SlaNotifier
 from desktop.views.settings import (
     APPLICATION,
@@ -47,14 +47,15 @@ from desktop.views.settings import (
     save_layout,
 )
 from desktop.views.sign_in import SignInDialog, SignInRequest
-from desktop.warmup import hold_collector, settle_heap
 from i18n import _
+from resources import APP_ID
 from sync.cache import Cache, cache_path
 from sync.client import ApiClient, ApiError, InsecureServerError
+from sync.collector import freeze_heap, hold_collector
 from sync.credentials import Credentials, remember_problem
 from sync.engine import SyncEngine, SyncState, SyncStatus
 
-__all__ = ["Console", "Session", "application", "open_demo", "run", "save_screenshot"]
+__all__ = ["Console", "Session", "application", "run", "save_screenshot"]
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +79,11 @@ def application() -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(_("Offimizer Console"))
     app.setOrganizationName(ORGANISATION)
+    # Every window and dialog inherits the icon; Wayland ignores it and shows the desktop
+    # entry's instead, which it finds by the desktop file name.
+    app.setWindowIcon(application_icon())
+    app.setDesktopFileName(APP_ID)
     return app
-
-
-def open_demo(stack: contextlib.ExitStack) -> tuple[Cache, int]:
-    """A temporary cache seeded with the demo queue, removed when ``stack`` closes."""
-    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="offimizer-demo-"))
-    cache = Cache.open(Path(folder) / "demo.sqlite3")
-    stack.callback(cache.close)
-    info = seed_demo(cache)
-    return cache, info.me
 
 
 async def save_screenshot(widget: QWidget, path: Path) -> None:
@@ -205,7 +201,9 @@ class Console(QObject):
     # -- sessions ------------------------------------------------------------------------
 
     def _window(self, cache: Cache, me: int | None) -> MainWindow:
-        replaced, self.window = self.window, None  # closing it is no quitting (below)
+        # forgotten first: closing the replaced window must not quit the console
+        # (see _window_closed)
+        replaced, self.window = self.window, None
         if replaced is not None:
             save_layout(replaced, self.settings)
             replaced.close()
@@ -255,11 +253,11 @@ class Console(QObject):
         window.attach_engine(engine)
         engine.subscribe(self._status_changed)
         window.show()
-        if await self._settle_cache(session):
+        if await self._finish_cache_check(session):
             await engine.start()
         return session
 
-    async def _settle_cache(self, session: Session) -> bool:
+    async def _finish_cache_check(self, session: Session) -> bool:
         """Once the cache's integrity check is over: a cache found unsound is rebuilt
         (its unsent commands kept), the window reads it again, and the user is told
         what happened, as when it was found unsound at open.  Before syncing: False
@@ -270,8 +268,8 @@ class Console(QObject):
             if self.session is not session:
                 return False  # closed or replaced while the check ran
             try:
-                rebuilt = cache.settle()
-            except Exception as error:  # the bad file could not be set aside, say
+                rebuilt = cache.rebuild_if_unsound()
+            except Exception as error:  # the bad file could not be set aside, for one
                 log.exception("the unsound cache %s could not be rebuilt", cache.path)
                 window.show_cache_failure(error)
                 return False
@@ -287,7 +285,8 @@ class Console(QObject):
 
     def _status_changed(self, status: SyncStatus) -> None:
         if status.state is SyncState.AUTH_REQUIRED and not self._prompted:
-            self._prompted = True  # once by itself; then from the status bar or the menu
+            # the dialog opens by itself once; after that, from the status bar or the menu
+            self._prompted = True
             asyncio.get_running_loop().call_soon(self.show_sign_in, status.error)
 
     # -- signing in and out --------------------------------------------------------------
@@ -438,14 +437,6 @@ class Console(QObject):
             cache=cache,
         )
 
-    def start_offline_demo(self, stack: contextlib.ExitStack) -> MainWindow:
-        """The demo without a server: a cache seeded with a demo queue."""
-        cache, me = open_demo(stack)
-        window = self._window(cache, me)
-        window.set_connection_state(ConnectionState.OFFLINE)
-        window.show()
-        return window
-
     async def wait_first_sync(self, timeout: float = _FIRST_SYNC_WAIT_S) -> None:
         """Until the engine's first pass is over (for ``--screenshot``)."""
         session = self.session
@@ -499,12 +490,9 @@ async def _main(
     console.quitRequested.connect(closed.set)
     try:
         if demo:
-            if demo_available():
-                # the workload and the report are the team lead's: sign in as the demo lead
-                lead = view in _LEAD_VIEWS
-                await console.start_demo(stack, username=_DEMO_LEAD if lead else None)
-            else:
-                console.start_offline_demo(stack)
+            # the workload and the report are the team lead's: sign in as the demo lead
+            lead = view in _LEAD_VIEWS
+            await console.start_demo(stack, username=_DEMO_LEAD if lead else None)
         elif not await console.start():
             return 0
         window = console.window
@@ -512,7 +500,7 @@ async def _main(
         if screenshot is not None or (view in _LEAD_VIEWS and not window.team.lead):
             # the queue shows meanwhile; the lead's screens need the role the sync brings
             await _unless_closed(closed, console.wait_first_sync())
-        settle_heap()
+        freeze_heap()
         shown = await _unless_closed(closed, show_view(window, view))
         if shown is None:
             return 0
@@ -548,11 +536,11 @@ async def show_view(window: MainWindow, view: str) -> QWidget:
     if view == "workload":
         window.show_view(QueueView.MY_TEAMS)  # the team's tickets beside its workload
         window.show_workload()
-        await window.team.presence.settle()  # who is online, before the picture
+        await window.team.presence.wait_reported()  # who is online, before the picture
     elif view == "report":
         report = window.show_compliance_report()
         if report is not None:
-            await report.settled()
+            await report.wait_fetched()
             return report
     return window
 
@@ -566,7 +554,7 @@ def run(
     view: str = "queue",
 ) -> int:
     """Open the console (on ``view``); with ``screenshot``, save that window and exit."""
-    hold_collector()  # until the window is up (see desktop.warmup)
+    hold_collector()  # until the window is up (see sync.collector)
     app = application()
     with contextlib.ExitStack() as stack:
         if settings_path is None and screenshot is not None:

@@ -19,7 +19,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final
 
-from protocol import Change, ChangePage, SlaConfigOut
+from protocol import SlaConfigOut
+from protocol.pages import PageBuilder
 from sla.calendar import BusinessCalendar, from_us, to_us
 from sla.clock import Created, Event, PriorityChanged, Responded, Status, StatusChanged, evaluate
 from sla.policy import (
@@ -117,34 +118,6 @@ class DemoInfo:
     pending_commands: int
 
 
-class _Feed:
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-
-    def add(self, entity: str, entity_id: int, data: dict[str, Any]) -> None:
-        seq = len(self.changes) + 1
-        self.changes.append(
-            Change.model_validate(
-                {
-                    "seq": seq,
-                    "cursor": f"demo-{seq}",
-                    "entity": entity,
-                    "id": entity_id,
-                    "op": "upsert",
-                    "data": data,
-                }
-            )
-        )
-
-    def page(self) -> ChangePage:
-        return ChangePage(
-            changes=self.changes,
-            next_cursor=self.changes[-1].cursor if self.changes else "demo-0",
-            has_more=False,
-            estimate=0,
-        )
-
-
 def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat()
 
@@ -175,27 +148,8 @@ class _Ticket:
         return from_us(self.calendar.locate_us(position), dt.UTC)
 
 
-def seed_demo(
-    cache: Cache,
-    *,
-    now: dt.datetime | None = None,
-    count: int = 200,
-    seed: int = 20260302,
-    policy: SlaPolicy | None = None,
-    calendar: BusinessCalendar | None = None,
-) -> DemoInfo:
-    """Fill ``cache`` with a demo queue as it stands at ``now`` (default: the cache's clock)."""
-    policy = policy or default_policy()
-    calendar = calendar or default_calendar()
-    moment = now or cache.clock()
-    now_us = to_us(moment)
-    rng = random.Random(seed)
-    cache.put_sla_config(
-        SlaConfigOut(
-            policy=policy.to_dict(), calendar=calendar_to_dict(calendar), updated_at=moment
-        )
-    )
-    feed = _Feed()
+def _add_directory(feed: PageBuilder) -> None:
+    """The demo's users, teams and organisations."""
     for user_id, username, name, role, teams in _AGENTS:
         feed.add(
             "user",
@@ -216,6 +170,51 @@ def seed_demo(
     for org_id, org_name, plan in _ORGANISATIONS:
         feed.add("organisation", org_id, {"id": org_id, "name": org_name, "plan": plan})
 
+
+def _clock_fraction(rng: random.Random) -> float:
+    """How far along its clock a ticket stands: mostly comfortable, some at risk, some
+    breached."""
+    bucket = rng.random()
+    if bucket < 0.6:
+        return rng.uniform(0.05, 0.65)
+    if bucket < 0.8:
+        return rng.uniform(0.8, 0.97)
+    return rng.uniform(1.02, 1.35)
+
+
+def _assignee(rng: random.Random, status: Status, members: list[int]) -> int | None:
+    """Who a demo ticket is given to: the demo agent now and then, else a team member,
+    or nobody (most new tickets)."""
+    if status is Status.NEW and rng.random() >= 0.3:
+        return None
+    if rng.random() < 0.3 and DEMO_AGENT_ID in members:
+        return DEMO_AGENT_ID
+    return rng.choice(members) if rng.random() < 0.8 else None
+
+
+def seed_demo(
+    cache: Cache,
+    *,
+    now: dt.datetime | None = None,
+    count: int = 200,
+    seed: int = 20260302,
+    policy: SlaPolicy | None = None,
+    calendar: BusinessCalendar | None = None,
+) -> DemoInfo:
+    """Fill ``cache`` with a demo queue as it stands at ``now`` (default: the cache's clock)."""
+    policy = policy or default_policy()
+    calendar = calendar or default_calendar()
+    moment = now or cache.clock()
+    now_us = to_us(moment)
+    rng = random.Random(seed)
+    cache.put_sla_config(
+        SlaConfigOut(
+            policy=policy.to_dict(), calendar=calendar_to_dict(calendar), updated_at=moment
+        )
+    )
+    feed = PageBuilder(cursor_prefix="demo-")
+    _add_directory(feed)
+
     history_id = 0
     comment_id = 0
     year = moment.astimezone(calendar.zone).year
@@ -229,15 +228,7 @@ def seed_demo(
         priority = rng.choice(priorities)
         severity = rng.choice(severities)
         targets = policy.rules(plan, priority.value, severity.value)
-        # where the clock stands: mostly comfortable, some at risk, some breached
-        bucket = rng.random()
-        fraction = (
-            rng.uniform(0.05, 0.65)
-            if bucket < 0.6
-            else rng.uniform(0.8, 0.97)
-            if bucket < 0.8
-            else rng.uniform(1.02, 1.35)
-        )
+        fraction = _clock_fraction(rng)
         if status is Status.NEW:
             elapsed = int(targets.response * fraction)
         else:
@@ -246,11 +237,7 @@ def seed_demo(
         story = _Ticket(calendar, now_us, elapsed)
         team_id, _team = rng.choice(_TEAMS)
         members = [a[0] for a in _AGENTS if team_id in a[4]]
-        assignee: int | None = None
-        if status is not Status.NEW or rng.random() < 0.3:
-            assignee = DEMO_AGENT_ID if rng.random() < 0.3 and DEMO_AGENT_ID in members else None
-            if assignee is None and rng.random() < 0.8:
-                assignee = rng.choice(members)
+        assignee = _assignee(rng, status, members)
         initial_priority = priority
         raised = priority in (Priority.P1, Priority.P2) and rng.random() < 0.25
         if raised:

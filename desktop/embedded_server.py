@@ -14,16 +14,7 @@ from pathlib import Path
 
 from server.threaded import ServerThread
 
-__all__ = ["EmbeddedServer", "demo_available"]
-
-
-def demo_available() -> bool:
-    """Whether the server ships demo seeding (:func:`server.demo.seed_demo`)."""
-    try:
-        from server import demo
-    except ImportError:
-        return False
-    return callable(getattr(demo, "seed_demo", None)) and hasattr(demo, "DEMO_PASSWORD")
+__all__ = ["EmbeddedServer"]
 
 
 @dataclass
@@ -48,7 +39,7 @@ class EmbeddedServer:
         """A seeded demo server, running until ``stack`` closes."""
         from server.app import create_app
         from server.db import make_engine, make_sessionmaker, transaction
-        from server.demo import DEMO_PASSWORD, seed_demo
+        from server.demo.seed import DEMO_PASSWORD, seed_demo
         from server.migrate import upgrade
 
         shm = Path("/dev/shm")  # a RAM disk where there is one: seeding is write-bound

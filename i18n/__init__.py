@@ -19,7 +19,7 @@ import os
 import threading
 from functools import cache
 from importlib import resources
-from typing import Final
+from typing import Final, Literal
 
 from babel import Locale, UnknownLocaleError
 from babel import dates as _dates
@@ -223,16 +223,16 @@ def format_timedelta(
     *,
     add_direction: bool = False,
     threshold: float = 0.85,
-    granularity: str = "second",
-    format: str = "long",
+    granularity: Literal["year", "month", "week", "day", "hour", "minute", "second"] = "second",
+    format: Literal["narrow", "short", "medium", "long"] = "long",
 ) -> str:
     """A rounded, human duration ("2 hours", "in 2 hours") in the current locale."""
     return _dates.format_timedelta(
         delta,
         add_direction=add_direction,
         threshold=threshold,
-        granularity=granularity,  # type: ignore[arg-type]
-        format=format,  # type: ignore[arg-type]
+        granularity=granularity,
+        format=format,
         locale=current_locale(),
     )
 

@@ -256,10 +256,6 @@ class ClockState(NamedTuple):
         return None if self.stopped_us is None else from_us(self.stopped_us, self.calendar.zone)
 
     @property
-    def started_at(self) -> dt.datetime:
-        return from_us(self.segments[0][0], self.calendar.zone)
-
-    @property
     def at_risk(self) -> bool:
         """Running or paused, not yet breached, and within the warning threshold."""
         remaining = self.target_us - self.elapsed_us
@@ -543,8 +539,10 @@ class QueueSla:
     """The SLA state of a whole queue at one instant, in columns.
 
     For each clock: the state (its index in :class:`ClockStatus`), the remaining
-    business time and the due instant (microseconds since the epoch;
-    :data:`NO_DUE` while paused); for each ticket, its priority as of now (its
+    business time, the due instant (microseconds since the epoch; :data:`NO_DUE`
+    while paused) and the policy's at-risk threshold for its target (the
+    remaining business time at or below which a running clock is at risk, as
+    :attr:`ClockState.risk_us`); for each ticket, its priority as of now (its
     index in :class:`~sla.policy.Priority`) and the next instant its clocks
     change (:meth:`TicketSla.next_change_us` to ``granularity``; -1: none).  One
     array entry a ticket and no Python object a ticket, so a queue of 100,000
@@ -562,9 +560,11 @@ class QueueSla:
         "priority",
         "resolution_due_us",
         "resolution_remaining_us",
+        "resolution_risk_us",
         "resolution_state",
         "response_due_us",
         "response_remaining_us",
+        "response_risk_us",
         "response_state",
     )
 
@@ -592,6 +592,8 @@ class QueueSla:
                 self.resolution_due_us,
                 self.priority,
                 self.next_change_us,
+                self.response_risk_us,
+                self.resolution_risk_us,
             ) = _queue_columns(
                 histories,
                 policy,
@@ -624,10 +626,12 @@ _Columns = tuple[
     "array[int]",
     bytearray,
     "array[int]",
+    "array[int]",
+    "array[int]",
 ]
 
 
-def _queue_columns(
+def _queue_columns(  # noqa: C901 - fused for speed (bench_sla): split, it pays calls per ticket
     histories: Iterable[Sequence[Event]],
     policy: SlaPolicy,
     calendar: BusinessCalendar,
@@ -652,6 +656,8 @@ def _queue_columns(
         array("q"),
         bytearray(),
         array("q"),
+        array("q"),
+        array("q"),
     )
     add_response_state = columns[0].append
     add_resolution_state = columns[1].append
@@ -661,6 +667,8 @@ def _queue_columns(
     add_resolution_due = columns[5].append
     add_priority = columns[6].append
     add_change = columns[7].append
+    add_response_risk = columns[8].append
+    add_resolution_risk = columns[9].append
 
     # the index's two searches, memoised by the hour and inlined (see SpanMemo):
     # every instant looked up lies between a creation and now, both in the horizon
@@ -731,7 +739,7 @@ def _queue_columns(
                 break
             kind = type(event)  # final classes: identity is isinstance, faster
             if kind is StatusChanged:
-                new = event.status  # type: ignore[union-attr]
+                new = event.status  # type: ignore[union-attr]  # `kind is` does not narrow
                 if new is resolved_status or new is closed_status:
                     if response_stop_pos < 0 or stop_pos < 0:
                         start, end, before, after = instant_spans(at // bucket) or instant_span(at)
@@ -769,9 +777,9 @@ def _queue_columns(
                     )
                     response_priority, response_severity = priority, severity
             elif kind is PriorityChanged:
-                priority = event.priority  # type: ignore[union-attr]
+                priority = event.priority  # type: ignore[union-attr]  # `kind is` does not narrow
             elif kind is SeverityChanged:
-                severity = event.severity  # type: ignore[union-attr]
+                severity = event.severity  # type: ignore[union-attr]  # `kind is` does not narrow
             elif kind is Created:
                 plain = False  # created twice: _evaluate raises
                 break
@@ -798,6 +806,7 @@ def _queue_columns(
         target = rules.response
         remaining = target - (reference - created_pos)
         add_response_remaining(remaining)
+        add_response_risk(rules.response_risk)
         if response_stop_pos >= 0:
             add_response_state(met if remaining >= 0 else missed)
         elif remaining < 0:
@@ -843,6 +852,7 @@ def _queue_columns(
         target = rules.resolution
         remaining = target - elapsed
         add_resolution_remaining(remaining)
+        add_resolution_risk(rules.resolution_risk)
         if stop_pos >= 0:
             add_resolution_state(met if remaining >= 0 else missed)
         elif remaining < 0:
@@ -894,6 +904,8 @@ def _append_columns(
     columns[4].append(NO_DUE if due is None else due)
     due = resolution.due_us
     columns[5].append(NO_DUE if due is None else due)
+    columns[8].append(response.risk_us)
+    columns[9].append(resolution.risk_us)
 
 
 def _in_order(history: Sequence[Event]) -> bool:
@@ -904,7 +916,7 @@ def _sorted(history: Sequence[Event]) -> list[Event]:
     return sorted(history, key=_instant)  # stable: same-instant order kept
 
 
-def _evaluate(
+def _evaluate(  # noqa: C901 - evaluate_many's hot loop (bench_sla): split, it pays calls
     history: Sequence[Event],
     policy: SlaPolicy,
     calendar: BusinessCalendar,
@@ -965,7 +977,7 @@ def _evaluate(
             break
         kind = type(event)  # the event classes are final: identity is isinstance, faster
         if kind is StatusChanged:
-            new = event.status  # type: ignore[union-attr]
+            new = event.status  # type: ignore[union-attr]  # `kind is` does not narrow
             if new is Status.RESOLVED or new is Status.CLOSED:
                 at_pos = -1
                 if response_stop is None:
@@ -1010,9 +1022,9 @@ def _evaluate(
                 response_stop_pos = position(at)
                 response_target_at_stop = (priority, severity)
         elif kind is PriorityChanged:
-            priority = event.priority  # type: ignore[union-attr]
+            priority = event.priority  # type: ignore[union-attr]  # `kind is` does not narrow
         elif kind is SeverityChanged:
-            severity = event.severity  # type: ignore[union-attr]
+            severity = event.severity  # type: ignore[union-attr]  # `kind is` does not narrow
         elif kind is Created:
             raise HistoryError("a ticket history has a single creation event")
 

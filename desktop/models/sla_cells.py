@@ -1,7 +1,7 @@
 """From cached history to SLA clocks, and from clocks to what a queue cell shows.
 
 The cache keeps every ticket's history as rows (``field``, ``at``, ``after``);
-:func:`read_sla_history` reads those the SLA replays, in bulk, and
+:meth:`sync.cache.Cache.sla_history` reads those the SLA replays, in bulk, and
 :func:`events_from_history` turns them into :mod:`sla.clock` events, the same
 events the server replays, so the console and the server agree on every clock.
 The policy and calendar come from the cache's SLA documents, or the contract's
@@ -16,26 +16,17 @@ import datetime as dt
 import functools
 import json
 import logging
-import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-
-from sqlalchemy.engine import Connection
 
 import i18n
 from desktop.models import sla_memo
 from i18n import N_, gettext
 from sla.calendar import BusinessCalendar, CalendarError, duration_to_us, to_us
 from sla.clock import ClockState, ClockStatus, Event, HistoryError, TicketSla, evaluate
-from sla.history import (
-    SLA_FIELDS,
-    HistoryEntry,
-    HistoryEntryError,
-    HistoryRow,
-    events_from_cached_history,
-)
+from sla.history import HistoryEntry, HistoryEntryError, events_from_cached_history
 from sla.policy import (
     SlaConfigError,
     SlaPolicy,
@@ -47,7 +38,6 @@ from sync.cache import Cache
 
 __all__ = [
     "CellStyle",
-    "HistoryRow",
     "SlaRules",
     "clock_due_us",
     "clock_sort_key",
@@ -59,7 +49,6 @@ __all__ = [
     "evaluate_safely",
     "events_from_history",
     "on_minutes_grid",
-    "read_sla_history",
     "shown_until_us",
     "ticket_sort_key",
     "wording",
@@ -140,41 +129,6 @@ def _documents(
         if len(_RULES) >= 4:
             _RULES.clear()
         _RULES[key] = found
-    return found
-
-
-#: Ticket ids per ``IN (…)`` query.
-_CHUNK: Final = 500
-
-
-def read_sla_history(
-    connection: Connection | sqlite3.Connection, ticket_ids: Sequence[int]
-) -> dict[int, list[HistoryRow]]:
-    """The SLA entries of these tickets' cached histories (a list for each id, maybe
-    empty), in history order, for :func:`events_from_history`; ``connection``: in
-    a transaction of SQLAlchemy's, or the driver's own (:meth:`Cache.quick_read`).
-
-    Plain tuples read through the SQLite driver (no result row object a row): the
-    queue reads the histories of up to 100,000 tickets this way.
-    """
-    found: dict[int, list[HistoryRow]] = {ticket_id: [] for ticket_id in ticket_ids}
-    fields = ", ".join(f"'{name}'" for name in SLA_FIELDS)
-    parse = dt.datetime.fromisoformat  # the cache's text is UTC: aware as read
-    raw: Any = (
-        connection
-        if isinstance(connection, sqlite3.Connection)
-        else connection.connection.driver_connection  # inside SQLAlchemy's transaction
-    )
-    for start in range(0, len(ticket_ids), _CHUNK):
-        chunk = list(ticket_ids[start : start + _CHUNK])
-        marks = ", ".join("?" * len(chunk))
-        for ticket_id, at, name, after in raw.execute(
-            "SELECT ticket_id, at, field, after FROM ticket_history "
-            f"WHERE ticket_id IN ({marks}) AND field IN ({fields}) "
-            "ORDER BY ticket_id, at, server_id IS NULL, server_id, local_id",
-            chunk,
-        ).fetchall():
-            found[ticket_id].append(HistoryRow(parse(at), name, after))
     return found
 
 

@@ -1,7 +1,8 @@
 """A memo of the queue's SLA facts, so that a cold start need not replay every history.
 
-What the queue keeps of a ticket's clocks (its sort keys, both clocks' states and
-the instant of its next state change) is a pure function of the ticket's SLA
+What the queue keeps of a ticket's clocks (its sort keys, both clocks' states, the
+instant of its next state change and the business positions from which it is at
+risk and breached) is a pure function of the ticket's SLA
 inputs (its SLA history entries, creation, priority, severity and plan), the
 policy and calendar, and the instant; and between two state changes it does not
 depend on the instant at all.  So facts computed at ``T`` still hold at any
@@ -19,7 +20,7 @@ only when all of these hold, else the ticket is evaluated as usual:
 * the ticket has no pending command (its clocks are then provisional);
 * it is at the server version it was at (a ticket row the server changed
   carries a new version), and no SLA history entry of it came into the cache
-  since the memo was written (the cache's history ids only grow);
+  since the memo was written (the cache's history marks only grow);
 * its next state change, if any, is still to come.
 
 A missing, unreadable or foreign file is no memo at all: the console works
@@ -46,17 +47,13 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from sqlalchemy import Connection
-
 from sla.calendar import BusinessCalendar
-from sla.history import SLA_FIELDS
 from sla.policy import calendar_from_dict
-from sync import schema
 
 log = logging.getLogger(__name__)
 
 #: The file's format; a change makes older files unused.
-FORMAT: Final = 1
+FORMAT: Final = 2
 SUFFIX: Final = ".queue-sla"
 _MAGIC: Final = b"offimizer-queue-sla\n"
 
@@ -77,29 +74,18 @@ def rules_digest(documents: str, plans: Iterable[tuple[int, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def changed_since(connection: Connection, history_mark: int) -> set[int]:
-    """The tickets with SLA history entries written after ``history_mark``."""
-    fields = ", ".join(f"'{name}'" for name in SLA_FIELDS)
-    raw: Any = connection.connection.driver_connection  # inside SQLAlchemy's transaction
-    return {
-        ticket_id
-        for (ticket_id,) in raw.execute(
-            f"SELECT DISTINCT ticket_id FROM {schema.ticket_history.name} "
-            f"WHERE local_id > ? AND field IN ({fields})",
-            (history_mark,),
-        )
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """One ticket's facts as the queue keeps them (see ``QueueModel._put``)."""
+    """One ticket's facts as the queue keeps them (see
+    :meth:`desktop.models.queue.clocks.QueueClocks.set_facts`)."""
 
     key: tuple[int, int, int]
     states: tuple[int, int]
     response_key: int
     resolution_key: int
     wake: int
+    at_risk_from: int
+    breached_from: int
 
 
 # The file: the magic line, a JSON header line, then one array a column, in this order.
@@ -116,6 +102,8 @@ _COLUMNS: Final = (
     ("response_state", "B"),
     ("resolution_state", "B"),
     ("wake", "q"),
+    ("at_risk_from", "q"),
+    ("breached_from", "q"),
 )
 _LOW: Final = (1 << 64) - 1
 
@@ -126,7 +114,7 @@ class Header:
     count: int
     #: the instant the facts hold from (server time, µs)
     computed_at_us: int
-    #: the cache's highest history id when they were written
+    #: the cache's history mark when they were written (see sync.queries.Snapshot.history_mark)
     history_mark: int
 
 
@@ -207,6 +195,8 @@ def save(
         columns["response_state"].append(facts.states[0])
         columns["resolution_state"].append(facts.states[1])
         columns["wake"].append(facts.wake)
+        columns["at_risk_from"].append(facts.at_risk_from)
+        columns["breached_from"].append(facts.breached_from)
         count += 1
     written = {
         "digest": header.digest,

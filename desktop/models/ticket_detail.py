@@ -22,7 +22,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor, QFont
 
 import i18n
-from desktop.models.sla_cells import HistoryRow, SlaRules, evaluate_safely, events_from_history
+from desktop.models.sla_cells import SlaRules, evaluate_safely, events_from_history
 from i18n import N_, gettext
 from protocol import UserOut
 from sla.calendar import CalendarError
@@ -39,8 +39,10 @@ from sla.clock import (
     TimelineEntry,
     TimelineKind,
 )
+from sla.history import HistoryRow
 from sla.policy import Priority, Severity, plan_label
-from sync.cache import Cache, CommentView, HistoryView, TicketView
+from sync.cache import Cache
+from sync.queries import CommentView, HistoryView, TicketView
 
 __all__ = [
     "KB_URL",
@@ -159,10 +161,6 @@ class StagedChange:
             and self.severity is None
             and not self.assignee[0]
         )
-
-    @property
-    def moves_clocks(self) -> bool:
-        return self.status is not None or self.priority is not None or self.severity is not None
 
 
 @dataclass(frozen=True, slots=True)

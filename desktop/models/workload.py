@@ -1,21 +1,14 @@
-"""Team workload and breach forecast over the cache, and reassignments with their undo.
+"""The team lead's workload: per team and agent, open tickets, at risk, breached, pending,
+and the breaches to expect within the next four business hours if nothing moves.
 
-Everything here is derived from the local cache with :mod:`sla` (so it works
-offline): :func:`load_open_tickets` reads the open tickets of some teams with
-their SLA events, :func:`snapshot` computes both clocks of all of them at one
-instant (:func:`sla.clock.evaluate_many`) and derives their flags at any later
-instant by arithmetic (a tick replays no history), and
-:class:`WorkloadModel` counts per team and agent: open, at risk, breached,
-pending, and the breaches to expect within the next four business hours if
-nothing moves (a running clock whose remaining business time is shorter than
-the horizon).
-
-A reassignment (:func:`reassign`) is one command a ticket through the
-:class:`~sync.store.Store` (``assign`` within the team, ``set_team`` across
-teams), queued and shown at once like every command.  :func:`undo` takes back
-the last one: commands still waiting in the outbox are withdrawn (never sent);
-commands the server already applied are answered by the inverse commands,
-compare-and-set against the version the reassignment produced.
+The workload evaluates no clock of its own.  It counts on the queue's tickets and
+evaluated clocks (:class:`desktop.models.queue.QueueState`: each ticket's team,
+assignee and status, and the business positions from which it is at risk and
+breached), so opening the panel over tens of thousands of open tickets is a pass
+over columns, not a replay of their histories.  Those positions hold whenever
+they were computed (as long as nothing happens to a ticket): a tick counts the
+rows again by binary search, without a pass over the tickets; a change the queue
+read again moves its tickets between the rows (see :meth:`WorkloadModel.follow_queue`).
 """
 
 from __future__ import annotations
@@ -25,8 +18,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Final, NamedTuple
-from uuid import UUID, uuid4
+from typing import Any, Final
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -38,51 +30,36 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
-from sqlalchemy import delete, select
 
 import i18n
-from desktop.models.sla_cells import SlaRules, events_from_history, read_sla_history
+from desktop.models.forecast import forecast_from, forecasts_from
+from desktop.models.queue import QueueState
 from i18n import N_, gettext, ngettext
 from protocol import PresenceOut, Role, TeamOut, UserOut
 from sla.calendar import to_us
-from sla.clock import ClockState, Event, Status, evaluate_many
-from sync import schema
-from sync.cache import Cache, collector_paused
-from sync.outbox import apply_optimistically, enqueue, make_command, rebase
-from sync.store import Store
+from sla.clock import Status
+from sync.cache import Cache
+from sync.collector import collector_paused
 
 __all__ = [
-    "FORECAST_HORIZON",
     "LEAD_ROLES",
     "LOAD_SLICE",
-    "MovePreview",
-    "OpenTicket",
-    "Reassignment",
+    "SORT_ROLE",
+    "TARGET_ROLE",
     "Target",
-    "TicketFlags",
     "WorkloadColumn",
     "WorkloadModel",
     "WorkloadRow",
-    "evaluate_tickets",
     "is_lead",
-    "load_open_tickets",
-    "open_ticket_ids",
-    "preview_move",
-    "reassign",
-    "undo",
+    "led_teams",
 ]
 
 Index = QModelIndex | QPersistentModelIndex
 
-#: The forecast looks this far ahead, in business time.
-FORECAST_HORIZON: Final = dt.timedelta(hours=4)
-#: "will breach within the hour" in the reassignment preview, in business time.
-SOON: Final = dt.timedelta(hours=1)
 LEAD_ROLES: Final = frozenset({Role.TEAM_LEAD, Role.ADMIN})
-_DONE: Final = tuple(status.value for status in Status if status.is_done)
-_CHUNK: Final = 500
-#: Open tickets read and evaluated in one slice of a load in the background (some
-#: tens of milliseconds: the window answers between two).
+#: Open tickets whose clocks are evaluated in one slice of a load in the background,
+#: when the queue has not evaluated them yet (some tens of milliseconds: the window
+#: answers between two).
 LOAD_SLICE: Final = 1_000
 
 #: Custom roles: the sort value of a cell, the (team id, agent id or None) of a row.
@@ -114,188 +91,13 @@ def led_teams(cache: Cache, me: int | None) -> list[TeamOut]:
     return sorted(teams, key=lambda team: (team.name.casefold(), team.id))
 
 
-# -- the open tickets and their clocks -----------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
-class OpenTicket:
-    id: int
+class Target:
+    """Where tickets go: an agent of a team, or a team (nobody assigned)."""
+
     team_id: int
-    assignee_id: int | None
-    status: str
-    version: int
-    events: list[Event]
-
-
-#: Open tickets: not resolved or closed.
-_OPEN: Final = schema.tickets.c.status.not_in(_DONE)
-
-
-def open_ticket_ids(cache: Cache, team_ids: Iterable[int]) -> list[int]:
-    """The ids of the open tickets of these teams, in order."""
-    t = schema.tickets.c
-    with cache.read() as connection:
-        query = select(t.id).where(t.team_id.in_(list(team_ids)), _OPEN).order_by(t.id)
-        return list(connection.execute(query).scalars())
-
-
-def load_open_tickets(
-    cache: Cache, *, team_ids: Iterable[int] | None = None, ticket_ids: Iterable[int] | None = None
-) -> list[OpenTicket]:
-    """Open tickets (not resolved or closed) of ``team_ids`` (None: all) or of ``ticket_ids``,
-    with their SLA events, in a few bulk reads."""
-    t, o = schema.tickets.c, schema.organisations.c
-    query = (
-        select(
-            t.id, t.team_id, t.assignee_id, t.status, t.version, t.created_at, t.priority,
-            t.severity, o.plan,
-        )
-        .select_from(schema.tickets.outerjoin(schema.organisations, o.id == t.organisation_id))
-        .where(_OPEN)
-    )  # fmt: skip
-    rows: list[Any] = []
-    with cache.read() as connection:
-        if ticket_ids is not None:
-            wanted = sorted(set(ticket_ids))
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
-                rows.extend(connection.execute(query.where(t.id.in_(chunk))).all())
-        elif team_ids is not None:
-            rows = list(connection.execute(query.where(t.team_id.in_(list(team_ids)))).all())
-        else:
-            rows = list(connection.execute(query).all())
-        history = read_sla_history(connection, sorted(row.id for row in rows))
-    found = [
-        OpenTicket(
-            row.id,
-            row.team_id,
-            row.assignee_id,
-            row.status,
-            row.version,
-            events_from_history(
-                history[row.id],
-                created_at=row.created_at,
-                priority=row.priority,
-                severity=row.severity,
-                plan=row.plan or "",
-            ),
-        )
-        for row in rows
-    ]
-    found.sort(key=lambda ticket: ticket.id)
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class TicketFlags:
-    """What the workload counts of one open ticket, as of one instant."""
-
-    breached: bool
-    at_risk: bool
-    pending: bool
-    #: not breached now, and a running clock breaches within the forecast horizon
-    forecast: bool
-    #: not breached now, and a running clock breaches within :data:`SOON`
-    soon: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ClockSnapshot:
-    """The clocks of some tickets as of one business position, enough to know their flags
-    at any later instant without replaying their histories: while nothing happens to a
-    ticket, a running clock's remaining time falls with business time, a paused or
-    stopped one stays (the ``sla`` rules: breached past the target, at risk within the
-    policy's threshold while running)."""
-
-    calendar: Any
-    position_us: int
-    ids: tuple[int, ...]
-    pending: tuple[bool, ...]
-    #: per ticket, per clock: (0 running / 1 paused / 2 stopped, remaining µs, at-risk µs)
-    clocks: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]
-
-    def thresholds(self) -> list[tuple[int, int, int]]:
-        """Per ticket, the business positions from which it is (at risk, breached,
-        forecast to breach), if nothing happens to it: the flags of :meth:`flags` at
-        a position ``p`` are ``at_risk = a <= p < b``, ``breached = b <= p`` and
-        ``forecast = f <= p < b`` (``a <= b`` and ``f <= b``), so a table can count
-        them at any instant by binary search, without a pass over the tickets."""
-        horizon = FORECAST_HORIZON // dt.timedelta(microseconds=1)
-        never, always = 2**62, -(2**62)
-        found: list[tuple[int, int, int]] = []
-        for clocks in self.clocks:
-            at_risk = breached = forecast = never
-            for mode, remaining, risk in clocks:
-                if mode == 1 and remaining < 0:  # paused past its target: breached for good
-                    at_risk = breached = forecast = always
-                    break
-                if mode == 0:  # running: left = due - p; breached once left < 0
-                    due = self.position_us + remaining
-                    breached = min(breached, due + 1)
-                    at_risk = min(at_risk, due - risk)
-                    forecast = min(forecast, due - horizon + 1)
-            found.append((at_risk, breached, forecast))
-        return found
-
-    def position_at(self, now: dt.datetime) -> int:
-        """The business position of ``now``, never before the snapshot's."""
-        position: int = self.calendar.position_us(to_us(now))
-        return max(self.position_us, position)
-
-    def flags(self, now: dt.datetime) -> list[TicketFlags]:
-        """Every ticket's flags at ``now`` (at or after the snapshot), by arithmetic."""
-        passed = self.position_at(now) - self.position_us
-        horizon = FORECAST_HORIZON // dt.timedelta(microseconds=1)
-        soon = SOON // dt.timedelta(microseconds=1)
-        flags: list[TicketFlags] = []
-        for pending, clocks in zip(self.pending, self.clocks, strict=True):
-            breached = at_risk = forecast = soon_ = False
-            for mode, remaining, risk in clocks:
-                if mode == 2:  # stopped: met or missed, nothing more to come
-                    continue
-                left = remaining - passed if mode == 0 else remaining
-                if left < 0:
-                    breached = True
-                elif mode == 0:
-                    at_risk = at_risk or left <= risk
-                    forecast = forecast or left < horizon
-                    soon_ = soon_ or left < soon
-            flags.append(
-                TicketFlags(
-                    breached=breached,
-                    at_risk=not breached and at_risk,
-                    pending=pending,
-                    forecast=not breached and forecast,
-                    soon=not breached and soon_,
-                )
-            )
-        return flags
-
-
-def snapshot(tickets: Sequence[OpenTicket], rules: SlaRules, now: dt.datetime) -> ClockSnapshot:
-    """Both clocks of every ticket at ``now``, with :func:`sla.clock.evaluate_many`."""
-    latest = max((max(event.at for event in ticket.events) for ticket in tickets), default=now)
-    at = max(now, latest)
-    slas = evaluate_many([ticket.events for ticket in tickets], rules.policy, rules.calendar, at)
-
-    def clock(state: ClockState) -> tuple[int, int, int]:
-        mode = 2 if state.stopped_us is not None else 1 if state.paused else 0
-        return (mode, state.remaining_us, state.risk_us)
-
-    return ClockSnapshot(
-        rules.calendar,
-        rules.calendar.position_us(to_us(at)),
-        tuple(ticket.id for ticket in tickets),
-        tuple(ticket.status == "pending" for ticket in tickets),
-        tuple((clock(sla.response), clock(sla.resolution)) for sla in slas),
-    )
-
-
-def evaluate_tickets(
-    tickets: Sequence[OpenTicket], rules: SlaRules, now: dt.datetime
-) -> list[TicketFlags]:
-    """The flags of each ticket at ``now``."""
-    return snapshot(tickets, rules, now).flags(now)
+    agent_id: int | None
+    label: str
 
 
 # -- the workload table ---------------------------------------------------------------------
@@ -357,7 +159,7 @@ class WorkloadRow:
     #: None: unknown (offline, or no presence data yet)
     online: bool | None = None
     last_seen: dt.datetime | None = None
-    #: the row's tickets' thresholds (see ClockSnapshot.thresholds), each list sorted
+    #: the row's tickets' thresholds (see _Placed), each list sorted
     at_risk_from: list[int] = field(default_factory=list, repr=False)
     breached_from: list[int] = field(default_factory=list, repr=False)
     forecast_from: list[int] = field(default_factory=list, repr=False)
@@ -380,16 +182,11 @@ class WorkloadRow:
         )
 
 
-class _Placed(NamedTuple):
-    """What the workload keeps of one open ticket once its clocks are evaluated (not
-    its history): where it counts, and from when it is at risk, breached or forecast
-    to breach (see :meth:`ClockSnapshot.thresholds`: business positions, which hold
-    whenever they were computed, as long as nothing happens to the ticket)."""
-
-    team_id: int
-    assignee_id: int | None
-    pending: bool
-    thresholds: tuple[int, int, int]
+#: What the workload keeps of one open ticket: where it counts (team, assignee),
+#: whether it waits on the customer, and the business positions from which it is at
+#: risk and breached (which hold whenever they were computed, as long as nothing
+#: happens to the ticket).  A plain tuple: tens of thousands are made at once.
+_Placed = tuple[int, int | None, bool, int, int]
 
 
 def _directory_of(teams: Sequence[TeamOut], users: Sequence[UserOut]) -> tuple[object, ...]:
@@ -398,37 +195,37 @@ def _directory_of(teams: Sequence[TeamOut], users: Sequence[UserOut]) -> tuple[o
 
 
 def _insert(row: WorkloadRow, ticket_id: int, placed: _Placed) -> None:
-    at_risk, breached, forecast = placed.thresholds
+    _team, _assignee, pending, at_risk, breached = placed
     insort(row.ticket_ids, ticket_id)
     insort(row.at_risk_from, at_risk)
     insort(row.breached_from, breached)
-    insort(row.forecast_from, forecast)
+    insort(row.forecast_from, forecast_from(breached))
     row.open += 1
-    row.pending += placed.pending
+    row.pending += pending
 
 
 def _remove(row: WorkloadRow, ticket_id: int, placed: _Placed) -> None:
+    _team, _assignee, pending, at_risk, breached = placed
     for values, value in zip(
         (row.ticket_ids, row.at_risk_from, row.breached_from, row.forecast_from),
-        (ticket_id, *placed.thresholds),
+        (ticket_id, at_risk, breached, forecast_from(breached)),
         strict=True,
     ):
         del values[bisect_left(values, value)]
     row.open -= 1
-    row.pending -= placed.pending
+    row.pending -= pending
 
 
 class WorkloadModel(QAbstractTableModel):
     """Per team the user leads: each agent's load, and the team's unassigned tickets.
 
-    The clocks of every open ticket are evaluated once, at :meth:`reload`; after a
-    sync, :meth:`refresh_changed` evaluates only the tickets whose history grew and
-    moves them between the rows, which stay (and a selection in them): a sync of a
-    hundred tickets costs milliseconds, not a pass over the teams' tens of thousands.
-
-    With ``slice_size``, a load of more open tickets than that is done in slices
-    between events (:attr:`loading`, :attr:`loadProgress`): tens of thousands of
-    tickets take seconds to evaluate, and the window stays alive meanwhile.
+    Counted on ``queue``, the queue's tickets and evaluated clocks: the workload
+    evaluates only what the queue has not yet (a large queue evaluates lazily), in
+    slices between events with ``slice_size`` (:attr:`loading`,
+    :attr:`loadProgress`), and each ticket once for both.  Once loaded, it follows
+    every change the queue reads again (:meth:`follow_queue`, whoever asked the
+    queue to read it): the tickets concerned move between the rows, which stay
+    (and a selection in them).
     """
 
     #: a load in slices moved on, or ended (see :attr:`loading`)
@@ -440,69 +237,66 @@ class WorkloadModel(QAbstractTableModel):
         *,
         me: int | None,
         now: Callable[[], dt.datetime],
-        rules: Callable[[], SlaRules] | None = None,
+        queue: QueueState,
         slice_size: int | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._cache = cache
+        self._me = me
+        self._now = now
+        self._queue = queue
         self._slice_size = slice_size
-        #: the open tickets a load in slices has still to read, and what it read so far
+        #: the open tickets' slots a load in slices has still to evaluate, of how many
         self._queued: list[int] = []
         self._loading_total = 0
-        self._next: dict[int, _Placed] = {}
         self._refresh_after_load = False
         self._slicer = QTimer(self)
         self._slicer.setSingleShot(True)
         self._slicer.timeout.connect(self._load_slice)
-        self._cache = cache
-        self._me = me
-        self._now = now
-        self._rules = rules or (lambda: SlaRules.from_cache(cache))
+        #: each open ticket of the lead's teams, by id: where it counts, from when
         self._placed: dict[int, _Placed] = {}
         self._loaded = False
         self._team_ids: list[int] = []
         #: the teams and users the rows were laid out from (a change: laid out again)
         self._directory: tuple[object, ...] = ()
-        #: the cache's history rows read up to this one (see Cache.history_since)
-        self._history_mark = 0
-        #: the tickets in the cache then (fewer now: some were dropped, see refresh_changed)
-        self._ticket_total = 0
-        self._calendar: Any = None
+        #: the queue's generation and edition the tickets were placed from
+        self._seen = (-1, 0)
         #: the business position of the latest evaluation: counts never go back before it
         self._floor = 0
         self._rows: list[WorkloadRow] = []
         self._presence: dict[int, tuple[bool, dt.datetime]] | None = None
         self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
+        unsubscribe = queue.subscribe(self.follow_queue)
+        # a model deleted (its window gone) must not be called by the queue
+        self.destroyed.connect(lambda _obj=None, off=unsubscribe: off())
 
     # -- loading and time ---------------------------------------------------------------
 
     @property
     def loading(self) -> tuple[int, int] | None:
-        """While a load in slices runs: the open tickets read so far, and in all."""
+        """While a load in slices runs: the open tickets evaluated so far, and in all."""
         if not self._slicer.isActive():
             return None
         return self._loading_total - len(self._queued), self._loading_total
 
     def reload(self) -> None:
-        """Read the teams, agents and open tickets from the cache again (in slices
-        with ``slice_size``, when they are more)."""
-        self._history_mark = self._cache.history_mark()
-        self._ticket_total = self._cache.ticket_count()
-        teams = led_teams(self._cache, self._me)
-        self._team_ids = [team.id for team in teams]
-        slices = self._slice_size
-        if slices is None:
-            # every open ticket of the teams, its history and clocks: many objects at once
-            placed: dict[int, _Placed] = {}
-            with collector_paused():
-                self._place(placed, load_open_tickets(self._cache, team_ids=self._team_ids))
-            self._loaded_with(placed, teams)
-            return
+        """Lay out the teams and agents again, and place every open ticket of the teams
+        (their clocks evaluated first where the queue has not yet: in slices with
+        ``slice_size``, when they are more)."""
         self._slicer.stop()  # a load still running starts over
         self._refresh_after_load = False
-        self._queued = open_ticket_ids(self._cache, self._team_ids)
-        self._loading_total, self._next = len(self._queued), {}
-        if len(self._queued) <= slices:
+        teams = led_teams(self._cache, self._me)
+        self._team_ids = [team.id for team in teams]
+        self._seen = (self._queue.generation, -1)
+        evaluated = self._queue.clocks.evaluated
+        open_slots = self._open_slots()
+        self._queued = [slot for slot in open_slots if not evaluated[slot]]
+        self._loading_total = len(open_slots)
+        slices = self._slice_size
+        if slices is None:
+            self._place_all(teams, open_slots)
+        elif len(self._queued) <= slices:
             self._load_slice()  # few: at once
         else:
             self._slicer.start(0)
@@ -510,18 +304,12 @@ class WorkloadModel(QAbstractTableModel):
 
     def _load_slice(self) -> None:
         assert self._slice_size is not None
+        if self._queue.generation != self._seen[0]:  # the queue was read again
+            self.reload()
+            return
         chunk = self._queued[: self._slice_size]
         self._queued = self._queued[self._slice_size :]
-        team_ids = set(self._team_ids)
-        with collector_paused():
-            self._place(
-                self._next,
-                [  # (a ticket moved to another team since the load began is left out)
-                    ticket
-                    for ticket in load_open_tickets(self._cache, ticket_ids=chunk)
-                    if ticket.team_id in team_ids
-                ],
-            )
+        self._queue.clocks.ensure(chunk)
         if self._queued:
             self._slicer.start(0)
             self.loadProgress.emit()
@@ -530,85 +318,97 @@ class WorkloadModel(QAbstractTableModel):
         if [team.id for team in teams] != self._team_ids:  # the lead's teams changed
             self.reload()
             return
-        placed, self._next = self._next, {}
-        self._loaded_with(placed, teams)
-        if self._refresh_after_load:  # a sync landed meanwhile
+        self._place_all(teams)
+        if self._refresh_after_load:  # the queue read changes meanwhile
             self._refresh_after_load = False
             self.refresh_changed()
         self.loadProgress.emit()
 
-    def _loaded_with(self, placed: dict[int, _Placed], teams: Sequence[TeamOut]) -> None:
-        """A load done: these tickets, laid out in rows (many objects at once)."""
-        self._placed, self._loaded = placed, True
+    def _open_slots(self) -> list[int]:
+        """The queue's slots of the open tickets of the lead's teams."""
+        columns = self._queue.columns
+        teams, team, done = set(self._team_ids), columns.team, columns.done
+        return [slot for slot in range(len(columns)) if not done[slot] and team[slot] in teams]
+
+    def _place_all(self, teams: Sequence[TeamOut], slots: Sequence[int] | None = None) -> None:
+        """Every open ticket of the teams placed (``slots``, if just found), and laid
+        out in rows (many objects at once)."""
+        placed: dict[int, _Placed] = {}
         with collector_paused():
+            self._place(placed, self._open_slots() if slots is None else slots)
+            self._placed, self._loaded = placed, True
             self._lay_out(teams)
 
+    def _place(self, placed: dict[int, _Placed], slots: Sequence[int]) -> None:
+        """Keep in ``placed`` where and from when these tickets count (their clocks
+        evaluated first, where the queue has not yet)."""
+        queue = self._queue
+        queue.clocks.ensure(slots)
+        self._seen = (queue.generation, queue.edition)
+        columns, clocks = queue.columns, queue.clocks
+        status, waiting = columns.status, Status.PENDING.value
+        # column by column, the tuples made by zip: tens of thousands of tickets
+        facts = zip(
+            [columns.team[slot] for slot in slots],
+            [columns.assignee[slot] for slot in slots],
+            [status[slot] == waiting for slot in slots],
+            [clocks.at_risk_from[slot] for slot in slots],
+            [clocks.breached_from[slot] for slot in slots],
+            strict=True,
+        )
+        placed.update(zip([columns.ids[slot] for slot in slots], facts, strict=True))
+        position = queue.rules.calendar.position_us(clocks.now_us)
+        self._floor = max(self._floor, position)
+
+    def follow_queue(self) -> None:
+        """The queue read tickets again (or everything): a workload loaded follows."""
+        if self._loaded or self._slicer.isActive():
+            self.refresh_changed()
+
     def refresh_changed(self) -> int:
-        """Read again only the tickets whose history grew since the last read (after a
-        sync, a command); how many.  Their clocks are evaluated, the others' are not.
-        During a load in slices: once it is done."""
+        """Place again the tickets the queue read again since the workload last placed
+        them (after a sync, a command); how many.  During a load in slices: once it is
+        done.  The teams, agents and names are read again too."""
         if self._slicer.isActive():
             self._refresh_after_load = True
             return 0
-        changed, mark = self._cache.history_since(self._history_mark)
+        queue = self._queue
+        generation, edition = self._seen
+        changed = queue.changes_since(edition) if generation == queue.generation else None
         teams = led_teams(self._cache, self._me)
-        total = self._cache.ticket_count()
         if (
             not self._loaded
+            or changed is None
             or [team.id for team in teams] != self._team_ids
-            # tickets leave the cache without a history row only when the user's
-            # access changes (Store._drop_out_of_sight), and only those of teams the
-            # user no longer sees: a lead's teams change then (above); fewer tickets
-            # than before is one more sign, read all again
-            or total < self._ticket_total
             or len(changed) > len(self._placed) // 4 + 1000
         ):
             self.reload()
             return len(self._placed)
-        self._history_mark, self._ticket_total = mark, total
-        team_ids = set(self._team_ids)
-        fresh = (
-            [
-                ticket
-                for ticket in load_open_tickets(self._cache, ticket_ids=changed)
-                if ticket.team_id in team_ids
-            ]
-            if changed
-            else []
-        )
         rows = {(row.team_id, row.agent_id): row for row in self._rows}
         users = self._cache.users()
         in_place = self._directory == _directory_of(teams, users)
         for ticket_id in changed:
             placed = self._placed.pop(ticket_id, None)
             if placed is not None and in_place:
-                _remove(rows[placed.team_id, placed.assignee_id], ticket_id, placed)
-        self._place(self._placed, fresh)
-        for ticket in fresh if in_place else ():
-            row = rows.get((ticket.team_id, ticket.assignee_id))
+                _remove(rows[placed[0], placed[1]], ticket_id, placed)
+        columns, team_ids = queue.columns, set(self._team_ids)
+        slot_of, team, done = columns.slot_of, columns.team, columns.done
+        slots = [slot_of[i] for i in changed if i in slot_of]
+        fresh: dict[int, _Placed] = {}
+        self._place(fresh, [slot for slot in slots if not done[slot] and team[slot] in team_ids])
+        self._placed.update(fresh)
+        for ticket_id, placed in fresh.items() if in_place else ():
+            row = rows.get((placed[0], placed[1]))
             if row is None:  # assigned to someone outside the team: a row of their own
                 in_place = False
                 break
-            _insert(row, ticket.id, self._placed[ticket.id])
+            _insert(row, ticket_id, placed)
         if not in_place or any(row.former and not row.open for row in self._rows):
             self._lay_out(teams, users)
         elif changed:
             self._count_at(self._now())
             self._counts_moved()
         return len(changed)
-
-    def _place(self, placed: dict[int, _Placed], tickets: Sequence[OpenTicket]) -> None:
-        """Evaluate these tickets' clocks now, and keep in ``placed`` where and when
-        they count."""
-        if not tickets:
-            return
-        shot = snapshot(tickets, self._rules(), self._now())
-        self._calendar = shot.calendar
-        self._floor = max(self._floor, shot.position_us)
-        for ticket, thresholds in zip(tickets, shot.thresholds(), strict=True):
-            placed[ticket.id] = _Placed(
-                ticket.team_id, ticket.assignee_id, ticket.status == "pending", thresholds
-            )
 
     def _lay_out(
         self, teams: Sequence[TeamOut], directory: Sequence[UserOut] | None = None
@@ -627,18 +427,20 @@ class WorkloadModel(QAbstractTableModel):
             rows.append(WorkloadRow(team.id, team.name, None, ""))
         by_key = {(row.team_id, row.agent_id): row for row in rows}
         names = {team.id: team.name for team in teams}
-        # each row's tickets in id order, and their thresholds (one pass, no attribute
-        # look-up a ticket: tens of thousands of them)
-        found: dict[tuple[int, int | None], list[int]] = {}
-        for ticket_id, (team_id, assignee_id, _pending, _thresholds) in self._placed.items():
-            key = (team_id, assignee_id)
-            ids = found.get(key)
-            if ids is None:
-                ids = found[key] = []
-            ids.append(ticket_id)
-        placed = self._placed
-        for key, ids in found.items():
-            ids.sort()
+        # each row's tickets, their thresholds and how many wait on the customer, in
+        # one pass (tens of thousands of tickets)
+        groups: dict[tuple[int, int | None], tuple[list[int], list[int], list[int], list[int]]]
+        groups = {}
+        for ticket_id, (team_id, assignee_id, pending, at_risk, breached) in self._placed.items():
+            group = groups.get((team_id, assignee_id))
+            if group is None:
+                group = groups[team_id, assignee_id] = ([], [], [], [0])
+            group[0].append(ticket_id)
+            group[1].append(at_risk)
+            group[2].append(breached)
+            if pending:
+                group[3][0] += 1
+        for key, (ids, at_risk_from, breached_from, waiting) in groups.items():
             row = by_key.get(key)
             if row is None:  # assigned to someone who left the team
                 former = users.get(key[1] or 0)
@@ -646,16 +448,15 @@ class WorkloadModel(QAbstractTableModel):
                 row = by_key[key] = WorkloadRow(key[0], names[key[0]], key[1], name)
                 row.former = True
                 rows.append(row)
-            entries = [placed[ticket_id] for ticket_id in ids]
-            at_risk, breached, forecast = (
-                zip(*(entry[3] for entry in entries), strict=True) if entries else ((), (), ())
-            )
+            ids.sort()
+            at_risk_from.sort()
+            breached_from.sort()
             row.ticket_ids = ids
-            row.at_risk_from = sorted(at_risk)
-            row.breached_from = sorted(breached)
-            row.forecast_from = sorted(forecast)
+            row.at_risk_from = at_risk_from
+            row.breached_from = breached_from
+            row.forecast_from = forecasts_from(breached_from)
             row.open = len(ids)
-            row.pending = sum(entry[2] for entry in entries)
+            row.pending = waiting[0]
         self.beginResetModel()
         self._rows = rows
         self._apply_presence()
@@ -665,9 +466,8 @@ class WorkloadModel(QAbstractTableModel):
 
     def _count_at(self, now: dt.datetime) -> None:
         """The rows' figures at ``now``: binary searches in their thresholds."""
-        if self._calendar is None:  # no open ticket was ever placed: nothing to count
-            return
-        position = max(self._floor, self._calendar.position_us(to_us(now)))
+        calendar = self._queue.rules.calendar
+        position = max(self._floor, calendar.position_us(to_us(now)))
         for row in self._rows:
             row.breached = bisect_right(row.breached_from, position)
             row.at_risk = bisect_right(row.at_risk_from, position) - row.breached
@@ -864,192 +664,3 @@ class WorkloadModel(QAbstractTableModel):
                 row.forecast,
             ).format(count=row.forecast)
         return None
-
-
-# -- reassignment ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where tickets go: an agent of a team, or a team (nobody assigned)."""
-
-    team_id: int
-    agent_id: int | None
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class MovePreview:
-    """What a reassignment does: how many tickets move, and how their SLA stands."""
-
-    count: int
-    breached: int
-    soon: int
-    forecast: int
-
-    def text(self) -> str:
-        """ "3 tickets, 1 will breach within the hour", and so on."""
-        parts = [ngettext("{count} ticket", "{count} tickets", self.count).format(count=self.count)]
-        if self.breached:
-            parts.append(
-                ngettext(
-                    "{count} already breached", "{count} already breached", self.breached
-                ).format(count=self.breached)
-            )
-        if self.soon:
-            parts.append(
-                ngettext(
-                    "{count} will breach within the hour",
-                    "{count} will breach within the hour",
-                    self.soon,
-                ).format(count=self.soon)
-            )
-        later = self.forecast - self.soon
-        if later:
-            parts.append(
-                ngettext(
-                    "{count} more within 4 business hours",
-                    "{count} more within 4 business hours",
-                    later,
-                ).format(count=later)
-            )
-        if len(parts) == 1 and self.count:
-            parts.append(gettext("none at risk of breaching soon"))
-        return ", ".join(parts)
-
-
-def preview_move(
-    cache: Cache, ticket_ids: Iterable[int], rules: SlaRules, now: dt.datetime
-) -> MovePreview:
-    """The SLA of the tickets about to move, computed with :mod:`sla` from the cache."""
-    wanted = list(dict.fromkeys(ticket_ids))
-    tickets = load_open_tickets(cache, ticket_ids=wanted)
-    flags = evaluate_tickets(tickets, rules, now)
-    return MovePreview(
-        count=len(wanted),
-        breached=sum(f.breached for f in flags),
-        soon=sum(f.soon for f in flags),
-        forecast=sum(f.forecast for f in flags),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Move:
-    ticket_id: int
-    from_team: int
-    from_agent: int | None
-    to_team: int
-    to_agent: int | None
-    mutation_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class Reassignment:
-    target: Target
-    moves: tuple[Move, ...]
-    #: tickets left alone: already there, or not cached any more
-    skipped: int = 0
-
-
-def reassign(store: Store, ticket_ids: Iterable[int], target: Target) -> Reassignment:
-    """One command a ticket (``assign`` within the team, ``set_team`` across), queued."""
-    moves: list[Move] = []
-    wanted = list(dict.fromkeys(ticket_ids))
-    tickets = store.cache.tickets(wanted)
-    for ticket in tickets:
-        if ticket.team_id == target.team_id and ticket.assignee_id == target.agent_id:
-            continue
-        if ticket.team_id == target.team_id:
-            mutation = store.assign(ticket.id, target.agent_id)
-        else:
-            mutation = store.set_team(ticket.id, target.team_id, target.agent_id)
-        moves.append(
-            Move(
-                ticket.id,
-                ticket.team_id,
-                ticket.assignee_id,
-                target.team_id,
-                target.agent_id,
-                mutation,
-            )
-        )
-    return Reassignment(target, tuple(moves), skipped=len(wanted) - len(moves))
-
-
-@dataclass(frozen=True, slots=True)
-class UndoOutcome:
-    withdrawn: int = 0  # still queued: taken out of the outbox, never sent
-    reverted: int = 0  # already applied: the inverse command is queued
-    unchanged: int = 0  # moved again since, or refused by the server: left as it is
-    #: on their way to the server right now: to undo again once it has answered
-    deferred: tuple[Move, ...] = ()
-
-
-def undo(store: Store, reassignment: Reassignment) -> UndoOutcome:
-    """Take back ``reassignment``: withdraw what is still queued, revert what was applied.
-
-    A ticket moved again since (by anyone) is left alone: an undo never
-    overwrites someone else's later change.
-    """
-    o, t = schema.outbox.c, schema.tickets.c
-    withdrawn = reverted = unchanged = 0
-    deferred: list[Move] = []
-    now = store.clock()
-    with store.withdrawing() as in_flight, store.cache.write() as connection:
-        withdraw: list[int] = []
-        for move in reassignment.moves:
-            queued = connection.execute(
-                select(o.seq, o.state, o.applied_version, o.attempts).where(
-                    o.mutation_id == str(move.mutation_id)
-                )
-            ).first()
-            current = connection.execute(
-                select(t.team_id, t.assignee_id, t.version).where(t.id == move.ticket_id)
-            ).first()
-            if current is None or (current.team_id, current.assignee_id) != (
-                move.to_team,
-                move.to_agent,
-            ):
-                unchanged += 1
-                continue
-            later = (
-                queued is not None
-                and connection.execute(
-                    select(o.seq).where(
-                        o.ticket_id == move.ticket_id,
-                        o.seq > queued.seq,
-                        o.type.in_(("assign", "set_team")),
-                    )
-                ).first()
-                is not None
-            )
-            if later:
-                unchanged += 1
-                continue
-            if queued is not None and queued.state == "pending":
-                if in_flight(move.mutation_id) or queued.attempts:
-                    # the server may be applying it, or may have (a push that got no
-                    # answer): neither withdrawn (it would stand all the same) nor
-                    # reverted (against which version?) until the server has answered
-                    deferred.append(move)
-                    continue
-                connection.execute(delete(schema.outbox).where(o.seq == queued.seq))
-                withdraw.append(move.ticket_id)
-                withdrawn += 1
-                continue
-            base = current.version
-            if queued is not None and queued.applied_version is not None:
-                base = max(base, queued.applied_version)
-            fields: dict[str, Any]
-            if move.from_team == move.to_team:
-                kind, fields = "assign", {"assignee_id": move.from_agent}
-            else:
-                kind = "set_team"
-                fields = {"team_id": move.from_team, "assignee_id": move.from_agent}
-            command = make_command(kind, move.ticket_id, base, mutation_id=uuid4(), **fields)
-            enqueue(connection, command, now)
-            apply_optimistically(connection, command, now, store.user_id)
-            reverted += 1
-        if withdraw:
-            rebase(connection, withdraw, store.user_id)
-    return UndoOutcome(withdrawn, reverted, unchanged, tuple(deferred))

@@ -1,19 +1,22 @@
 """Team leads and admins publish, edit and end announcements (blocking-incident notices).
 
-The editor talks to the server through the :class:`~sync.client.ApiClient`
-(announcements are not queued offline: every console must see one at once, so
-publishing needs the server); the banner of every console shows them from its
-cache once synced.  What the user typed is checked first (a title, an expected
-end after the start); what the server refuses is shown in its own words.
+The editor's requests are online operations (:mod:`desktop.operations`): listing,
+editing and ending need the server.  Publishing does not: offline, the new
+announcement is kept and published as soon as the server can be reached (its key
+makes sure it is published once).  The banner of every console shows them from
+its cache once synced (this console's at once: a sync follows every change).
+What the user typed is checked first (a title, an expected end after the start);
+what the server refuses is shown in its own words.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QDateTime, QLocale, Qt, Signal
+from PySide6.QtCore import QDateTime, QLocale, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateTimeEdit,
@@ -32,10 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 import i18n
-from desktop.views.tasks import BackgroundTasks
+from desktop.operations import Operations
 from i18n import _
 from protocol import AnnouncementIn, AnnouncementOut
-from sync.client import ApiClient, ApiError
 
 __all__ = ["AnnouncementForm", "AnnouncementsEditor"]
 
@@ -162,22 +164,18 @@ class AnnouncementForm(QWidget):
 class AnnouncementsEditor(QDialog):
     """The announcements running or scheduled; publish a new one, edit or end one."""
 
-    #: an announcement was published, edited or ended
-    changed = Signal()
-
     def __init__(
         self,
-        client: Callable[[], ApiClient | None],
+        operations: Operations,
         now: Callable[[], dt.datetime],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("announcements-editor")
-        self._client = client
+        self.operations = operations
         self._now = now
         self.items: dict[int, AnnouncementOut] = {}
         self.editing: int | None = None
-        self.tasks = BackgroundTasks()
 
         self.list = QListWidget()
         self.list.setObjectName("announcements")
@@ -185,7 +183,7 @@ class AnnouncementsEditor(QDialog):
         self.new_button = QPushButton()
         self.new_button.clicked.connect(self.new)
         self.end_button = QPushButton()
-        self.end_button.clicked.connect(lambda: self.tasks.start(self.end_selected()))
+        self.end_button.clicked.connect(lambda: self.start(self.end_selected()))
         self.form = AnnouncementForm(now)
         self.error_label = QLabel()
         self.error_label.setObjectName("announcement-error")
@@ -196,7 +194,7 @@ class AnnouncementsEditor(QDialog):
         self.status_label.setWordWrap(True)
         self.save_button = QPushButton()
         self.save_button.setDefault(True)
-        self.save_button.clicked.connect(lambda: self.tasks.start(self.save()))
+        self.save_button.clicked.connect(lambda: self.start(self.save()))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
 
@@ -258,24 +256,24 @@ class AnnouncementsEditor(QDialog):
         self.error_label.setText(message)
         self.error_label.setVisible(bool(message))
 
-    def _client_or_fail(self) -> ApiClient | None:
-        client = self._client()
-        if client is None:
-            self._fail(_("Announcements need the server: connect and try again."))
-        return client
+    # -- the server ------------------------------------------------------------------------
+
+    def start(self, job: Coroutine[Any, Any, Any]) -> None:
+        """Run ``job`` on the loop (cancelled if the editor goes first)."""
+        self.operations.start(job, owner=self)
+
+    async def wait_done(self) -> None:
+        """Until the requests under way are answered."""
+        await self.operations.wait(self)
 
     # -- listing ------------------------------------------------------------------------------
 
     async def refresh(self) -> bool:
-        client = self._client_or_fail()
-        if client is None:
+        outcome = await self.operations.online(lambda client: client.announcements(upcoming=True))
+        if outcome.value is None:
+            self._fail(outcome.message)
             return False
-        try:
-            found = await client.announcements(upcoming=True)
-        except ApiError as error:
-            self._fail(error.message)
-            return False
-        self.show_items(found)
+        self.show_items(outcome.value)
         return True
 
     def show_items(self, found: list[AnnouncementOut]) -> None:
@@ -326,27 +324,38 @@ class AnnouncementsEditor(QDialog):
     # -- publishing -----------------------------------------------------------------------------
 
     async def save(self) -> AnnouncementOut | None:
-        """Publish the form (or save the announcement being edited); None when refused."""
+        """Publish the form (or save the announcement being edited); None when not done
+        now (refused, or kept to publish once the server can be reached)."""
         value = self.form.value()
         if isinstance(value, str):
             self._fail(value)
             return None
-        client = self._client_or_fail()
-        if client is None:
-            return None
         self._fail("")
-        try:
-            if self.editing is None:
-                saved = await client.create_announcement(value)
-                self.status_label.setText(_("Published: every console shows it now."))
-            else:
-                saved = await client.update_announcement(self.editing, value)
-                self.status_label.setText(_("Saved."))
-        except ApiError as error:
-            self._fail(error.message)
+        editing = self.editing
+        if editing is None:
+            outcome = await self.operations.publish_announcement(value)
+        else:
+            outcome = await self.operations.online(
+                lambda client: client.update_announcement(editing, value), pull=True
+            )
+        if outcome.queued:
+            self.status_label.setText(
+                _(
+                    "The server cannot be reached: the announcement will be published as "
+                    "soon as it can be (see the pending changes)."
+                )
+            )
+            self.form.clear()  # kept: typing it again would publish it twice
             return None
+        saved = outcome.value
+        if saved is None:
+            self._fail(outcome.message)
+            return None
+        if editing is None:
+            self.status_label.setText(_("Published: every console shows it now."))
+        else:
+            self.status_label.setText(_("Saved."))
         self.editing = saved.id
-        self.changed.emit()
         await self.refresh()
         return saved
 
@@ -354,15 +363,14 @@ class AnnouncementsEditor(QDialog):
         current = self.list.currentItem()
         if current is None:
             return None
-        client = self._client_or_fail()
-        if client is None:
-            return None
-        try:
-            ended = await client.end_announcement(int(current.data(_ID_ROLE)))
-        except ApiError as error:
-            self._fail(error.message)
+        announcement_id = int(current.data(_ID_ROLE))
+        outcome = await self.operations.online(
+            lambda client: client.end_announcement(announcement_id), pull=True
+        )
+        ended = outcome.value
+        if ended is None:
+            self._fail(outcome.message)
             return None
         self.status_label.setText(_("Ended: the banner goes away on every console."))
-        self.changed.emit()
         await self.refresh()
         return ended

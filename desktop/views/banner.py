@@ -2,8 +2,8 @@
 
 It shows the cache's announcements in force now (started, not ended, before
 their expected end) and hides itself when there are none.  It reads them again
-when told (after a sync) and, by itself, at the next start or expected end the
-cache knows of: no polling.
+when the change bus says announcements changed (a sync brought some) and, by
+itself, at the next start or expected end the cache knows of: no polling.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 import i18n
+from desktop.models.bus import ChangeBus
+from desktop.operations import Cache
 from i18n import _
-from sync.cache import Cache
+from sync.changes import Changes
 
 __all__ = ["AnnouncementBanner", "active_announcements", "is_blocking"]
 
@@ -71,7 +73,10 @@ class AnnouncementBanner(QFrame):
         now: Callable[[], dt.datetime],
         zone: Callable[[], dt.tzinfo],
         parent: QWidget | None = None,
+        *,
+        bus: ChangeBus | None = None,
     ) -> None:
+        """With ``bus``, it follows the announcements a sync brings."""
         super().__init__(parent)
         self.setObjectName("announcements")
         self.setStyleSheet(_STYLE)
@@ -89,10 +94,16 @@ class AnnouncementBanner(QFrame):
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self.refresh)
+        if bus is not None:
+            bus.changed.connect(self._changes_arrived)
         self.refresh()
 
     def stop(self) -> None:
         self.timer.stop()
+
+    def _changes_arrived(self, changes: Changes) -> None:
+        if changes.announcements:
+            self.refresh()
 
     def refresh(self) -> None:
         now = self._now()

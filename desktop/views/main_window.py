@@ -1,346 +1,72 @@
-"""The console's main window: views on the left, the live SLA queue, search, status."""
+"""The console's main window: views on the left, the live SLA queue, search, status.
+
+What changes in the cache reaches the window by one path, the change bus
+(:class:`~desktop.models.bus.ChangeBus`): the window refreshes the queue's rows of
+the tickets a change set names, and the status bar when the outbox, conflicts or
+refusals moved; the workspace, the banner, the team lead's tools and the dialogs
+follow the bus themselves.  The window changes data only through the operations
+layer (:mod:`desktop.operations`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from enum import StrEnum
 from typing import Final
 
-from PySide6.QtCore import (
-    QByteArray,
-    QEvent,
-    QModelIndex,
-    QObject,
-    QPoint,
-    QSize,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QFontMetrics,
-    QKeySequence,
-    QResizeEvent,
-    QShowEvent,
-)
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QSplitter,
-    QTableView,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 import i18n
-from desktop.models.queue import SLA_COLUMNS, Column, QueueModel, QueueView
-from desktop.models.sla_cells import clock_text_samples
+from desktop.models.queue import Column, QueueModel, QueueView
+from desktop.operations import (
+    Cache,
+    CacheNotice,
+    Operations,
+    SyncEngine,
+    SyncState,
+    SyncStatus,
+    utc_now,
+)
 from desktop.views.banner import AnnouncementBanner
-from desktop.views.delegates import CellDelegate, PlanBadgeDelegate
-from desktop.views.report import ReportView, compliance_report_view
+from desktop.views.heartbeat import Heartbeat
+from desktop.views.queue_table import QueueTable
+from desktop.views.report.view import ReportView, compliance_report_view
 from desktop.views.sync_panel import (
     ConflictsPanel,
     PendingDialog,
     RejectedDialog,
     SyncStatusWidgets,
 )
-from desktop.views.tables import records_table
 from desktop.views.team_lead import TeamLeadTools
-from desktop.views.ticket_workspace import TicketWorkspace
-from i18n import N_, _, ngettext
-from sync.cache import Cache, CacheNotice, search_query, utc_now
-from sync.engine import SyncEngine, SyncState, SyncStatus
+from desktop.views.views_panel import VIEW_ORDER, ViewsPanel
+from desktop.views.widgets import FittingSplitter
+from desktop.views.workspace.view import TicketWorkspace
+from i18n import _, ngettext
+from sync.changes import Changes
+from sync.queries import search_query
 from sync.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConnectionState", "MainWindow"]
+__all__ = ["MainWindow"]
 
 _SEARCH_DELAY_MS: Final = 150
-#: After a page of the feed is stored, the queue reloads once things settle this long.
-_RELOAD_DELAY_MS: Final = 250
-_MAX_TICK_MS: Final = 60_000
-_MIN_TICK_MS: Final = 20
-_NAV_ORDER: Final = (
-    QueueView.MY_TICKETS,
-    QueueView.UNASSIGNED,
-    QueueView.MY_TEAMS,
-    QueueView.AT_RISK,
-    QueueView.BREACHED,
-    QueueView.PENDING,
-    QueueView.RECENT,
-    QueueView.ALL,
-)
-#: Column widths, as the text a column must show whole (measured in the table's font).
-_COLUMN_SAMPLES: Final = {
-    Column.TRACKING: "INC-2026-000000",
-    Column.ORGANISATION: "Studio Kairos Enterprise",
-    Column.PRIORITY: "P1 Critical",
-    Column.SEVERITY: "Blocking",
-    Column.STATUS: "Pending",
-    Column.ASSIGNEE: "Camille Durand",
-    Column.RESPONSE_SLA: "Overdue 9 h 21 min",
-    Column.RESOLUTION_SLA: "Overdue 9 h 21 min",
-}
-#: A wide time to show in the Updated column ("Wed 12:55 PM", "mer. 12:55").
-_WIDE_INSTANT: Final = dt.datetime(2026, 3, 4, 12, 55, tzinfo=dt.UTC)
-#: Columns that give up width (down to these minimums) so the subject keeps its share.
-_SHRINKABLE: Final = {
-    Column.ORGANISATION: 150,
-    Column.ASSIGNEE: 100,
-}
-#: Columns hidden, in this order, while the table is too narrow for them all.
-_DROP_ORDER: Final = (
-    Column.UPDATED,
-    Column.SEVERITY,
-    Column.ASSIGNEE,
-    Column.ORGANISATION,
-    Column.STATUS,
-)
-#: The subject (the stretching column) gets at least this share of the table's width.
-_SUBJECT_SHARE: Final = 0.2
-_SUBJECT_MIN_WIDTH: Final = 150
-
-
 #: The workspace's usual width, and the room the queue is given first when the window
 #: is too narrow for both (the workspace then narrower, down to its least).
 _WORKSPACE_WIDTH: Final = 535
 _WORKSPACE_LEAST: Final = 400
 _QUEUE_ROOM: Final = 670
-
-
-class FittingSplitter(QSplitter):
-    """A splitter that shares its width by a rule (``fit``) as it resizes, until the
-    user moves a handle or a saved layout is restored (``user_split``)."""
-
-    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
-        super().__init__(orientation, parent)
-        self.fit: Callable[[FittingSplitter], None] | None = None
-        self.user_split = False
-        self.splitterMoved.connect(self._moved)
-
-    def _moved(self, _position: int, _index: int) -> None:
-        self.user_split = True
-
-    def restoreState(self, state: QByteArray | bytes | bytearray | memoryview) -> bool:
-        restored = super().restoreState(state)
-        self.user_split = self.user_split or restored
-        return restored
-
-    def _refit(self) -> None:
-        if self.fit is not None and not self.user_split:
-            self.fit(self)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._refit()
-
-    def event(self, event: QEvent) -> bool:
-        handled = super().event(event)
-        if event.type() == QEvent.Type.LayoutRequest:  # a pane's least width changed
-            self._refit()
-        return handled
-
-
-class ConnectionState(StrEnum):
-    ONLINE = "online"
-    OFFLINE = "offline"
-    SYNCING = "syncing"
-    AUTH_REQUIRED = "auth_required"
-
-    @property
-    def label(self) -> str:
-        return _(_CONNECTION_LABELS[self])
-
-
-_SYNC_STATES: Final = {
-    ConnectionState.ONLINE: SyncState.ONLINE,
-    ConnectionState.OFFLINE: SyncState.OFFLINE,
-    ConnectionState.SYNCING: SyncState.SYNCING,
-    ConnectionState.AUTH_REQUIRED: SyncState.AUTH_REQUIRED,
-}
-
-_CONNECTION_LABELS: Final = {
-    ConnectionState.ONLINE: N_("Online"),
-    ConnectionState.OFFLINE: N_("Offline"),
-    ConnectionState.SYNCING: N_("Syncing…"),
-    ConnectionState.AUTH_REQUIRED: N_("Sign-in required"),
-}
-
-
-class QueueTable(QTableView):
-    """The queue: fixed row heights, sorting by header, tells the model what it shows."""
-
-    def __init__(self, model: QueueModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setModel(model)
-        self._queue = model
-        self.setObjectName("queue")
-        records_table(self, row_padding=12)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        horizontal = self.horizontalHeader()
-        horizontal.setHighlightSections(False)
-        horizontal.setSectionsMovable(True)
-        horizontal.setStretchLastSection(False)
-        horizontal.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        horizontal.setMinimumSectionSize(48)
-        horizontal.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        #: the widths the user gave columns by dragging their edge: kept, never refitted
-        self.user_widths: dict[Column, int] = {}
-        #: the columns the user hid (header menu): hidden whatever the room
-        self.user_hidden: set[Column] = set()
-        self._fitting = False
-        self._dragging = False  # a mouse button is down on the header
-        #: columns hidden for lack of room (they come back when the table widens)
-        self.hidden_columns: set[Column] = set()
-        horizontal.sectionResized.connect(self._section_resized)
-        horizontal.viewport().installEventFilter(self)
-        horizontal.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        horizontal.customContextMenuRequested.connect(self._show_column_menu)
-        self.fit_columns()
-        # every cell painted from one model call (a sort or a scroll repaints them all;
-        # the countdowns, every second), the organisation with its plan's badge
-        self.setItemDelegate(CellDelegate(self))
-        self.setItemDelegateForColumn(Column.ORGANISATION, PlanBadgeDelegate(self))
-        # the default order is the next SLA due, which no single column shows
-        horizontal.setSortIndicatorShown(False)
-        horizontal.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.setSortingEnabled(True)
-        horizontal.sortIndicatorChanged.connect(self._sort_indicator_changed)
-        self.verticalScrollBar().valueChanged.connect(self.update_visible_rows)
-        model.modelReset.connect(self.update_visible_rows)
-        model.layoutChanged.connect(self.update_visible_rows)
-
-    def natural_widths(self) -> dict[Column, int]:
-        """Each column's width to show its typical content whole, in the current font."""
-        bold = self.font()
-        bold.setBold(True)
-        metrics = QFontMetrics(bold)
-        widths: dict[Column, int] = {}
-        samples = _COLUMN_SAMPLES | {Column.UPDATED: i18n.format_weekday_time(_WIDE_INSTANT)}
-        for column, sample in samples.items():
-            header = str(self.model().headerData(column, Qt.Orientation.Horizontal) or "")
-            texts = [sample, header]
-            if column in SLA_COLUMNS:
-                texts.extend(clock_text_samples())
-            widths[column] = max(metrics.horizontalAdvance(text) for text in texts) + 16
-        return widths
-
-    def fit_columns(self) -> None:
-        """Fit the columns to their content and the table: the subject stretches and keeps
-        its share; the organisation, assignee and SLA columns give up width first, then
-        the least needed columns are hidden while the table is narrow (the ticket
-        workspace open beside it), so there is no horizontal scroll bar.  A column the
-        user resized keeps its width, one they hid stays hidden."""
-        widths = self.natural_widths() | self.user_widths
-        room = self.viewport().width() - 2
-        subject = max(_SUBJECT_MIN_WIDTH, int(room * _SUBJECT_SHARE))
-        shown = [c for c in widths if c not in self.user_hidden]
-        excess = sum(widths[c] for c in shown) + subject - room
-        if excess > 0:
-            slack = {
-                c: max(0, widths[c] - low)
-                for c, low in _SHRINKABLE.items()
-                if c in shown and c not in self.user_widths
-            }
-            total = sum(slack.values())
-            if total:
-                ratio = min(1.0, excess / total)
-                for column, give in slack.items():
-                    widths[column] -= int(give * ratio + 0.999)
-                excess -= sum(int(g * ratio + 0.999) for g in slack.values())
-        dropped: set[Column] = set()
-        for column in _DROP_ORDER:
-            if excess <= 0:
-                break
-            if column in shown and column not in self.user_widths:
-                dropped.add(column)
-                excess -= widths[column]
-        header = self.horizontalHeader()
-        self._fitting = True
-        try:
-            for column, width in widths.items():
-                header.setSectionHidden(column, column in dropped or column in self.user_hidden)
-                header.resizeSection(column, width)
-        finally:
-            self._fitting = False
-        self.hidden_columns = dropped
-
-    def column_menu(self) -> QMenu:
-        """The header's menu: every column but the number and the subject, shown or not."""
-        menu = QMenu(self)
-        model = self.model()
-        for column in Column:
-            if column in (Column.TRACKING, Column.SUBJECT):
-                continue
-            action = menu.addAction(str(model.headerData(column, Qt.Orientation.Horizontal)))
-            action.setCheckable(True)
-            action.setChecked(column not in self.user_hidden)
-            action.toggled.connect(
-                lambda shown, column=column: self.set_column_shown(column, shown)
-            )
-        return menu
-
-    def _show_column_menu(self, position: QPoint) -> None:
-        menu = self.column_menu()
-        menu.exec(self.horizontalHeader().mapToGlobal(position))
-        menu.deleteLater()
-
-    def set_column_shown(self, column: Column, shown: bool) -> None:
-        """The user shows or hides ``column`` (it stays so, across starts)."""
-        if shown:
-            self.user_hidden.discard(column)
-        else:
-            self.user_hidden.add(column)
-        self.fit_columns()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.MouseButtonPress:
-            self._dragging = True
-        elif event.type() == QEvent.Type.MouseButtonRelease:
-            self._dragging = False
-        return super().eventFilter(watched, event)
-
-    def _section_resized(self, index: int, _old: int, new: int) -> None:
-        # only the user's own drag counts (the subject stretches by itself meanwhile)
-        if not self._fitting and self._dragging and index != Column.SUBJECT:
-            self.user_widths[Column(index)] = new
-
-    def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
-        self.horizontalHeader().setSortIndicatorShown(column >= 0)
-
-    def sort_by_default(self) -> None:
-        """Back to the next SLA due."""
-        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self._queue.sort(-1)
-
-    def update_visible_rows(self) -> None:
-        count = self._queue.rowCount()
-        if count == 0:
-            self._queue.set_visible_rows(0, -1)
-            return
-        first = self.rowAt(0)
-        last = self.rowAt(self.viewport().height() - 1)
-        self._queue.set_visible_rows(0 if first < 0 else first, count - 1 if last < 0 else last)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self.fit_columns()
-        self.update_visible_rows()
 
 
 class MainWindow(QMainWindow):
@@ -365,31 +91,17 @@ class MainWindow(QMainWindow):
         self.setObjectName("main-window")
         self.cache = cache
         self.store = Store(cache, user_id=me)
-        # the queue opens on my tickets: the clocks of the others are evaluated after
+        #: the one way the window and its panels change data; its bus, the one way they
+        #: hear of changes (theirs, and the sync engine's)
+        self.operations = Operations(self.store, parent=self)
+        self.bus = self.operations.bus
+        # the queue opens on the user's own tickets: their clocks are evaluated first,
+        # the other tickets' clocks after
         self.model = QueueModel(cache, me=me, clock=clock, view=QueueView.MY_TICKETS, parent=self)
-        self._connection = ConnectionState.OFFLINE
-        self.engine: SyncEngine | None = None
-        self._unsubscribe: Callable[[], None] | None = None
 
         # -- left: views with counts
-        self.nav = QTreeWidget()
-        self.nav.setObjectName("views")
-        self.nav.setColumnCount(2)
-        self.nav.setHeaderHidden(True)
-        self.nav.setRootIsDecorated(False)
-        self.nav.setUniformRowHeights(True)
-        self.nav.setFrameShape(QTreeWidget.Shape.NoFrame)
-        self.nav.header().setStretchLastSection(False)
-        self.nav.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.nav.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self._nav_items: dict[QueueView, QTreeWidgetItem] = {}
-        for view in _NAV_ORDER:
-            item = QTreeWidgetItem(self.nav)
-            item.setData(0, Qt.ItemDataRole.UserRole, view.value)
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            item.setSizeHint(0, QSize(0, self.fontMetrics().height() + 14))
-            self._nav_items[view] = item
-        self.nav.currentItemChanged.connect(self._nav_changed)
+        self.nav = ViewsPanel(row_height=self.fontMetrics().height() + 14)
+        self.nav.viewChosen.connect(self._view_chosen)
 
         # -- centre: search and queue
         self.search_box = QLineEdit()
@@ -413,7 +125,7 @@ class MainWindow(QMainWindow):
         self.view_title.setFont(font)
 
         self.banner = AnnouncementBanner(
-            cache, self.model.now, lambda: self.model.rules.calendar.zone
+            cache, self.model.now, lambda: self.model.rules.calendar.zone, bus=self.bus
         )
 
         centre = QWidget()
@@ -456,37 +168,26 @@ class MainWindow(QMainWindow):
         self.sync_status.pendingRequested.connect(self.show_pending)
         self.sync_status.conflictsRequested.connect(self.show_conflicts)
         self.sync_status.rejectedRequested.connect(self.show_rejected)
-        self._reload_timer = QTimer(self)
-        self._reload_timer.setSingleShot(True)
-        self._reload_timer.setInterval(_RELOAD_DELAY_MS)
-        self._reload_timer.timeout.connect(self._reload_after_sync)
-        #: the next reload after a sync reads the whole cache (an initial sync filled it)
-        self._full_reload = False
         self.dialogs: list[QWidget] = []
 
         # -- menus and shortcuts
         self._build_actions()
         self._build_workspace()
         self._build_panel_toggles()
-        self.workspace.ticketChanged.connect(lambda _ticket_id: self.commands_queued())
         # team leads: reassign, workload, announcements; everyone: presence on the ticket
-        self.team = TeamLeadTools(self)
+        self.team = TeamLeadTools(self, console=self)
         # team leads: the SLA compliance report, in the Team menu (hidden for agents)
         self.report_action = QAction(self)
         self.report_action.triggered.connect(lambda _checked=False: self.show_compliance_report())
         self.team.menu.addSeparator()
         self.team.menu.addAction(self.report_action)
 
-        # -- the ticker: follows the clocks' next change, not a fixed period
-        self.ticker = QTimer(self)
-        self.ticker.setSingleShot(True)
-        self.ticker.setTimerType(Qt.TimerType.PreciseTimer)
-        self.ticker.timeout.connect(self.tick)
-
         self.model.countsChanged.connect(self.update_counts)
         self.model.modelReset.connect(self._queue_changed)
         self.model.layoutChanged.connect(self._queue_changed)
-        self.nav.setCurrentItem(self._nav_items[QueueView.MY_TICKETS])
+        self.bus.changed.connect(self.apply_changes)
+        self.bus.statusChanged.connect(self.show_sync_status)
+        self.nav.show_view(QueueView.MY_TICKETS)
         self.resize(1400, 800)
         self.retranslate()
         self.refresh_status()
@@ -528,7 +229,7 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action(self.file_menu, self.close, "Ctrl+Q")
 
         self.view_actions: dict[QueueView, QAction] = {}
-        for number, view in enumerate(_NAV_ORDER, start=1):
+        for number, view in enumerate(VIEW_ORDER, start=1):
             self.view_actions[view] = self._action(
                 self.view_menu,
                 lambda view=view: self.show_view(view),  # type: ignore[misc]
@@ -578,7 +279,6 @@ class MainWindow(QMainWindow):
         self.search_box.setPlaceholderText(_("Search subject, description and comments (Ctrl+F)"))
         self.search_box.setAccessibleName(_("Search tickets"))
         self.table.setAccessibleName(_("Ticket queue"))
-        self.nav.setAccessibleName(_("Views"))
         self.model.retranslate()
         self.workspace.retranslate()
         self.team.retranslate()
@@ -589,20 +289,15 @@ class MainWindow(QMainWindow):
         self.table.fit_columns()
         self.banner.refresh()
         self.update_counts()
-        metrics = self.nav.fontMetrics()
-        widest = max(metrics.horizontalAdvance(view.label) for view in _NAV_ORDER)
-        self.nav.setMinimumWidth(widest + metrics.horizontalAdvance("0000") + 40)
+        self.nav.retranslate()
         self.refresh_status()
 
     # -- views, search ------------------------------------------------------------------
 
     def show_view(self, view: QueueView) -> None:
-        self.nav.setCurrentItem(self._nav_items[view])
+        self.nav.show_view(view)
 
-    def _nav_changed(self, current: QTreeWidgetItem | None, _previous: object) -> None:
-        if current is None:
-            return
-        view = QueueView(current.data(0, Qt.ItemDataRole.UserRole))
+    def _view_chosen(self, view: QueueView) -> None:
         self.model.set_view(view)
         self._update_title()
         self._select_first_if_none()
@@ -634,25 +329,7 @@ class MainWindow(QMainWindow):
         self.view_title.setText(text)
 
     def update_counts(self) -> None:
-        # a large cache evaluates its clocks in the background: "…" until they are known
-        counts = self.model.known_counts()
-        for view, item in self._nav_items.items():
-            count = counts[view]
-            tip = (
-                ""
-                if count is None
-                else ngettext("{count} ticket", "{count} tickets", count).format(count=count)
-            )
-            texts = (view.label, "…" if count is None else i18n.format_decimal(count), tip)
-            if texts != (item.text(0), item.text(1), item.toolTip(0)):  # else no repaint
-                item.setText(0, texts[0])
-                item.setText(1, texts[1])
-                item.setToolTip(0, texts[2])
-        breached = self._nav_items[QueueView.BREACHED]
-        font = breached.font(1)
-        if font.bold() != bool(counts[QueueView.BREACHED]):
-            font.setBold(not font.bold())
-            breached.setFont(1, font)
+        self.nav.show_counts(self.model.known_counts())
         self._update_title()
 
     # -- moving in the queue ------------------------------------------------------------
@@ -716,27 +393,25 @@ class MainWindow(QMainWindow):
             if key in self.panel_actions:
                 self.panel_actions[key].setChecked(visible)
 
-    # -- the ticket workspace, right of the queue (desktop/views/ticket_workspace.py) -----
+    # -- the ticket workspace, right of the queue (desktop/views/workspace/) ---------------
 
     def _build_workspace(self) -> None:
         self.workspace = TicketWorkspace(
-            self.store, now=self.model.now, rules=lambda: self.model.rules
+            self.operations, now=self.model.now, rules=lambda: self.model.rules
         )
-        self._in_tick = False
-        self.workspace.drive_by(self._workspace_rescheduled)
+        # the queue's countdowns and the workspace's clocks tick at one instant
+        self.heartbeat = Heartbeat(self.table, self.model, self.workspace, self)
         splitter = self.centralWidget()
-        assert isinstance(splitter, QSplitter)
+        assert isinstance(splitter, FittingSplitter)
         splitter.addWidget(self.workspace)
         splitter.setStretchFactor(2, 1)
         splitter.setSizes([165, 700, _WORKSPACE_WIDTH])
-        assert isinstance(splitter, FittingSplitter)
         splitter.fit = self._fit_split
         self.ticket_menu.addSeparator()
         for action in self.workspace.menu_actions():
             self.ticket_menu.addAction(action)
             self.addAction(action)
         self.table.selectionModel().currentRowChanged.connect(self._show_current_ticket)
-        self.workspace.ticketChanged.connect(self.refresh_ticket)
 
     def _fit_split(self, splitter: FittingSplitter) -> None:
         """Room first for the queue (its subject readable beside the SLA columns), the
@@ -755,102 +430,38 @@ class MainWindow(QMainWindow):
         if ticket_id is not None:  # a ticket leaving the queue stays open
             self.workspace.show_ticket(ticket_id)
 
-    # -- time -------------------------------------------------------------------------------
-
-    def tick(self) -> None:
-        """The heartbeat: the queue, and the workspace when its clocks change, at
-        the same instant."""
-        self.table.update_visible_rows()
-        self.model.tick()
-        self._in_tick = True
-        try:
-            self.workspace.tick_if_due(self.model.evaluated_at)
-        finally:
-            self._in_tick = False
-        self.schedule_tick()
-
-    def _workspace_rescheduled(self) -> None:
-        if not self._in_tick:  # else the tick schedules the next one as it ends
-            self.schedule_tick()
-
-    def schedule_tick(self) -> None:
-        following = self.model.next_tick(also=self.workspace.due_us)
-        if following is None:
-            delay = _MAX_TICK_MS
-        else:
-            delay = int((following - self.model.now()) / dt.timedelta(milliseconds=1)) + 1
-            delay = min(max(delay, _MIN_TICK_MS), _MAX_TICK_MS)
-        self.ticker.start(delay)
-
     def _queue_changed(self) -> None:
         self.table.update_visible_rows()
         self._update_title()
 
-    # -- status -----------------------------------------------------------------------------
+    # -- what changed ------------------------------------------------------------------------
 
-    def set_connection_state(self, state: ConnectionState) -> None:
-        self._connection = state
-        self.refresh_status()
-
-    def attach_engine(self, engine: SyncEngine) -> None:
-        """Show ``engine``'s status, and reload the queue after each page it stores."""
-        self.detach_engine()
-        self.engine = engine
-        self._unsubscribe = engine.subscribe(self.show_sync_status)
-
-    def detach_engine(self) -> None:
-        self.team.presence.stop()  # no presence report outlives the session's client
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        self._unsubscribe = None
-        self.engine = None
-
-    def show_sync_status(self, status: SyncStatus) -> None:
-        """A new engine status: the status bar follows; the queue reloads after a pass."""
-        before = self.sync_status.status
-        self.sync_status.show_status(status)
-        self.sign_in_action.setEnabled(status.state is SyncState.AUTH_REQUIRED)
-        self.sign_out_action.setEnabled(status.state is not SyncState.AUTH_REQUIRED)
-        progressed = status.progress is not None and status.progress != before.progress
-        finished = status.last_sync_at != before.last_sync_at
-        counts = (status.pending, status.conflicts, status.rejected) != (
-            before.pending,
-            before.conflicts,
-            before.rejected,
-        )
-        if progressed or finished or counts:
-            self.schedule_reload(full=progressed)
-        self.team.push_answered()  # an undo waiting for the server's answer
-        if finished:
-            self.team.synced()
-
-    def schedule_reload(self, *, full: bool = False) -> None:
-        """Refresh the queue from the cache soon (pages in a row coalesce into one refresh).
-
-        Only the tickets that changed are read again, unless ``full`` (an initial
-        sync) asks for the whole cache.
-        """
-        self._full_reload = self._full_reload or full
-        self._reload_timer.start()
-
-    def _reload_after_sync(self) -> None:
-        full, self._full_reload = self._full_reload, False
-        if full:
-            self.reload()
-        else:
-            self.refresh_changed()
-
-    def refresh_ticket(self, ticket_id: int) -> None:
-        """This ticket changed here (an edit, a reply): its row is read again."""
-        self.refresh_tickets([ticket_id])
+    def apply_changes(self, changes: Changes) -> None:
+        """Refresh what ``changes`` concern (the workspace, the banner, the team lead's
+        tools and the dialogs follow the bus themselves)."""
+        if changes.all_tickets:
+            # tickets may have come and gone: the queue is read whole
+            self._keep_current(self.model.reload)
+        elif changes.tickets or changes.directory:
+            # (no ticket but the directory: the names, the teams and "my teams" again)
+            self.refresh_tickets(changes.tickets)
+        if changes.directory:
+            self.table.viewport().update()  # names are looked up as the cells paint
+        if changes.outbox or changes.conflicts or changes.rejections:
+            self.refresh_status()  # (and the count of cached tickets)
+        elif changes.tickets or changes.all_tickets:
+            self._show_cached_count()
 
     def refresh_tickets(self, ticket_ids: Iterable[int]) -> None:
-        """These tickets changed here (a reassignment, say): their rows are read again."""
-        self._keep_current(lambda: self.model.refresh_tickets(ticket_ids))
+        """Read these tickets' rows again (changed, added or gone), keeping the current
+        ticket and the search."""
+        wanted = list(ticket_ids)
+        self._keep_current(lambda: self.model.refresh_tickets(wanted))
 
-    def refresh_changed(self) -> None:
-        """Read again the tickets that changed in the cache (after a sync)."""
-        self._keep_current(self.model.refresh_changed)
+    def reload(self) -> None:
+        """Read everything from the cache again (File ▸ Reload from cache; a cache
+        rebuilt): every panel hears that anything may have changed."""
+        self.bus.publish(Changes.everything())
 
     def _keep_current(self, refresh: Callable[[], object]) -> None:
         current = self.current_ticket_id()
@@ -862,26 +473,53 @@ class MainWindow(QMainWindow):
             if position is not None:
                 self.table.setCurrentIndex(self.model.index(position, Column.TRACKING))
         self._select_first_if_none()
-        self.workspace.refresh()
-        self.banner.refresh()
-        self.team.reload()  # the workload panel follows the syncs (when shown)
+
+    # -- status -----------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> SyncEngine | None:
+        return self.operations.engine
+
+    def attach_engine(self, engine: SyncEngine) -> None:
+        """Work through ``engine`` (its status shows in the status bar)."""
+        self.detach_engine()
+        self.operations.attach_engine(engine)
+
+    def detach_engine(self) -> None:
+        self.team.presence.stop()  # no presence report outlives the session's client
+        self.operations.detach_engine()
         self.refresh_status()
+
+    def show_sync_status(self, status: SyncStatus) -> None:
+        """A new engine status: the status bar and the sign-in actions follow."""
+        before = self.sync_status.status
+        self.sync_status.show_status(status)
+        self.sign_in_action.setEnabled(status.state is SyncState.AUTH_REQUIRED)
+        self.sign_out_action.setEnabled(status.state is not SyncState.AUTH_REQUIRED)
+        self.team.push_answered()  # a push round may have ended: an undo waiting goes on
+        if status.last_sync_at != before.last_sync_at:
+            self.team.synced()
 
     def local_status(self) -> SyncStatus:
         """The status to show without a sync engine: what the cache says."""
         return SyncStatus(
-            _SYNC_STATES[self._connection],
+            SyncState.OFFLINE,
             last_sync_at=self.cache.last_sync_at(),
             pending=self.store.pending_count(),
             conflicts=self.store.conflict_count(),
-            rejected=len(self.store.rejected()),
+            rejected=self.store.refusal_count(),
         )
 
     def refresh_status(self) -> None:
+        """The counts of the status bar again (the engine's, when there is one)."""
         if self.engine is None:
             self.sync_status.show_status(self.local_status())
         else:
+            self.operations.refresh_counts()  # its new status comes through the bus
             self.sync_status.show_status(self.engine.status)
+        self._show_cached_count()
+
+    def _show_cached_count(self) -> None:
         total = self.cache.ticket_count()
         self.count_label.setText(
             ngettext("{count} ticket cached", "{count} tickets cached", total).format(
@@ -889,20 +527,11 @@ class MainWindow(QMainWindow):
             )
         )
 
-    def commands_queued(self) -> None:
-        """The console queued commands: counts now, a push soon."""
-        if self.engine is not None:
-            self.engine.commands_queued()
-        else:
-            self.refresh_status()
-
     def sync_now(self) -> None:
-        if self.engine is None:
+        if not self.operations.sync_now():
             self.statusBar().showMessage(
                 _("Not connected to a server: working from the cache."), 5000
             )
-            return
-        self.engine.sync_now()
 
     def _keep(self, dialog: QWidget) -> None:
         self.dialogs.append(dialog)
@@ -915,34 +544,19 @@ class MainWindow(QMainWindow):
             self.dialogs.remove(dialog)
 
     def show_pending(self) -> PendingDialog:
-        dialog = PendingDialog(self.store, self)
+        dialog = PendingDialog(self.operations, self)
         self._keep(dialog)
         return dialog
 
     def show_conflicts(self) -> ConflictsPanel:
-        panel = ConflictsPanel(self.store, self)
-        panel.resolved.connect(self._conflict_resolved)
+        panel = ConflictsPanel(self.operations, self)
         self._keep(panel)
         return panel
 
-    def _conflict_resolved(self) -> None:
-        self.commands_queued()
-        self.reload()
-
     def show_rejected(self) -> RejectedDialog:
-        dialog = RejectedDialog(self.store, self)
-        dialog.dismissed.connect(self._rejected_dismissed)
+        dialog = RejectedDialog(self.operations, self)
         self._keep(dialog)
         return dialog
-
-    def _rejected_dismissed(self) -> None:
-        if self.engine is not None:
-            self.engine.refresh_counts()
-        self.refresh_status()
-
-    def reload(self) -> None:
-        """Read the whole cache again (after an initial sync, a resolved conflict)."""
-        self._keep_current(self.model.reload)
 
     def show_cache_notice(self, notice: CacheNotice) -> QMessageBox:
         """Tell the user their cache was unreadable and rebuilt, and where their unsent
@@ -994,9 +608,8 @@ class MainWindow(QMainWindow):
                 dialog.activateWindow()
                 return dialog
         view = compliance_report_view(
-            self.cache,
+            self.operations,
             me=self.store.user_id,
-            client=self.team.client,
             zone=self.model.rules.calendar.zone,
             clock=self.model.now,
             parent=self,
@@ -1026,14 +639,14 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.table.update_visible_rows()
-        self.schedule_tick()
+        self.heartbeat.schedule()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.model.save_memo()  # what is known of the clocks, for a quicker next start
-        self.ticker.stop()
-        self._reload_timer.stop()
+        self.heartbeat.stop()
         self.banner.stop()
         self.team.stop()
         self.detach_engine()
+        self.operations.close()  # nothing more to hear: the window is going
         super().closeEvent(event)
         self.closed.emit()

@@ -109,8 +109,9 @@ class SlaNotifier(QObject):
         self._levels: dict[int, Level] = {}
         self.sent: list[Alert] = []
         model.clocksMoved.connect(self._clocks_moved)
-        # the first look at my tickets (tens of milliseconds with 30,000 of them) tells
-        # nothing by itself: once the window is painted
+        # the first look at my tickets only records where they stand (it alerts about
+        # nothing) and costs tens of milliseconds with 30,000 of them: it waits until
+        # the window is painted
         self._first_look = QTimer(self)
         self._first_look.setSingleShot(True)
         self._first_look.timeout.connect(lambda: self.check())
@@ -133,13 +134,15 @@ class SlaNotifier(QObject):
         return not self._first_look.isActive()
 
     def _clocks_moved(self, earlier: Mapping[int, States] | None) -> None:
-        if self._first_look.isActive():  # not looked yet: that look first, and these
-            self._first_look.stop()  # tickets as they were before they moved
+        if self._first_look.isActive():
+            # the first look has not been taken yet: take it now, and record these
+            # tickets as they stood before they moved, so that their move can alert
+            self._first_look.stop()
             self.check()
             if earlier is not None:
                 for ticket_id, states in earlier.items():
-                    # (a ticket whose clocks were not evaluated yet was in no known
-                    # state: the first look is what is known of it)
+                    # a ticket whose clocks were not evaluated yet had no known state:
+                    # what the first look saw stays its last known state
                     if ticket_id in self._levels and any(states):
                         self._levels[ticket_id] = level_of(states)
         self.check(None if earlier is None else list(earlier))

@@ -5,25 +5,24 @@ shown in the workspace (``viewing``, or ``replying`` while a reply is being
 written) and shows, above the ticket, the other agents on it ("Alice Martin is
 replying to this ticket"), so two agents do not answer the same customer.  The
 same answer (the users of the caller's teams) feeds the workload panel's
-presence column.  Network calls run as asyncio tasks on the Qt loop (qasync),
-never on the UI thread's critical path; offline, everything stays quiet and the
-presence shows as unknown.
+presence column.  The reports are online operations (:mod:`desktop.operations`),
+run as asyncio tasks on the Qt loop (qasync), never on the UI thread's critical
+path; offline, refused or failed, everything stays quiet and the presence shows
+as unknown.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Final
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
-from desktop.views.tasks import BackgroundTasks
+from desktop.operations import Operations
 from i18n import _
 from protocol import PresenceActivity, PresenceEntry, PresenceOut
-from sync.client import ApiClient, ApiError
 
 __all__ = ["PresenceTracker", "presence_text"]
 
@@ -59,18 +58,17 @@ class PresenceTracker(QObject):
     def __init__(
         self,
         label: QLabel,
-        client: Callable[[], ApiClient | None],
+        operations: Operations,
         *,
         me: int | None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.label = label
-        self._client = client
+        self.operations = operations
         self.me = me
         self.ticket_id: int | None = None
         self.activity: PresenceActivity | None = None
-        self._tasks = BackgroundTasks()
         self.timer = QTimer(self)
         self.timer.setInterval(_REPORT_MS)
         self.timer.timeout.connect(self.report_soon)
@@ -98,29 +96,24 @@ class PresenceTracker(QObject):
 
     def report_soon(self) -> None:
         """Tell the server (in a task on the running loop; none: nothing to do)."""
-        if self._client() is None:
+        if not self.operations.connected:
             self.show(None)
             return
-        if self._tasks.start(self.report()) is None:
+        if self.operations.start(self.report(), owner=self) is None:
             return
         if not self.timer.isActive():
             self.timer.start()
 
     async def report(self) -> PresenceOut | None:
-        """Report and show; None when the server cannot be reached (shown as unknown)."""
-        client = self._client()
-        if client is None:
-            self.show(None)
-            return None
+        """Report and show; None when not done (offline, say: shown as unknown)."""
         ticket_id, activity = self.ticket_id, self.activity
-        try:
-            answer = await client.report_presence(ticket_id, activity)
-        except ApiError as error:
-            log.debug("presence not reported: %s", error.detail)
-            self.show(None)
-            return None
-        self.show(answer)
-        return answer
+        outcome = await self.operations.online(
+            lambda client: client.report_presence(ticket_id, activity)
+        )
+        if outcome.value is None:
+            log.debug("presence not reported: %s", outcome.message)
+        self.show(outcome.value)
+        return outcome.value
 
     def show(self, presence: PresenceOut | None) -> None:
         text = (
@@ -133,10 +126,10 @@ class PresenceTracker(QObject):
             self.label.setVisible(bool(text))
         self.presenceChanged.emit(presence)
 
-    async def settle(self) -> None:
+    async def wait_reported(self) -> None:
         """Until no report is in flight."""
-        await self._tasks.settle()
+        await self.operations.wait(self)
 
     def stop(self) -> None:
         self.timer.stop()
-        self._tasks.cancel()
+        self.operations.cancel(self)

@@ -25,18 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.models.forecast import MovePreview, evaluate_tickets, load_open_tickets, preview_move
 from desktop.models.sla_cells import SlaRules
-from desktop.models.workload import (
-    MovePreview,
-    Target,
-    WorkloadRow,
-    evaluate_tickets,
-    led_teams,
-    load_open_tickets,
-    preview_move,
-)
+from desktop.models.workload import Target, WorkloadRow, led_teams
+from desktop.operations import Cache
 from i18n import _, ngettext
-from sync.cache import Cache
 
 __all__ = ["ReassignDialog", "reassign_targets"]
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 import i18n
 from desktop.models.queue import Column
 from desktop.qt_language import use_language
-from desktop.views.main_window import QueueTable
+from desktop.views.queue_table import QueueTable
 from i18n import _
 
 __all__ = [

@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.operations import is_loopback, normalize_server_url
 from i18n import _
-from sync.cache import normalize_server_url
-from sync.client import is_loopback
 
 __all__ = ["SignInDialog", "SignInRequest", "check_server_url"]
 

@@ -2,9 +2,11 @@
 
 :class:`SyncStatusWidgets` shows a :class:`sync.engine.SyncStatus` (state, initial
 sync progress, last sync, pending / conflicts / rejected counters, "Sync now");
-:class:`PendingDialog` lists the queued commands, :class:`ConflictsPanel` offers
-the store's resolutions of each conflict, :class:`RejectedDialog` shows why the
-server refused a change.  Everything is described in words, never as field names.
+:class:`PendingDialog` lists the queued commands (and the requests waiting for the
+server), :class:`ConflictsPanel` offers the store's resolutions of each conflict,
+:class:`RejectedDialog` shows why the server refused a change.  The dialogs follow
+the change bus while open, and change data through local operations.  Everything
+is described in words, never as field names.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 import i18n
+from desktop.operations import Cache, Operations, SyncState, SyncStatus, utc_now
 from i18n import N_, _, ngettext
 from protocol import (
     AcknowledgeCommand,
@@ -49,8 +52,8 @@ from protocol import (
 from sla.clock import Status as SlaStatus
 from sla.policy import Priority as SlaPriority
 from sla.policy import Severity as SlaSeverity
-from sync.cache import Cache, utc_now
-from sync.engine import SyncState, SyncStatus
+from sync.changes import Changes
+from sync.deferred import CallKind, DeferredCall
 from sync.store import ConflictView, RejectedView, Resolution, Store
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "RejectedDialog",
     "SyncStatusWidgets",
     "conflict_text",
+    "describe_call",
     "describe_command",
 ]
 
@@ -149,6 +153,13 @@ def describe_command(command: Command, cache: Cache) -> str:
     else:  # pragma: no cover - the union is closed
         what = str(command.type)
     return _("{ticket}: {change}").format(ticket=ticket, change=what)
+
+
+def describe_call(call: DeferredCall) -> str:
+    """One request waiting for the server in words: "Publish the announcement “…”"."""
+    if call.kind is CallKind.CREATE_ANNOUNCEMENT:
+        return _("Publish the announcement “{title}”").format(title=call.announcement().title)
+    return str(call.kind)  # pragma: no cover - the enum is closed
 
 
 def _your_change(command: Command, cache: Cache) -> str:
@@ -398,11 +409,13 @@ class SyncStatusWidgets(QObject):
 
 
 class PendingDialog(QDialog):
-    """The queued commands, oldest first, in words."""
+    """The queued commands and the requests waiting for the server, oldest first, in
+    words (kept current while open)."""
 
-    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+    def __init__(self, operations: Operations, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("pending-dialog")
+        self.operations = operations
         self.setWindowTitle(_("Pending changes"))
         self.resize(640, 420)
         layout = QVBoxLayout(self)
@@ -410,35 +423,44 @@ class PendingDialog(QDialog):
         self.intro.setWordWrap(True)
         self.list = QListWidget()
         self.list.setAccessibleName(_("Pending changes"))
-        commands = store.queued()
-        for command in commands:
-            self.list.addItem(describe_command(command, store.cache))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(self.intro)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(buttons)
+        operations.bus.changed.connect(self._changes_arrived)
+        self.refresh()
+
+    def _changes_arrived(self, changes: Changes) -> None:
+        if changes.outbox:
+            self.refresh()
+
+    def refresh(self) -> None:
+        store = self.operations.store
+        lines = [describe_command(command, store.cache) for command in store.queued()]
+        lines += [describe_call(call) for call in store.deferred_calls()]
+        self.list.clear()
+        self.list.addItems(lines)
         self.intro.setText(
             ngettext(
                 "{count} change is waiting to be sent to the server. Nothing is lost: "
                 "it is sent as soon as the server can be reached.",
                 "{count} changes are waiting to be sent to the server. Nothing is lost: "
                 "they are sent as soon as the server can be reached.",
-                len(commands),
-            ).format(count=len(commands))
+                len(lines),
+            ).format(count=len(lines))
         )
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(self.intro)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(buttons)
 
 
 class ConflictsPanel(QDialog):
-    """Each unresolved conflict with both sides in words, and the store's choices."""
+    """Each unresolved conflict with both sides in words, and the store's choices (kept
+    current while open)."""
 
-    #: a conflict was resolved (the engine should push / recount)
-    resolved = Signal()
-
-    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+    def __init__(self, operations: Operations, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("conflicts-panel")
-        self.store = store
+        self.operations = operations
+        self.store = operations.store
         self.setWindowTitle(_("Conflicts"))
         self.resize(720, 460)
         layout = QVBoxLayout(self)
@@ -463,7 +485,12 @@ class ConflictsPanel(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        operations.bus.changed.connect(self._changes_arrived)
         self.refresh()
+
+    def _changes_arrived(self, changes: Changes) -> None:
+        if changes.conflicts:
+            self.refresh()
 
     def conflict_rows(self) -> list[QFrame]:
         return self.rows.findChildren(QFrame, "conflict")
@@ -517,20 +544,19 @@ class ConflictsPanel(QDialog):
         return frame
 
     def resolve(self, conflict_id: int, choice: Resolution) -> None:
-        self.store.resolve_conflict(conflict_id, choice)
-        self.refresh()
-        self.resolved.emit()
+        """Apply the user's choice (the panel, the queue and the counters follow)."""
+        self.operations.local(lambda store: store.resolve_conflict(conflict_id, choice))
 
 
 class RejectedDialog(QDialog):
-    """Changes the server refused, with its reasons; each can be dismissed."""
+    """Changes the server refused, with its reasons; each can be dismissed (kept current
+    while open)."""
 
-    dismissed = Signal()
-
-    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+    def __init__(self, operations: Operations, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("rejected-dialog")
-        self.store = store
+        self.operations = operations
+        self.store = operations.store
         self.setWindowTitle(_("Refused changes"))
         self.resize(640, 420)
         layout = QVBoxLayout(self)
@@ -549,21 +575,39 @@ class RejectedDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._items: list[RejectedView] = []
+        self._calls: list[DeferredCall] = []
+        operations.bus.changed.connect(self._changes_arrived)
         self.refresh()
+
+    def _changes_arrived(self, changes: Changes) -> None:
+        if changes.rejections:
+            self.refresh()
 
     def refresh(self) -> None:
         self.list.clear()
         self._items = self.store.rejected()
+        self._calls = self.store.deferred_calls(refused=True)
         for item in self._items:
             self.list.addItem(
                 _("{change} — refused: {reason}").format(
                     change=describe_command(item.command, self.store.cache), reason=item.message
                 )
             )
-        self.dismiss_button.setEnabled(bool(self._items))
+        for call in self._calls:
+            self.list.addItem(
+                _("{change} — refused: {reason}").format(
+                    change=describe_call(call), reason=call.refusal or ""
+                )
+            )
+        self.dismiss_button.setEnabled(bool(self._items or self._calls))
 
     def dismiss_all(self) -> None:
-        for item in self._items:
-            self.store.dismiss_rejected(item.id)
-        self.refresh()
-        self.dismissed.emit()
+        items, calls = self._items, self._calls
+
+        def dismiss(store: Store) -> None:
+            for item in items:
+                store.dismiss_rejected(item.id)
+            for call in calls:
+                store.dismiss_refused_call(call)
+
+        self.operations.local(dismiss)

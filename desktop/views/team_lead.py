@@ -1,18 +1,21 @@
 """The team lead's tools in the main window: reassignment, workload panel, announcements,
 and the presence line of the ticket workspace.
 
-:class:`TeamLeadTools` adds them to a :class:`~desktop.views.main_window.MainWindow`:
-a "Team" menu (Reassign…, Undo reassignment, Workload, Announcements…), the
-workload dock, dragging selected tickets from the queue onto an agent, and a
-context menu on the queue.  They exist for team leads and admins only: for an
-agent the menu, the dock and the shortcuts are hidden and disabled (the server
-refuses them anyway).  Presence (who else is on the open ticket) is for everyone.
+:class:`TeamLeadTools` adds them to the console's main window (what it uses of the
+window is :class:`QueueConsole`): a "Team" menu (Reassign…, Undo reassignment,
+Workload, Announcements…), the workload dock, dragging selected tickets from the
+queue onto an agent, and a context menu on the queue.  They exist for team leads
+and admins only: for an agent the menu, the dock and the shortcuts are hidden and
+disabled (the server refuses them anyway).  Presence (who else is on the open
+ticket) is for everyone.  Reassignments are local operations and the rest online
+ones (:mod:`desktop.operations`); the workload panel and the role follow the change
+bus.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QDrag, QKeySequence, QMouseEvent
@@ -21,31 +24,26 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QLabel,
+    QMainWindow,
     QMenu,
     QVBoxLayout,
 )
 
-from desktop.models.workload import (
-    LOAD_SLICE,
-    Reassignment,
-    Target,
-    UndoOutcome,
-    WorkloadModel,
-    is_lead,
-    reassign,
-    undo,
-)
+from desktop.models.queue import QueueModel
+from desktop.models.workload import LOAD_SLICE, Target, WorkloadModel, is_lead
+from desktop.operations import Cache, Operations
 from desktop.views.announcements_editor import AnnouncementsEditor
 from desktop.views.presence import PresenceTracker
+from desktop.views.queue_table import QueueTable
 from desktop.views.reassign import ReassignDialog
 from desktop.views.workload import WorkloadPanel, tickets_mime
+from desktop.views.workspace.view import TicketWorkspace
 from i18n import _, ngettext
-from sync.client import ApiClient
+from sync.changes import Changes
+from sync.reassignment import Move, Reassignment, UndoOutcome
+from sync.store import Store
 
-if TYPE_CHECKING:
-    from desktop.views.main_window import MainWindow
-
-__all__ = ["TeamLeadTools"]
+__all__ = ["QueueConsole", "TeamLeadTools"]
 
 #: The last reassignment can be undone this long (while queued, or just applied).
 UNDO_WINDOW: Final = dt.timedelta(minutes=15)
@@ -55,16 +53,49 @@ _PRESENCE_STYLE: Final = (
 )
 
 
+class QueueConsole(Protocol):
+    """What the team lead's tools read of the console's main window, and tell it.
+
+    A protocol, not the window's class: the window builds the tools, so they cannot
+    import it."""
+
+    @property
+    def cache(self) -> Cache: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def model(self) -> QueueModel: ...
+
+    @property
+    def table(self) -> QueueTable: ...
+
+    @property
+    def workspace(self) -> TicketWorkspace: ...
+
+    @property
+    def help_menu(self) -> QMenu: ...
+
+    @property
+    def operations(self) -> Operations: ...
+
+    def current_ticket_id(self) -> int | None: ...
+
+
 class TeamLeadTools(QObject):
     """Reassignment, workload, announcements (leads and admins) and presence (everyone)."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow, console: QueueConsole) -> None:
+        """``window`` holds the Team menu, the workload dock and the dialogs; ``console``
+        is what the tools work on (the main window is both)."""
         super().__init__(window)
         self.window = window
+        self.console = console
         self.lead = False
         self.last: Reassignment | None = None
         #: an undo of moves that were on their way to the server, done once it answers
-        self.deferred_undo: Reassignment | None = None
+        self.deferred_undo: tuple[Move, ...] | None = None
         self.last_at: dt.datetime | None = None
         self.reassign_dialog: ReassignDialog | None = None
         self.announcements: AnnouncementsEditor | None = None
@@ -73,10 +104,10 @@ class TeamLeadTools(QObject):
 
         # -- the workload dock (hidden until asked for)
         self.workload = WorkloadModel(
-            window.cache,
-            me=window.store.user_id,
-            now=window.model.now,
-            rules=self._rules,
+            console.cache,
+            me=console.store.user_id,
+            now=console.model.now,
+            queue=console.model.state,
             slice_size=LOAD_SLICE,
             parent=self,
         )
@@ -103,7 +134,7 @@ class TeamLeadTools(QObject):
         self.announcements_action = self._action(self.open_announcements)
 
         # -- the queue: several tickets at once, dragged onto the workload, context menu
-        table = window.table
+        table = console.table
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
         table.viewport().installEventFilter(self)
@@ -113,15 +144,16 @@ class TeamLeadTools(QObject):
         self.presence_label.setObjectName("ticket-presence")
         self.presence_label.setStyleSheet(_PRESENCE_STYLE)
         self.presence_label.setWordWrap(True)
-        workspace_layout = window.workspace.layout()
+        workspace_layout = console.workspace.layout()
         if isinstance(workspace_layout, QVBoxLayout):
             workspace_layout.insertWidget(1, self.presence_label)
         self.presence = PresenceTracker(
-            self.presence_label, self.client, me=window.store.user_id, parent=self
+            self.presence_label, console.operations, me=console.store.user_id, parent=self
         )
         self.presence.presenceChanged.connect(self.workload.set_presence)
         table.selectionModel().currentRowChanged.connect(lambda *_: self._ticket_shown())
-        window.workspace.editor.textChanged.connect(self._editor_changed)
+        console.workspace.reply.editor.textChanged.connect(self._editor_changed)
+        console.operations.bus.changed.connect(self._changes_arrived)
         self.update_role()
 
     def _action(self, handler: Any, shortcut: str | None = None) -> QAction:
@@ -133,25 +165,28 @@ class TeamLeadTools(QObject):
         self.window.addAction(action)
         return action
 
-    def _rules(self) -> Any:
-        return self.window.model.rules
-
-    def client(self) -> ApiClient | None:
-        engine = self.window.engine
-        return None if engine is None else engine.client
+    def _changes_arrived(self, changes: Changes) -> None:
+        """The role comes with the directory; the workload panel counts tickets; an
+        undo waiting for the server's answer may go on once the outbox moved."""
+        if changes.directory:
+            self.update_role()
+        if self.lead and (changes.tickets or changes.all_tickets or changes.directory):
+            self.panel.reload()
+        if changes.outbox:
+            self.push_answered()
 
     # -- who may --
 
     def update_role(self) -> None:
         """Show the lead's tools to leads and admins only (the role comes from the cache)."""
-        self.workload._me = self.window.store.user_id
-        self.presence.me = self.window.store.user_id
-        lead = is_lead(self.window.cache, self.window.store.user_id)
+        self.workload._me = self.console.store.user_id
+        self.presence.me = self.console.store.user_id
+        lead = is_lead(self.console.cache, self.console.store.user_id)
         self.lead = lead
         bar = self.window.menuBar()
         shown = self.menu.menuAction() in bar.actions()
         if lead and not shown:
-            bar.insertMenu(self.window.help_menu.menuAction(), self.menu)
+            bar.insertMenu(self.console.help_menu.menuAction(), self.menu)
         elif not lead and shown:
             bar.removeAction(self.menu.menuAction())
         for action in (self.reassign_action, self.workload_action, self.announcements_action):
@@ -161,10 +196,10 @@ class TeamLeadTools(QObject):
         self.undo_action.setEnabled(lead and self._undoable())
         if not lead:
             self.dock.hide()
-        self.window.table.setSelectionMode(
-            self.window.table.SelectionMode.ExtendedSelection
+        self.console.table.setSelectionMode(
+            self.console.table.SelectionMode.ExtendedSelection
             if lead
-            else self.window.table.SelectionMode.SingleSelection
+            else self.console.table.SelectionMode.SingleSelection
         )
 
     def retranslate(self) -> None:
@@ -198,11 +233,11 @@ class TeamLeadTools(QObject):
     # -- reassigning --
 
     def selected_ticket_ids(self) -> list[int]:
-        table = self.window.table
+        table = self.console.table
         rows = sorted({index.row() for index in table.selectionModel().selectedRows()})
-        ids = [self.window.model.ticket_id_at(row) for row in rows]
+        ids = [self.console.model.ticket_id_at(row) for row in rows]
         if not ids:
-            current = self.window.current_ticket_id()
+            current = self.console.current_ticket_id()
             ids = [] if current is None else [current]
         return ids
 
@@ -223,11 +258,11 @@ class TeamLeadTools(QObject):
         if self.reassign_dialog is not None:
             self.reassign_dialog.close()
         dialog = ReassignDialog(
-            self.window.cache,
+            self.console.cache,
             ticket_ids,
-            me=self.window.store.user_id,
-            rules=self.window.model.rules,
-            now=self.window.model.now,
+            me=self.console.store.user_id,
+            rules=self.console.model.rules,
+            now=self.console.model.now,
             target=target,
             parent=self.window,
         )
@@ -248,12 +283,12 @@ class TeamLeadTools(QObject):
 
     def perform(self, ticket_ids: list[int], target: Target) -> Reassignment:
         """Queue the reassignment (one command a ticket) and show it at once."""
-        done = reassign(self.window.store, ticket_ids, target)
+        done = self.console.operations.local(
+            lambda store: store.reassign(ticket_ids, target.team_id, target.agent_id)
+        )
         if done.moves:
-            self.last, self.last_at = done, self.window.model.now()
+            self.last, self.last_at = done, self.console.model.now()
         self.undo_action.setEnabled(self._undoable())
-        self.window.commands_queued()
-        self.window.refresh_tickets(move.ticket_id for move in done.moves)
         self.window.statusBar().showMessage(
             ngettext(
                 "{count} ticket reassigned to {target}. Undo: Ctrl+Shift+Z",
@@ -267,7 +302,7 @@ class TeamLeadTools(QObject):
     def _undoable(self) -> bool:
         if self.last is None or self.last_at is None:
             return False
-        return self.window.model.now() - self.last_at <= UNDO_WINDOW
+        return self.console.model.now() - self.last_at <= UNDO_WINDOW
 
     def undo_last(self) -> UndoOutcome | None:
         """Take back the last reassignment (withdrawn while queued, reverted once applied;
@@ -279,17 +314,15 @@ class TeamLeadTools(QObject):
         last = self.last
         self.last = self.last_at = None
         self.undo_action.setEnabled(False)
-        return self._undo(last)
+        return self._undo(last.moves)
 
-    def _undo(self, reassignment: Reassignment, *, again: bool = False) -> UndoOutcome:
-        outcome = undo(self.window.store, reassignment)
-        self.deferred_undo = (
-            Reassignment(reassignment.target, outcome.deferred) if outcome.deferred else None
-        )
-        if again and outcome == UndoOutcome(deferred=reassignment.moves):
+    def _undo(self, moves: tuple[Move, ...], *, again: bool = False) -> UndoOutcome:
+        # (a move still on its way changes nothing now: the engine is not woken for it)
+        self.deferred_undo = None
+        outcome = self.console.operations.local(lambda store: store.undo(moves))
+        self.deferred_undo = outcome.deferred or None
+        if again and outcome == UndoOutcome(deferred=moves):
             return outcome  # still waiting for the server: nothing new to say
-        self.window.commands_queued()
-        self.window.refresh_tickets(move.ticket_id for move in reassignment.moves)
         back = outcome.withdrawn + outcome.reverted
         parts = []
         if back or not outcome.deferred:
@@ -322,8 +355,8 @@ class TeamLeadTools(QObject):
         return outcome
 
     def push_answered(self) -> UndoOutcome | None:
-        """A sync status came: an undo waiting for the server's answer goes on, if the
-        server has answered."""
+        """The engine pushed (its status moved, or the outbox did): an undo waiting for
+        the server's answer goes on, if the server has answered."""
         waiting = self.deferred_undo
         if waiting is None:
             return None
@@ -335,11 +368,12 @@ class TeamLeadTools(QObject):
         if not self.lead:
             return None
         if self.announcements is None:
-            editor = AnnouncementsEditor(self.client, self.window.model.now, self.window)
+            editor = AnnouncementsEditor(
+                self.console.operations, self.console.model.now, self.window
+            )
             editor.finished.connect(lambda _code: self._announcements_closed())
-            editor.changed.connect(self._announcements_changed)
             self.announcements = editor
-            editor.tasks.start(editor.refresh())
+            editor.start(editor.refresh())
         self.announcements.show()
         self.announcements.activateWindow()
         return self.announcements
@@ -348,11 +382,6 @@ class TeamLeadTools(QObject):
         if self.announcements is not None:
             self.announcements.deleteLater()
         self.announcements = None
-
-    def _announcements_changed(self) -> None:
-        """Published, edited or ended: pull now, so this console's banner follows at once."""
-        if self.window.engine is not None:
-            self.window.engine.sync_now()
 
     # -- the workload panel --
 
@@ -364,10 +393,10 @@ class TeamLeadTools(QObject):
     # -- presence --
 
     def _ticket_shown(self) -> None:
-        self.presence.set_ticket(self.window.workspace.ticket_id)
+        self.presence.set_ticket(self.console.workspace.ticket_id)
 
     def _editor_changed(self) -> None:
-        self.presence.set_replying(bool(self.window.workspace.editor.toPlainText().strip()))
+        self.presence.set_replying(bool(self.console.workspace.reply.editor.toPlainText().strip()))
 
     # -- the queue: context menu, dragging --
 
@@ -377,7 +406,7 @@ class TeamLeadTools(QObject):
         menu = QMenu(self.window)
         menu.addAction(self.reassign_action)
         menu.addAction(self.undo_action)
-        menu.exec(self.window.table.viewport().mapToGlobal(position))
+        menu.exec(self.console.table.viewport().mapToGlobal(position))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Press on a selected ticket and move: the selection is dragged (leads only)."""
@@ -388,8 +417,8 @@ class TeamLeadTools(QObject):
             self._press = None
             if event.button() != Qt.MouseButton.LeftButton or event.modifiers():
                 return False
-            index = self.window.table.indexAt(event.position().toPoint())
-            selection = self.window.table.selectionModel()
+            index = self.console.table.indexAt(event.position().toPoint())
+            selection = self.console.table.selectionModel()
             if index.isValid() and selection.isRowSelected(index.row()):
                 self._press = event.position().toPoint()
                 self._press_row = index.row()
@@ -407,13 +436,13 @@ class TeamLeadTools(QObject):
             return True
         if kind == QEvent.Type.MouseButtonRelease and self._press is not None:
             self._press = None
-            index = self.window.model.index(self._press_row, 0)
-            self.window.table.setCurrentIndex(index)  # a click: that ticket alone
+            index = self.console.model.index(self._press_row, 0)
+            self.console.table.setCurrentIndex(index)  # a click: that ticket alone
             return True
         return False
 
     def start_drag(self) -> QDrag:
-        drag = QDrag(self.window.table)
+        drag = QDrag(self.console.table)
         drag.setMimeData(tickets_mime(self.selected_ticket_ids()))
         drag.exec(Qt.DropAction.MoveAction)
         return drag

@@ -9,7 +9,6 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -17,7 +16,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop.qt_language import use_language
-from protocol import Change, ChangePage
+from protocol.pages import PageBuilder
 from sync.cache import Cache
 from sync.store import Store
 from tests.clock import FakeClock as FakeClock
@@ -48,11 +47,11 @@ def _collect_qt_garbage(qapp: QApplication) -> Iterator[None]:
 _ids = itertools.count(1)
 
 
-class Feed:
+class Feed(PageBuilder):
     """Builds one page of the change feed: organisations, agents, tickets and histories."""
 
     def __init__(self) -> None:
-        self.changes: list[dict[str, Any]] = []
+        super().__init__(numbers=_ids)  # history ids come from the same numbers
         self.add("organisation", 1, {"id": 1, "name": "Banque Mirabeau", "plan": "enterprise"})
         self.add("organisation", 2, {"id": 2, "name": "Atelier Lumen", "plan": "business"})
         self.add("team", 1, {"id": 1, "name": "Service desk", "member_ids": [1, 2]})
@@ -70,19 +69,6 @@ class Feed:
                     "team_ids": [1],
                 },
             )
-
-    def add(self, entity: str, entity_id: int, data: dict[str, Any]) -> None:
-        seq = next(_ids)
-        self.changes.append(
-            {
-                "seq": seq,
-                "cursor": f"c{seq}",
-                "entity": entity,
-                "id": entity_id,
-                "op": "upsert",
-                "data": data,
-            }
-        )
 
     def ticket(
         self,
@@ -153,12 +139,6 @@ class Feed:
                     "after": after,
                 },
             )
-
-    def page(self) -> ChangePage:
-        changes = [Change.model_validate(change) for change in self.changes]
-        return ChangePage(
-            changes=changes, next_cursor=changes[-1].cursor, has_more=False, estimate=0
-        )
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 import i18n
 from desktop.app import Console, _main
 from desktop.views.main_window import MainWindow
-from desktop.views.report import ReportView
+from desktop.views.report.view import ReportView
 from desktop.views.settings import open_settings
 from desktop.views.sign_in import SignInDialog
 from sync.client import ApiClient, RetryPolicy
@@ -157,14 +157,17 @@ def test_signing_in_as_another_user_from_the_dialog_switches_the_console(
             _sign_in_with(dialog, live.url, "bob")
             await _until(lambda: _shown_as(console, "bob"), "bob's window")
             second = console.window
-            assert isinstance(second, MainWindow) and second is not first
+            assert isinstance(second, MainWindow)
+            assert second is not first
             qtbot.addWidget(second)
             # the console goes on: bob's window is up, the run has not ended
             for _turn in range(10):
                 await asyncio.sleep(0.02)
             assert not run.task.done()
-            assert second.isVisible() and [w for w in run.windows() if w is not second] == []
-            assert console.session is not None and console.session.username == "bob"
+            assert second.isVisible()
+            assert [w for w in run.windows() if w is not second] == []
+            assert console.session is not None
+            assert console.session.username == "bob"
             assert await run.quit() == 0
 
         loop.run_until_complete(flow())
@@ -193,11 +196,13 @@ def test_the_sign_in_dialog_switches_to_another_server_user_without_signing_out(
             _sign_in_with(dialog, live.url.replace("127.0.0.1", "localhost"), "lead")
             await _until(lambda: _shown_as(console, "lead"), "the lead's window")
             second = console.window
-            assert second is not None and second is not first
+            assert second is not None
+            assert second is not first
             qtbot.addWidget(second)
             for _turn in range(10):
                 await asyncio.sleep(0.02)
-            assert not run.task.done() and second.isVisible()
+            assert not run.task.done()
+            assert second.isVisible()
             assert await run.quit() == 0
 
         loop.run_until_complete(flow())
@@ -233,7 +238,7 @@ def test_the_demo_opens_the_lead_screens_in_its_window(
             qtbot.addWidget(window)
             if view == "report":
                 [report] = [d for d in window.dialogs if isinstance(d, ReportView)]
-                await report.settled()
+                await report.wait_fetched()
                 assert report.report is not None  # this month's figures, not an empty view
             assert not run.task.done()
             assert await run.quit() == 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import io
 import os
 import re
 import stat
 import subprocess
 import sys
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import qasync  # type: ignore[import-untyped]
+from pypdf import PdfReader
 from PySide6.QtCharts import QBarSeries, QStackedBarSeries
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -43,8 +44,11 @@ from desktop.models.report import (
     reports_folder,
     write_csv,
 )
+from desktop.operations import Operations, Outcome, attempt
 from desktop.views.main_window import MainWindow
-from desktop.views.report import ReportView, compliance_report_view, write_pdf
+from desktop.views.report.charts import breach_tip, week_tip
+from desktop.views.report.pdf import write_pdf
+from desktop.views.report.view import ReportView, compliance_report_view
 from protocol import (
     BreachCount,
     BreachedTicket,
@@ -55,6 +59,7 @@ from protocol import (
 )
 from sync.cache import Cache, utc_now
 from sync.client import ApiClient, RequestRefused, RetryPolicy, Unreachable
+from sync.engine import SyncEngine
 from sync.store import Store
 from tests.clock import FakeClock
 from tests.desktop.conftest import Feed, load
@@ -334,7 +339,9 @@ def test_saved_copy_is_private_and_round_trips(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.parent == tmp_path / "cache.reports"
     copy = saved.load(report.start, report.end, None)
-    assert copy is not None and copy.report == report and copy.fetched_at == NOW
+    assert copy is not None
+    assert copy.report == report
+    assert copy.fetched_at == NOW
     assert saved.load(report.start, report.end, 2) is None  # another team: another report
     path.write_text("{not json")
     assert saved.load(report.start, report.end, None) is None
@@ -378,53 +385,9 @@ def test_csv_round_trip(tmp_path: Path) -> None:
 
 
 def _pdf_text(data: bytes) -> tuple[int, str]:
-    """Pages of a PDF and the text it draws, decoded through each font's ToUnicode map
-    (no PDF parser is installed: Qt writes simple, regular files)."""
-    objects: dict[int, bytes] = {}
-    for number, body in re.findall(rb"(\d+) 0 obj(.*?)endobj", data, re.S):
-        stream = re.search(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S)
-        if stream is not None and b"/FlateDecode" in body:
-            body = body[: stream.start()] + zlib.decompress(stream.group(1))
-        objects[int(number)] = body
-
-    def unicode_map(font: bytes) -> dict[int, str]:
-        found = re.search(rb"/ToUnicode (\d+) 0 R", font)
-        if found is None:
-            return {}
-        cmap = objects[int(found.group(1))]
-        glyphs: dict[int, str] = {}
-        for block in re.findall(rb"beginbfchar(.*?)endbfchar", cmap, re.S):
-            for code, text in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
-                glyphs[int(code, 16)] = bytes.fromhex(text.decode()).decode("utf-16-be")
-        for block in re.findall(rb"beginbfrange(.*?)endbfrange", cmap, re.S):
-            for low, high, target in re.findall(
-                rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(\[.*?\]|<[0-9A-Fa-f]+>)", block, re.S
-            ):
-                codes = range(int(low, 16), int(high, 16) + 1)
-                if target.startswith(b"["):
-                    texts = re.findall(rb"<([0-9A-Fa-f]+)>", target)
-                    for code, text in zip(codes, texts, strict=False):
-                        glyphs[code] = bytes.fromhex(text.decode()).decode("utf-16-be")
-                else:
-                    base = int(target[1:-1], 16)
-                    for offset, code in enumerate(codes):
-                        glyphs[code] = chr(base + offset)
-        return glyphs
-
-    fonts: dict[bytes, dict[int, str]] = {}
-    for name, number in re.findall(rb"/(F\d+) (\d+) 0 R", data):
-        fonts[name] = unicode_map(objects.get(int(number), b""))
-    text: list[str] = []
-    for body in objects.values():
-        glyphs: dict[int, str] = {}
-        for font, shown in re.findall(rb"/(F\d+) [\d.]+ Tf|<([0-9A-Fa-f]+)> Tj", body):
-            if font:
-                glyphs = fonts.get(font, {})
-                continue
-            for i in range(0, len(shown), 4):
-                text.append(glyphs.get(int(shown[i : i + 4], 16), ""))
-    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", data))
-    return pages, "".join(text)
+    """Pages of a PDF and the text it draws, as a reader extracts it."""
+    document = PdfReader(io.BytesIO(data))
+    return len(document.pages), "".join(page.extract_text() for page in document.pages)
 
 
 @pytest.mark.parametrize(("language", "title"), [("en", "November 2026"), ("fr", "Novembre 2026")])
@@ -475,14 +438,32 @@ def act(loop: asyncio.AbstractEventLoop, view: ReportView, action: Callable[[], 
 
     async def acting() -> None:
         action()
-        await view.settled()
+        await view.wait_fetched()
 
     loop.run_until_complete(acting())
 
 
-def _view(qtbot: QtBot, tmp_path: Path, server: FakeServer | None, clock: FakeClock) -> ReportView:
+@pytest.fixture
+def operations(cache: Cache) -> Operations:
+    return Operations(Store(cache))
+
+
+def _view(
+    qtbot: QtBot,
+    tmp_path: Path,
+    server: FakeServer | None,
+    clock: FakeClock,
+    operations: Operations,
+) -> ReportView:
+    async def fetch(
+        start: dt.datetime, end: dt.datetime, team: int | None
+    ) -> Outcome[ComplianceReport]:
+        assert server is not None
+        return await attempt(lambda: server(start, end, team))  # what an online operation does
+
     view = ReportView(
-        fetch=server,
+        operations,
+        fetch=None if server is None else fetch,
         saved=SavedReports(tmp_path / "reports"),
         names=lambda: NAMES,
         teams=TEAMS,
@@ -494,11 +475,14 @@ def _view(qtbot: QtBot, tmp_path: Path, server: FakeServer | None, clock: FakeCl
 
 
 def test_the_window_fetches_the_current_month_and_keeps_a_copy(
-    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    operations: Operations,
 ) -> None:
     server = FakeServer()
     clock = FakeClock(NOW)
-    view = _view(qtbot, tmp_path, server, clock)
+    view = _view(qtbot, tmp_path, server, clock, operations)
     loop.run_until_complete(view.load())
     november = month_range(2026, 11, PARIS)
     assert server.asked == [(*november, None)]
@@ -509,7 +493,8 @@ def test_the_window_fetches_the_current_month_and_keeps_a_copy(
     by_team = view.bucket_models[Dimension.TEAM]
     assert by_team.data(by_team.index(1, BucketColumn.GROUP)) == "N2"
     weekly = view.weekly_view.chart().series()[0]
-    assert isinstance(weekly, QBarSeries) and weekly.count() == 2  # response, resolution
+    assert isinstance(weekly, QBarSeries)
+    assert weekly.count() == 2  # response, resolution
     assert view.team_box.isVisibleTo(view)  # the lead of two teams picks one, or both
 
     # another team, a custom range
@@ -535,42 +520,51 @@ def test_the_window_fetches_the_current_month_and_keeps_a_copy(
 
 
 def test_offline_the_last_copy_shows_with_its_date(
-    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    operations: Operations,
 ) -> None:
     server = FakeServer()
     clock = FakeClock(NOW - dt.timedelta(days=1))
-    view = _view(qtbot, tmp_path, server, clock)
+    view = _view(qtbot, tmp_path, server, clock, operations)
     loop.run_until_complete(view.load())  # fetched on the 27th
     saved = next((tmp_path / "reports").iterdir())
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
 
     server.failure = Unreachable("connection refused")
     clock.now = NOW
-    later = _view(qtbot, tmp_path, server, clock)
+    later = _view(qtbot, tmp_path, server, clock, operations)
     loop.run_until_complete(later.load())
-    assert later.report == sample_report() and later.saved_at == NOW - dt.timedelta(days=1)
+    assert later.report == sample_report()
+    assert later.saved_at == NOW - dt.timedelta(days=1)
     assert later.status_label.text() == (
         "Offline: showing the copy fetched on Nov 27, 2026, 11:00\u202fAM."
     )
-    assert later.content.isVisibleTo(later) and later.csv_button.isEnabled()
+    assert later.content.isVisibleTo(later)
+    assert later.csv_button.isEnabled()
     assert [figure.value.text() for figure in later.figures][1] == "94.7%"
 
     # a month never fetched: a clear message, nothing to export
     act(loop, later, lambda: later.set_month(2026, 10))
-    assert later.report is None and not later.csv_button.isEnabled()
+    assert later.report is None
+    assert not later.csv_button.isEnabled()
     assert not later.content.isVisibleTo(later)
     assert later.message_label.text().startswith("No copy of this report yet.")
     assert later.title_label.text() == "SLA compliance — October 2026"
 
 
 def test_an_agent_is_told_the_server_refuses(
-    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    operations: Operations,
 ) -> None:
     server = FakeServer()
     server.failure = RequestRefused(
         "HTTP 403 forbidden", status=403, code="forbidden", reason="Only team leads."
     )
-    view = _view(qtbot, tmp_path, server, FakeClock(NOW))
+    view = _view(qtbot, tmp_path, server, FakeClock(NOW), operations)
     loop.run_until_complete(view.load())
     assert view.report is None
     assert view.message_label.text() == server.failure.message
@@ -578,19 +572,24 @@ def test_an_agent_is_told_the_server_refuses(
 
 
 def test_the_window_exports_csv_and_pdf(
-    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    operations: Operations,
 ) -> None:
     i18n.set_language("fr")
-    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW))
+    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
     loop.run_until_complete(view.load())
     assert view.title_label.text() == "Conformité SLA — Novembre 2026"
     csv_path = view.export_csv(tmp_path / "rapport.csv")
     pdf_path = view.export_pdf(tmp_path / "rapport.pdf")
-    assert csv_path is not None and pdf_path is not None
+    assert csv_path is not None
+    assert pdf_path is not None
     with csv_path.open(encoding="utf-8-sig", newline="") as handle:
         assert next(csv.reader(handle)) == ["Conformité SLA", "Novembre 2026"]
     pages, text = _pdf_text(pdf_path.read_bytes())
-    assert pages == 1 and "Novembre 2026" in re.sub(r"[\t\xa0\u202f]", " ", text)
+    assert pages == 1
+    assert "Novembre 2026" in re.sub(r"[\t\xa0\u202f]", " ", text)
 
 
 # -- end to end, with the real server -------------------------------------------------------------
@@ -619,18 +618,20 @@ def test_a_lead_fetches_the_report_from_the_server_and_keeps_it_for_offline(
     async def scenario() -> None:
         await api.login("lead", PASSWORD)
         me = await api.me()
-        Store(cache, user_id=me.id).apply_page(await api.changes(None, limit=1000))
-        view = compliance_report_view(
-            cache, me=me.id, client=lambda: api, zone=PARIS, clock=utc_now
-        )
+        store = Store(cache, user_id=me.id)
+        store.apply_page(await api.changes(None, limit=1000))
+        operations = Operations(store)  # the session's: its engine's client asks the server
+        operations.attach_engine(SyncEngine(store, api, live=False, offload=False))
+        view = compliance_report_view(operations, me=me.id, zone=PARIS, clock=utc_now)
         assert view is not None
         qtbot.addWidget(view)
         # around today (whatever the month), when the server's tickets were created
         today = dt.datetime.now(PARIS).date()
         view.set_range(today - dt.timedelta(days=1), today)
-        await view.settled()
+        await view.wait_fetched()
         report = view.report
-        assert report is not None and view.saved_at is None
+        assert report is not None
+        assert view.saved_at is None
         assert view.status_label.text().startswith("Support · as of ")
         total = report.total
         assert total.response_met + total.response_missed + total.response_open == 2
@@ -645,8 +646,9 @@ def test_a_lead_fetches_the_report_from_the_server_and_keeps_it_for_offline(
 
         live.stop()
         view.refresh()
-        await view.settled()
-        assert view.report == report and view.saved_at is not None
+        await view.wait_fetched()
+        assert view.report == report
+        assert view.saved_at is not None
         assert view.status_label.text().startswith("Offline: showing the copy fetched on ")
         live.start()
         await api.aclose()
@@ -707,7 +709,8 @@ def test_the_main_window_offers_the_report_to_leads_only(
     assert lead.report_action in lead.team.menu.actions()
     assert lead.report_action.text() == "&Compliance report…"
     view = lead.show_compliance_report()
-    assert view is not None and view.isVisible()
+    assert view is not None
+    assert view.isVisible()
     assert lead.show_compliance_report() is view  # one window, raised again
     # not connected, nothing fetched before: said so
     assert view.message_label.text().startswith("No copy of this report yet.")
@@ -723,15 +726,20 @@ def test_the_command_line_opens_the_report_view(monkeypatch: pytest.MonkeyPatch)
     asked: dict[str, Any] = {}
     monkeypatch.setattr(desktop.app, "run", lambda **options: asked.update(options) or 0)
     assert command.main(["--demo", "--screenshot", "x.png", "--view", "report"]) == 0
-    assert asked["view"] == "report" and asked["demo"] and asked["screenshot"] == Path("x.png")
+    assert asked["view"] == "report"
+    assert asked["demo"]
+    assert asked["screenshot"] == Path("x.png")
     assert command.main(["--demo"]) == 0
     assert asked["view"] == "queue"
 
 
 def test_the_window_follows_a_language_switch(
-    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    operations: Operations,
 ) -> None:
-    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW))
+    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
     loop.run_until_complete(view.load())
     i18n.set_language("fr")
     view.retranslate()
@@ -747,6 +755,7 @@ def test_the_window_follows_a_language_switch(
     )
 
 
+@pytest.mark.slow
 def test_the_demo_screenshots_the_report_as_its_team_lead(tmp_path: Path) -> None:
     target = tmp_path / "report.png"
     environment = dict(os.environ, QT_QPA_PLATFORM="offscreen")
@@ -778,19 +787,23 @@ def test_the_demo_screenshots_the_report_as_its_team_lead(tmp_path: Path) -> Non
 
 
 def test_the_charts_say_their_figures_under_the_mouse(
-    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    operations: Operations,
 ) -> None:
-    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW))
+    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
     loop.run_until_complete(view.load())
-    assert view.week_tip(1) == (
+    assert week_tip(view.report, 1) == (
         "Week of 2 November: 6 tickets\n"
         "First responses within target: 83.3%\n"
         "Resolutions within target: 50.0%"
     )
-    assert view.week_tip(3).endswith("Resolutions within target: –")  # nothing to measure yet
+    nothing_yet = week_tip(view.report, 3)  # a week with nothing to measure yet
+    assert nothing_yet.endswith("Resolutions within target: –")
     breaches = view.breaches_view.chart().series()[0]
     assert isinstance(breaches, QStackedBarSeries)
     blocking, _major, minor = breaches.barSets()
-    assert view.breach_tip(0, blocking) == "P1 Critical · Blocking: 2 tickets breached"
-    assert view.breach_tip(2, minor) == "P3 Normal · Minor: 1 ticket breached"
-    assert view.breach_tip(1) == "P2 High: 0 tickets breached"
+    assert breach_tip(view.report, 0, blocking) == "P1 Critical · Blocking: 2 tickets breached"
+    assert breach_tip(view.report, 2, minor) == "P3 Normal · Minor: 1 ticket breached"
+    assert breach_tip(view.report, 1) == "P2 High: 0 tickets breached"

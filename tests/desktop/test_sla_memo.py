@@ -212,7 +212,8 @@ def test_the_memo_is_written_once_every_clock_is_known(
     seed_demo(cache, now=T0, count=60)
     queue = open_queue(cache, clock, view=QueueView.MY_TICKETS)
     path: Path = memo_path(cache.path)
-    assert not path.exists() and not queue.fully_evaluated
+    assert not path.exists()
+    assert not queue.fully_evaluated
 
     def written() -> None:
         assert path.exists()

@@ -25,20 +25,10 @@ from pytestqt.qtbot import QtBot
 import i18n
 from desktop.app import Console
 from desktop.demo_data import seed_demo
-from desktop.models.queue import Column, QueueView
-from desktop.models.sla_cells import HistoryRow, SlaRules, events_from_history
-from desktop.models.workload import (
-    FORECAST_HORIZON,
-    Target,
-    WorkloadColumn,
-    WorkloadModel,
-    load_open_tickets,
-    open_ticket_ids,
-    preview_move,
-    reassign,
-    snapshot,
-    undo,
-)
+from desktop.models.forecast import FORECAST_HORIZON, load_open_tickets, preview_move, snapshot
+from desktop.models.queue import Column, QueueState, QueueView
+from desktop.models.sla_cells import SlaRules, events_from_history
+from desktop.models.workload import Target, WorkloadColumn, WorkloadModel
 from desktop.views.announcements_editor import AnnouncementForm
 from desktop.views.main_window import MainWindow
 from desktop.views.presence import presence_text
@@ -56,6 +46,7 @@ from protocol import (
 )
 from sla.calendar import from_us, to_us
 from sla.clock import ClockStatus, Status, evaluate
+from sla.history import HistoryRow
 from sla.policy import Priority
 from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
@@ -140,10 +131,27 @@ def _hand_made(cache: Cache, feed: Feed) -> Store:
     return store
 
 
-def _model(cache: Cache, clock: FakeClock, me: int = LEAD) -> WorkloadModel:
-    model = WorkloadModel(cache, me=me, now=clock)
+def _queue(cache: Cache, clock: FakeClock, me: int = LEAD, **options: int) -> QueueState:
+    """The queue's tickets and clocks, as the console's queue reads them: what the
+    workload counts on."""
+    queue = QueueState(cache, me=me, clock=clock, **options)
+    queue.reload()
+    return queue
+
+
+def _model(
+    cache: Cache, clock: FakeClock, me: int = LEAD, queue: QueueState | None = None
+) -> WorkloadModel:
+    if queue is None:
+        queue = _queue(cache, clock, me)
+    model = WorkloadModel(cache, me=me, now=clock, queue=queue)
     model.reload()
     return model
+
+
+def _open_ids(cache: Cache, team_ids: list[int]) -> list[int]:
+    with cache.snapshot() as reading:
+        return reading.open_ticket_ids(team_ids)
 
 
 def _events(cache: Cache, ticket_id: int) -> list[Any]:
@@ -199,7 +207,9 @@ def test_the_forecast_matches_sla_on_a_hand_made_case(cache: Cache, feed: Feed) 
     clock.advance(minutes=31)
     model.tick()
     camille = model.find(1, 1)
-    assert camille is not None and camille.breached == 1 and camille.forecast == 0
+    assert camille is not None
+    assert camille.breached == 1
+    assert camille.forecast == 0
 
 
 def test_the_reassignment_preview_says_what_happens_to_sla(cache: Cache, feed: Feed) -> None:
@@ -276,7 +286,8 @@ def test_a_sync_moves_tickets_between_rows_that_stay_selected(qtbot: QtBot, cach
     seed_demo(cache, now=T0, count=300)
     users = {user.username: user for user in cache.users()}
     carol, eva = users["carol"], users["eva"]  # eva is in none of carol's teams
-    model = _model(cache, clock, me=carol.id)
+    queue = _queue(cache, clock, carol.id)
+    model = _model(cache, clock, me=carol.id, queue=queue)
     view = QTableView()
     qtbot.addWidget(view)
     view.setModel(model)
@@ -291,12 +302,13 @@ def test_a_sync_moves_tickets_between_rows_that_stay_selected(qtbot: QtBot, cach
 
     clock.advance(minutes=20)  # a ticket handed to someone outside the team: their row
     store.assign(ticket.id, eva.id)
-    assert model.refresh_changed() == 1
+    assert queue.refresh_changed() == 1  # the queue reads it again: the workload follows
+    assert model.refresh_changed() == 0  # (nothing left to follow)
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert (ticket.team_id, eva.id) in _figures(model.rows)
     clock.advance(minutes=20)  # and back in the team: that row goes
     store.assign(ticket.id, None)
-    assert model.refresh_changed() == 1
+    assert queue.refresh_changed() == 1
     assert (ticket.team_id, eva.id) not in _figures(model.rows)
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
 
@@ -310,12 +322,13 @@ def test_a_sync_moves_tickets_between_rows_that_stay_selected(qtbot: QtBot, cach
     clock.advance(minutes=20)  # an ordinary sync: the rows stay, the selection with them
     store.set_priority(ticket.id, Priority.P1)
     store.assign(ticket.id, chosen.agent_id)
-    assert model.refresh_changed() == 1
+    assert queue.refresh_changed() == 1
     assert resets == []
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert ticket.id in chosen.ticket_ids
     selected = [model.row_at(index.row()) for index in view.selectionModel().selectedRows()]
-    assert len(selected) == 1 and selected[0] is chosen
+    assert len(selected) == 1
+    assert selected[0] is chosen
 
 
 def test_a_large_workload_loads_in_slices_and_takes_a_sync_after(
@@ -324,29 +337,37 @@ def test_a_large_workload_loads_in_slices_and_takes_a_sync_after(
     clock = FakeClock(T0)
     seed_demo(cache, now=T0, count=300)
     carol = next(user for user in cache.users() if user.username == "carol")
-    model = WorkloadModel(cache, me=carol.id, now=clock, slice_size=40)
+    queue = _queue(cache, clock, carol.id, eager_limit=0)  # a large queue: clocks evaluated lazily
+    model = WorkloadModel(cache, me=carol.id, now=clock, queue=queue, slice_size=40)
     panel = WorkloadPanel(model)
     qtbot.addWidget(panel)
     seen: list[tuple[int, int] | None] = []
     model.loadProgress.connect(lambda: seen.append(model.loading))
     model.reload()  # returns at once: the window goes on between the slices
-    total = len(open_ticket_ids(cache, carol.team_ids))
-    assert total > 3 * 40 and model.loading == (0, total) and model.rowCount() == 0
+    total = len(_open_ids(cache, carol.team_ids))
+    assert total > 3 * 40
+    assert model.loading == (0, total)
+    assert model.rowCount() == 0
     assert panel.hint.text() == f"Counting the open tickets of your teams… 0 of {total}"
     with qtbot.waitSignal(model.loadProgress):
         pass  # the first slice
     assert model.loading == (40, total)
-    open_ids = open_ticket_ids(cache, carol.team_ids)
+    open_ids = _open_ids(cache, carol.team_ids)
     clock.advance(minutes=10)
     store = Store(cache, user_id=carol.id)
-    store.set_status(open_ids[0], Status.RESOLVED)  # read already; resolved by a sync
+    store.set_status(open_ids[0], Status.RESOLVED)  # evaluated already; resolved by a sync
+    assert queue.refresh_changed() == 1
     assert model.refresh_changed() == 0  # taken once the load is done
-    store.set_team(open_ids[-1], 3)  # not read yet; moved to a team carol does not lead
+    store.set_team(open_ids[-1], 3)  # not evaluated yet; moved to a team carol does not lead
+    queue.refresh_changed()
     qtbot.waitUntil(lambda: model.loading is None)
     done = [progress[0] for progress in seen if progress is not None]
-    assert len(done) >= 3 and done == sorted(done) and seen[-1] is None
+    assert len(done) >= 3
+    assert done == sorted(done)
+    assert seen[-1] is None
     listed = {ticket_id for row in model.rows for ticket_id in row.ticket_ids}
-    assert open_ids[0] not in listed and open_ids[-1] not in listed
+    assert open_ids[0] not in listed
+    assert open_ids[-1] not in listed
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert panel.hint.text().startswith("Open tickets per agent")
 
@@ -355,12 +376,13 @@ def test_a_workload_load_asked_again_starts_over(qtbot: QtBot, cache: Cache) -> 
     clock = FakeClock(T0)
     seed_demo(cache, now=T0, count=300)
     carol = next(user for user in cache.users() if user.username == "carol")
-    model = WorkloadModel(cache, me=carol.id, now=clock, slice_size=40)
+    queue = _queue(cache, clock, carol.id, eager_limit=0)
+    model = WorkloadModel(cache, me=carol.id, now=clock, queue=queue, slice_size=40)
     model.reload()
     with qtbot.waitSignal(model.loadProgress):
         pass  # a slice in
-    model.reload()  # the teams changed, say: from the start
-    assert model.loading == (0, len(open_ticket_ids(cache, carol.team_ids)))
+    model.reload()  # the teams changed, say: from the start (the clocks known stay known)
+    assert model.loading == (40, len(_open_ids(cache, carol.team_ids)))
     qtbot.waitUntil(lambda: model.loading is None)
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert sum(row.open for row in model.rows) > 0
@@ -370,7 +392,8 @@ def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None
     clock = FakeClock(T0)
     seed_demo(cache, now=T0, count=300)
     carol = next(user for user in cache.users() if user.username == "carol")
-    model = _model(cache, clock, me=carol.id)
+    queue = _queue(cache, clock, carol.id)
+    model = _model(cache, clock, me=carol.id, queue=queue)
     store = Store(cache, user_id=carol.id)
     mine = [
         t
@@ -387,12 +410,37 @@ def test_after_a_sync_the_workload_reads_only_what_changed(cache: Cache) -> None
     store.set_priority(lower.id, Priority.P1)  # tighter targets: maybe breached now
     clock.advance(minutes=30)
 
-    assert model.refresh_changed() == 4  # four tickets read again, not the team's all
+    assert queue.refresh_changed() == 4  # four tickets read again, not the team's all
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     clock.advance(hours=3)  # and the clocks go on from there
     model.tick()
     assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
     assert model.refresh_changed() == 0
+
+
+def test_the_workload_follows_the_queue_whichever_hears_of_a_change_first(
+    cache: Cache,
+) -> None:
+    clock = FakeClock(T0)
+    seed_demo(cache, now=T0, count=300)
+    carol = next(user for user in cache.users() if user.username == "carol")
+    queue = _queue(cache, clock, carol.id)
+    model = _model(cache, clock, me=carol.id, queue=queue)
+    ticket = next(
+        t
+        for t in cache.tickets()
+        if t.team_id in carol.team_ids and t.assignee_id is not None and t.status == "open"
+    )
+    clock.advance(minutes=5)
+    Store(cache, user_id=carol.id).assign(ticket.id, None)
+    assert model.refresh_changed() == 0  # the panel first: the queue has not read it yet
+    assert queue.refresh_changed() == 1  # the queue reads it, and the workload follows
+    unassigned = model.find(ticket.team_id, None)
+    assert unassigned is not None
+    assert ticket.id in unassigned.ticket_ids
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
+    queue.reload()  # read whole (a cache rebuilt, say): the workload is placed again
+    assert _figures(model.rows) == _figures(_model(cache, clock, me=carol.id).rows)
 
 
 def test_thresholds_hold_whenever_they_are_computed(cache: Cache) -> None:
@@ -452,7 +500,8 @@ def test_the_workload_table_is_sortable_by_any_column(qtbot: QtBot, cache: Cache
     window.show()
     window.show_workload()
     panel = window.team.panel
-    assert window.team.dock.isVisible() and panel.isVisible()
+    assert window.team.dock.isVisible()
+    assert panel.isVisible()
     panel.table.sortByColumn(WorkloadColumn.OPEN, Qt.SortOrder.DescendingOrder)
     opened = [window.team.workload.row_at(i).open for i in range(panel.model.rowCount())]
     assert opened == sorted(opened, reverse=True)
@@ -463,29 +512,31 @@ def test_the_workload_table_is_sortable_by_any_column(qtbot: QtBot, cache: Cache
 
 def test_undo_withdraws_queued_moves_and_reverts_applied_ones(cache: Cache, feed: Feed) -> None:
     store = _hand_made(cache, feed)
-    bob = Target(1, 2, "Bob Lefèvre")
-    done = reassign(store, [101, 102, 103], bob)
-    assert len(done.moves) == 2 and done.skipped == 1  # 103 is Bob's already
+    done = store.reassign([101, 102, 103], 1, 2)  # to Bob Lefèvre
+    assert len(done.moves) == 2
+    assert done.skipped == 1  # 103 is Bob's already
     assert {cache.ticket(i).assignee_id for i in (101, 102)} == {2}  # type: ignore[union-attr]
     assert len(store.pending_batch()) == 2
 
     # still queued: withdrawn, nothing is ever sent
-    outcome = undo(store, done)
+    outcome = store.undo(done.moves)
     assert (outcome.withdrawn, outcome.reverted, outcome.unchanged) == (2, 0, 0)
     assert store.pending_batch() == []
     assert cache.ticket(101).assignee_id == 1  # type: ignore[union-attr]
 
     # applied by the server (not pulled yet): the inverse, against the version it made
-    again = reassign(store, [101], bob)
+    again = store.reassign([101], 1, 2)
     version = cache.ticket(101).version  # type: ignore[union-attr]
     store.record_results(
         [AppliedResult(mutation_id=again.moves[0].mutation_id, ticket_id=101, version=version + 1)]
     )
-    outcome = undo(store, again)
+    outcome = store.undo(again.moves)
     assert (outcome.withdrawn, outcome.reverted) == (0, 1)
     inverse = store.pending_batch()
-    assert len(inverse) == 1 and isinstance(inverse[0], AssignCommand)
-    assert inverse[0].assignee_id == 1 and inverse[0].base_version == version + 1
+    assert len(inverse) == 1
+    assert isinstance(inverse[0], AssignCommand)
+    assert inverse[0].assignee_id == 1
+    assert inverse[0].base_version == version + 1
     assert cache.ticket(101).assignee_id == 1  # type: ignore[union-attr]
 
 
@@ -505,7 +556,8 @@ def test_undo_waits_for_the_servers_answer_to_a_move_on_its_way(
     [sent] = store.take_batch()
     with store.sending([sent.mutation_id]):
         outcome = window.team.undo_last()
-        assert outcome is not None and outcome.deferred == done.moves
+        assert outcome is not None
+        assert outcome.deferred == done.moves
         assert "being sent to the server" in window.statusBar().currentMessage()
         assert cache.ticket(101).assignee_id == 2  # type: ignore[union-attr]
         assert window.team.push_answered() is not None  # still on its way: waits on
@@ -513,9 +565,11 @@ def test_undo_waits_for_the_servers_answer_to_a_move_on_its_way(
         store.record_results(
             [AppliedResult(mutation_id=sent.mutation_id, ticket_id=101, version=version + 1)]
         )
-    # the server applied it: the undo goes on, with the inverse against that version
-    outcome = window.team.push_answered()
-    assert outcome is not None and outcome.reverted == 1 and window.team.deferred_undo is None
+        # the server applied it: the outbox moved, and the change bus told the team
+        # lead's tools, so the undo went on by itself, with the inverse against that
+        # version
+        assert window.team.deferred_undo is None
+    assert window.team.push_answered() is None  # nothing is left waiting
     [inverse] = store.pending_batch()
     assert isinstance(inverse, AssignCommand)
     assert (inverse.assignee_id, inverse.base_version) == (1, version + 1)
@@ -525,35 +579,39 @@ def test_undo_waits_for_the_servers_answer_to_a_move_on_its_way(
 
 def test_undo_waits_on_a_move_sent_without_an_answer(cache: Cache, feed: Feed) -> None:
     store = _hand_made(cache, feed)
-    done = reassign(store, [101], Target(1, 2, "Bob Lefèvre"))
+    done = store.reassign([101], 1, 2)
     # sent, but the connection dropped before the answer: the server may have applied it
     store.record_attempt([done.moves[0].mutation_id], "connection reset")
-    outcome = undo(store, done)
-    assert outcome.deferred == done.moves and outcome.withdrawn == 0
+    outcome = store.undo(done.moves)
+    assert outcome.deferred == done.moves
+    assert outcome.withdrawn == 0
     assert [c.mutation_id for c in store.pending_batch()] == [done.moves[0].mutation_id]
 
 
 def test_undo_leaves_alone_a_ticket_moved_again_since(cache: Cache, feed: Feed) -> None:
     store = _hand_made(cache, feed)
-    done = reassign(store, [101], Target(1, 2, "Bob Lefèvre"))
+    done = store.reassign([101], 1, 2)
     store.assign(101, None)  # someone (the lead, here) moved it again
-    outcome = undo(store, done)
+    outcome = store.undo(done.moves)
     assert (outcome.withdrawn, outcome.reverted, outcome.unchanged) == (0, 0, 1)
     assert cache.ticket(101).assignee_id is None  # type: ignore[union-attr]
 
 
 def test_a_move_to_another_team_is_a_set_team_command(cache: Cache, feed: Feed) -> None:
     store = _hand_made(cache, feed)
-    done = reassign(store, [101], Target(2, None, "Network"))
+    done = store.reassign([101], 2)  # to the Network team, nobody assigned
     queued = store.pending_batch()
-    assert len(queued) == 1 and isinstance(queued[0], SetTeamCommand)
+    assert len(queued) == 1
+    assert isinstance(queued[0], SetTeamCommand)
     assert (queued[0].team_id, queued[0].assignee_id) == (2, None)
     assert describe_command(queued[0], cache) == "INC-2026-000101: move to team Network"
     moved = cache.ticket(101)
-    assert moved is not None and (moved.team_id, moved.assignee_id) == (2, None)
-    undo(store, done)
+    assert moved is not None
+    assert (moved.team_id, moved.assignee_id) == (2, None)
+    store.undo(done.moves)
     back = cache.ticket(101)
-    assert back is not None and (back.team_id, back.assignee_id) == (1, 1)
+    assert back is not None
+    assert (back.team_id, back.assignee_id) == (1, 1)
 
 
 def test_the_window_reassigns_and_undoes_with_the_keyboard(
@@ -563,7 +621,7 @@ def test_the_window_reassigns_and_undoes_with_the_keyboard(
     window = MainWindow(cache, me=LEAD, clock=FakeClock(T0))
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitExposed(window)
+    qtbot.waitUntil(window.windowHandle().isExposed)
     window.show_view(QueueView.MY_TEAMS)
     assert window.table.selectionMode() is QAbstractItemView.SelectionMode.ExtendedSelection
     _select(window, [101, 102])
@@ -682,19 +740,22 @@ def test_an_agent_sees_no_reassignment_controls(qtbot: QtBot, cache: Cache, feed
     window = MainWindow(cache, me=1, clock=FakeClock(T0))  # Camille, an agent
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitExposed(window)
+    qtbot.waitUntil(window.windowHandle().isExposed)
     team = window.team
     titles = [action.text() for action in window.menuBar().actions() if action.isVisible()]
-    assert "T&eam" not in titles and "&Ticket" in titles
+    assert "T&eam" not in titles
+    assert "&Ticket" in titles
     for action in (team.reassign_action, team.undo_action, team.workload_action):
-        assert not action.isVisible() and not action.isEnabled()
+        assert not action.isVisible()
+        assert not action.isEnabled()
     assert window.table.selectionMode() is QAbstractItemView.SelectionMode.SingleSelection
     window.show_workload()
     assert not team.dock.isVisible()
     window.show_view(QueueView.MY_TEAMS)
     _select(window, [101])
     _shortcut(qtbot, window, Qt.Key.Key_M)
-    assert team.reassign_dialog is None and team.reassign_selected() is None
+    assert team.reassign_dialog is None
+    assert team.reassign_selected() is None
     assert window.store.pending_count() == 0
 
 
@@ -742,16 +803,16 @@ async def _until(
         async for status in engine.statuses():
             if ready(status):
                 await engine.wait_idle()
-                await window.team.presence.settle()
+                await window.team.presence.wait_reported()
                 return status
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _settled(window: MainWindow, engine: SyncEngine) -> None:
+async def _sync_done(window: MainWindow, engine: SyncEngine) -> None:
     """Until the sync a change asked for is over."""
     await asyncio.sleep(0)
     await engine.wait_idle()
-    await window.team.presence.settle()
+    await window.team.presence.wait_reported()
 
 
 def _signed_in(
@@ -796,20 +857,23 @@ def test_a_lead_reassigns_three_tickets_offline_then_online(
     window.show_workload()
     support = live.ids["support"]
     loaded = window.team.workload.find(support, alice)
-    assert loaded is not None and loaded.open == 3
+    assert loaded is not None
+    assert loaded.open == 3
 
     # offline: drag the three onto Bob in the workload panel, confirm
     live.stop()
     _select(window, ids)
     assert sorted(_drag(window, monkeypatch, support, bob)) == sorted(ids)
     dialog = window.team.reassign_dialog
-    assert dialog is not None and dialog.target == Target(support, bob, "bob")
+    assert dialog is not None
+    assert dialog.target == Target(support, bob, "bob")
     assert dialog.impact_label.text().startswith("3 tickets")
     assert dialog.load_label.text() == "bob now has 0 open, 0 at risk, 0 breached."
     dialog.ok_button.click()
     assert window.pending_label.text() == "3 pending changes"
     moved = window.team.workload.find(support, bob)
-    assert moved is not None and moved.open == 3  # the panel follows at once
+    assert moved is not None
+    assert moved.open == 3  # the panel follows at once
     window.sync_action.trigger()
     loop.run_until_complete(_until(window, engine, lambda s: s.state is SyncState.OFFLINE))
     assert window.pending_label.text() == "3 pending changes"
@@ -847,7 +911,8 @@ def test_a_lead_reassigns_three_tickets_offline_then_online(
         _until(window, engine, lambda s: s.state is SyncState.ONLINE and s.pending == 0)
     )
     assert _assignees(live, tickets) == {bob}
-    assert window.store.conflict_count() == 0 and not window.store.rejected()
+    assert window.store.conflict_count() == 0
+    assert not window.store.rejected()
     loop.run_until_complete(console.close())
 
 
@@ -902,7 +967,8 @@ def test_presence_shows_who_else_is_on_the_ticket(
     answer = loop.run_until_complete(window.team.presence.report())
     assert answer is not None
     label = window.team.presence_label
-    assert label.text() == "bob is replying to this ticket" and not label.isHidden()
+    assert label.text() == "bob is replying to this ticket"
+    assert not label.isHidden()
     # what the lead does is reported too: the server knows the lead is viewing it
     seen = live.call("GET", f"/presence?ticket_id={ticket['id']}", "bob")
     lead = next(u for u in seen["users"] if u["user_id"] == live.ids["lead"])
@@ -913,15 +979,18 @@ def test_presence_shows_who_else_is_on_the_ticket(
     support = live.ids["support"]
     bob_row = window.team.workload.find(support, live.ids["bob"])
     alice_row = window.team.workload.find(support, live.ids["alice"])
-    assert bob_row is not None and bob_row.online is True
-    assert alice_row is not None and alice_row.online is False
+    assert bob_row is not None
+    assert bob_row.online is True
+    assert alice_row is not None
+    assert alice_row.online is False
     # offline: quietly unknown
     live.stop()
     assert loop.run_until_complete(window.team.presence.report()) is None
     assert label.isHidden()
     window.team.workload.set_presence(None)
     row = window.team.workload.find(support, live.ids["bob"])
-    assert row is not None and row.online is None
+    assert row is not None
+    assert row.online is None
     live.start()
     loop.run_until_complete(console.close())
 
@@ -976,31 +1045,34 @@ def test_a_lead_publishes_edits_and_ends_an_announcement(
     editor.form.start_now.setChecked(True)
     editor.form.end_edit.setDateTime(start.addSecs(7200))
     published = loop.run_until_complete(editor.save())
-    loop.run_until_complete(_settled(window, engine))
-    assert published is not None and editor.error_label.isHidden()
-    assert editor.list.count() == 1 and editor.empty_label.isHidden()
+    loop.run_until_complete(_sync_done(window, engine))
+    assert published is not None
+    assert editor.error_label.isHidden()
+    assert editor.list.count() == 1
+    assert editor.empty_label.isHidden()
     running = live.call("GET", "/announcements", "alice")
     assert [a["title"] for a in running] == ["Mail service down"]
     # published: once this console has pulled (it asks for a pass at once), the
-    # banner says it
+    # banner says it (the pull's change set reaches it through the change bus)
     assert loop.run_until_complete(engine.sync_once()).ok
-    window.banner.refresh()
     assert [item["title"] for item in window.banner.items] == ["Mail service down"]
     assert "Mail service down" in window.banner.label.text()
 
     editor.form.title_edit.setText("Mail service degraded")
     edited = loop.run_until_complete(editor.save())
-    loop.run_until_complete(_settled(window, engine))
-    assert edited is not None and edited.id == published.id
+    loop.run_until_complete(_sync_done(window, engine))
+    assert edited is not None
+    assert edited.id == published.id
     assert live.call("GET", f"/announcements/{published.id}")["title"] == "Mail service degraded"
 
     ended = loop.run_until_complete(editor.end_selected())
-    loop.run_until_complete(_settled(window, engine))
-    assert ended is not None and ended.ended_at is not None
+    loop.run_until_complete(_sync_done(window, engine))
+    assert ended is not None
+    assert ended.ended_at is not None
     assert live.call("GET", "/announcements", "alice") == []
     assert loop.run_until_complete(engine.sync_once()).ok
-    window.banner.refresh()
-    assert window.banner.items == [] and window.banner.isHidden()
+    assert window.banner.items == []
+    assert window.banner.isHidden()
     editor.close()
     loop.run_until_complete(console.close())
 

@@ -24,8 +24,9 @@ from desktop.models.sla_cells import (
     on_minutes_grid,
 )
 from desktop.models.ticket_detail import HistoryModel, load_detail, search_articles
+from desktop.operations import Operations
 from desktop.views.main_window import MainWindow
-from desktop.views.ticket_workspace import TicketWorkspace
+from desktop.views.workspace.view import TicketWorkspace
 from protocol import AddCommentCommand
 from sla.calendar import from_us, to_us
 from sla.clock import (
@@ -113,11 +114,11 @@ def history_events(priority: Priority = Priority.P3) -> list[Event]:
 
 @pytest.fixture
 def workspace(qtbot: QtBot, store: Store, clock: FakeClock) -> TicketWorkspace:
-    widget = TicketWorkspace(store, now=clock)
+    widget = TicketWorkspace(Operations(store), now=clock)
     qtbot.addWidget(widget)
     widget.resize(700, 800)
     widget.show()
-    qtbot.waitExposed(widget)
+    qtbot.waitUntil(widget.windowHandle().isExposed)
     widget.show_ticket(1)
     return widget
 
@@ -127,7 +128,7 @@ def window(qtbot: QtBot, store: Store, cache: Cache, clock: FakeClock) -> MainWi
     main = MainWindow(cache, me=1, clock=clock)
     qtbot.addWidget(main)
     main.show()
-    qtbot.waitExposed(main)
+    qtbot.waitUntil(main.windowHandle().isExposed)
     main.activateWindow()
     return main
 
@@ -148,15 +149,17 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     select(window, 1)
     workspace = window.workspace
     assert workspace.isVisible()
-    assert workspace.tracking_label.text() == "INC-2026-000001"
-    assert workspace.subject_label.text() == "VPN drops every hour"
-    meta = workspace.meta_label.text()
-    assert "Banque Mirabeau" in meta and "Enterprise" in meta and "Alice Martin" in meta
-    assert not workspace.provisional_label.isVisible()
+    assert workspace.header.tracking_label.text() == "INC-2026-000001"
+    assert workspace.header.subject_label.text() == "VPN drops every hour"
+    meta = workspace.header.meta_label.text()
+    assert "Banque Mirabeau" in meta
+    assert "Enterprise" in meta
+    assert "Alice Martin" in meta
+    assert not workspace.header.provisional_label.isVisible()
 
     sla = evaluate(history_events(), default_policy(), default_calendar(), T0)
-    response = workspace.clocks[sla.response.kind]
-    resolution = workspace.clocks[sla.resolution.kind]
+    response = workspace.header.clocks[sla.response.kind]
+    resolution = workspace.header.clocks[sla.resolution.kind]
     assert response.value.text() == "Met"
     assert resolution.detail.text() == f"Due: {short(sla.resolution.due)}"  # type: ignore[arg-type]
     before = resolution.value.text()
@@ -183,8 +186,8 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     # the window ticks the workspace with its queue: one heartbeat, no timer of its own
     assert not workspace.ticker.isActive()
     assert workspace.due_us == to_us(following)
-    assert window.ticker.isActive()
-    assert window.ticker.interval() <= wait // dt.timedelta(milliseconds=1) + 1
+    assert window.heartbeat.timer.isActive()
+    assert window.heartbeat.timer.interval() <= wait // dt.timedelta(milliseconds=1) + 1
     shown = resolution.value.text()
     clock.now = following - dt.timedelta(milliseconds=1)
     workspace.tick()
@@ -192,19 +195,20 @@ def test_selecting_a_ticket_shows_its_header_and_live_clocks(
     clock.now = following
     workspace.tick()
     assert resolution.value.text() != shown
-    timeline = workspace.timeline_label.text()
-    assert "Started" in timeline and "Met" in timeline
+    timeline = workspace.header.timeline_label.text()
+    assert "Started" in timeline
+    assert "Met" in timeline
 
     select(window, 2)
-    assert workspace.tracking_label.text() == "INC-2026-000002"
-    assert "Atelier Lumen" in workspace.meta_label.text()
+    assert workspace.header.tracking_label.text() == "INC-2026-000002"
+    assert "Atelier Lumen" in workspace.header.meta_label.text()
 
 
 def test_preview_shows_the_new_due_time_and_nothing_changes_until_confirmed(
     workspace: TicketWorkspace, store: Store, cache: Cache
 ) -> None:
-    workspace.priority_combo.setCurrentIndex(workspace.priority_combo.findData("P1"))
-    assert workspace.preview.isVisible()
+    workspace.fields.priority_combo.setCurrentIndex(workspace.fields.priority_combo.findData("P1"))
+    assert workspace.fields.preview.isVisible()
 
     policy, calendar = default_policy(), default_calendar()
     now_sla = evaluate(history_events(), policy, calendar, T0)
@@ -214,14 +218,14 @@ def test_preview_shows_the_new_due_time_and_nothing_changes_until_confirmed(
         f"Resolution due: {short(now_sla.resolution.due)}"  # type: ignore[arg-type]
         f" → {short(raised.resolution.due)}"  # type: ignore[arg-type]
     )
-    assert expected in workspace.preview_lines.text()
+    assert expected in workspace.fields.preview_lines.text()
     # nothing is applied yet
     assert store.pending_count() == 0
     assert cache.ticket(1).priority == "P3"  # type: ignore[union-attr]
 
-    QTest.keyClick(workspace.priority_combo, Qt.Key.Key_Escape)
-    assert not workspace.preview.isVisible()
-    assert workspace.priority_combo.currentData() == "P3"
+    QTest.keyClick(workspace.fields.priority_combo, Qt.Key.Key_Escape)
+    assert not workspace.fields.preview.isVisible()
+    assert workspace.fields.priority_combo.currentData() == "P3"
     assert store.pending_count() == 0
 
 
@@ -230,10 +234,10 @@ def test_applying_a_status_change_queues_a_command_and_marks_the_ticket_provisio
 ) -> None:
     select(window, 1)
     workspace = window.workspace
-    combo = workspace.status_combo
+    combo = workspace.fields.status_combo
     combo.setCurrentIndex(combo.findData("pending"))
-    assert "Resolution due:" in workspace.preview_lines.text()
-    assert "Pending customer" in workspace.preview_lines.text()
+    assert "Resolution due:" in workspace.fields.preview_lines.text()
+    assert "Pending customer" in workspace.fields.preview_lines.text()
     assert store.pending_count() == 0
 
     QTest.keyClick(combo, Qt.Key.Key_Return)  # Enter confirms
@@ -241,10 +245,10 @@ def test_applying_a_status_change_queues_a_command_and_marks_the_ticket_provisio
     queued = store.queued()
     assert [command.type for command in queued] == ["set_status"]
     assert cache.ticket(1).status == "pending"  # type: ignore[union-attr]
-    assert workspace.provisional_label.isVisible()
-    resolution = workspace.clocks[ClockKind.RESOLUTION]
+    assert workspace.header.provisional_label.isVisible()
+    resolution = workspace.header.clocks[ClockKind.RESOLUTION]
     assert resolution.value.text() == "~ Pending customer"
-    assert not workspace.preview.isVisible()
+    assert not workspace.fields.preview.isVisible()
     assert "1 pending change" in window.pending_label.text()
     row = window.model.position_of(1)
     assert row is not None
@@ -254,54 +258,62 @@ def test_applying_a_status_change_queues_a_command_and_marks_the_ticket_provisio
 def test_replying_offline_shows_the_reply_as_sending(
     workspace: TicketWorkspace, store: Store
 ) -> None:
-    workspace.start_reply(public=True)
-    QTest.keyClicks(workspace.editor, "Please restart the client.")
-    QTest.keyClick(workspace.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    workspace.reply.start(public=True)
+    QTest.keyClicks(workspace.reply.editor, "Please restart the client.")
+    QTest.keyClick(workspace.reply.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
 
     assert [command.type for command in store.queued()] == ["add_comment"]
-    assert workspace.editor.toPlainText() == ""
-    last = workspace.cards[-1]
+    assert workspace.reply.editor.toPlainText() == ""
+    last = workspace.conversation.cards[-1]
     assert last.body.text() == "Please restart the client."
-    assert "sending…" in last.header_text and not last.internal
-    assert all("sending…" not in card.header_text for card in workspace.cards[:-1])
-    assert workspace.provisional_label.isVisible()
+    assert "sending…" in last.header_text
+    assert not last.internal
+    assert all("sending…" not in card.header_text for card in workspace.conversation.cards[:-1])
+    assert workspace.header.provisional_label.isVisible()
 
 
 def test_internal_notes_are_styled_apart(workspace: TicketWorkspace, store: Store) -> None:
-    public, internal = workspace.cards
-    assert not public.internal and internal.internal
-    assert "Internal note" in internal.header_text and "Internal note" not in public.header_text
+    public, internal = workspace.conversation.cards
+    assert not public.internal
+    assert internal.internal
+    assert "Internal note" in internal.header_text
+    assert "Internal note" not in public.header_text
     window_role = QPalette.ColorRole.Window
     assert internal.palette().color(window_role) != public.palette().color(window_role)
     assert internal.palette().color(window_role).name() == "#fff6d5"
 
-    workspace.start_reply(public=False)
-    assert workspace.note_mode_button.isChecked()
-    QTest.keyClicks(workspace.editor, "Escalate if it happens again")
-    workspace.send_button.click()
-    note = workspace.cards[-1]
-    assert note.internal and "sending…" in note.header_text
+    workspace.reply.start(public=False)
+    assert workspace.reply.note_mode_button.isChecked()
+    QTest.keyClicks(workspace.reply.editor, "Escalate if it happens again")
+    workspace.reply.send_button.click()
+    note = workspace.conversation.cards[-1]
+    assert note.internal
+    assert "sending…" in note.header_text
     command = store.queued()[-1]
-    assert isinstance(command, AddCommentCommand) and command.public is False
+    assert isinstance(command, AddCommentCommand)
+    assert command.public is False
 
 
 def test_a_knowledge_base_article_is_inserted_into_the_reply_as_a_link(
     workspace: TicketWorkspace,
 ) -> None:
-    QTest.keyClicks(workspace.editor, "See:")
+    QTest.keyClicks(workspace.reply.editor, "See:")
     workspace.focus_knowledge_base()
-    QTest.keyClicks(workspace.kb_search, "VPN")
+    QTest.keyClicks(workspace.knowledge_base.search_box, "VPN")
     # title and body both match: the title match comes first
-    assert [workspace.kb_results.item(i).text() for i in range(workspace.kb_results.count())] == [
+    assert [
+        workspace.knowledge_base.results.item(i).text()
+        for i in range(workspace.knowledge_base.results.count())
+    ] == [
         "Reset your VPN token",
         "Password policy",
     ]
-    QTest.keyClick(workspace.kb_search, Qt.Key.Key_Return)
+    QTest.keyClick(workspace.knowledge_base.search_box, Qt.Key.Key_Return)
     assert (
-        workspace.editor.toPlainText()
+        workspace.reply.editor.toPlainText()
         == "See: https://offimizer/support/kb/7 — Reset your VPN token"
     )
-    assert workspace.editor.hasFocus()
+    assert workspace.reply.editor.hasFocus()
 
 
 def test_knowledge_base_search_matches_title_tags_and_body_case_insensitively() -> None:
@@ -317,7 +329,7 @@ def test_knowledge_base_search_matches_title_tags_and_body_case_insensitively() 
 def test_the_assignee_picker_filters_the_team_and_assigns_on_enter(
     workspace: TicketWorkspace, store: Store, cache: Cache
 ) -> None:
-    combo = workspace.assignee_combo
+    combo = workspace.fields.assignee_combo
     names = [combo.itemText(i) for i in range(combo.count())]
     assert names == ["Unassigned", "Bob Lefèvre", "Camille Durand"]
     line = combo.lineEdit()
@@ -325,12 +337,13 @@ def test_the_assignee_picker_filters_the_team_and_assigns_on_enter(
     line.selectAll()
     QTest.keyClicks(line, "lef")
     completer = combo.completer()
-    assert completer is not None and completer.completionCount() == 1
+    assert completer is not None
+    assert completer.completionCount() == 1
     assert completer.currentCompletion() == "Bob Lefèvre"
     QTest.keyClick(line, Qt.Key.Key_Return)  # picks Bob, shows the preview
     assert combo.currentData() == 2
-    assert "Assignee: Bob Lefèvre" in workspace.preview_lines.text()
-    assert "(unchanged)" in workspace.preview_lines.text()
+    assert "Assignee: Bob Lefèvre" in workspace.fields.preview_lines.text()
+    assert "(unchanged)" in workspace.fields.preview_lines.text()
     assert store.pending_count() == 0
     QTest.keyClick(line, Qt.Key.Key_Return)  # applies
     assert [command.type for command in store.queued()] == ["assign"]
@@ -353,21 +366,26 @@ def test_shortcuts_work_and_are_in_the_ticket_menu(
 
     window.table.setFocus()
     QTest.keyClick(window.table, Qt.Key.Key_N)
-    assert workspace.editor.hasFocus() and workspace.note_mode_button.isChecked()
-    QTest.keyClicks(workspace.editor, "rns")  # typing, not shortcuts
-    assert workspace.editor.toPlainText() == "rns"
-    assert workspace.note_mode_button.isChecked()
+    assert workspace.reply.editor.hasFocus()
+    assert workspace.reply.note_mode_button.isChecked()
+    QTest.keyClicks(workspace.reply.editor, "rns")  # typing, not shortcuts
+    assert workspace.reply.editor.toPlainText() == "rns"
+    assert workspace.reply.note_mode_button.isChecked()
 
     window.table.setFocus()
     QTest.keyClick(window.table, Qt.Key.Key_R)
-    assert workspace.editor.hasFocus() and workspace.reply_mode_button.isChecked()
+    assert workspace.reply.editor.hasFocus()
+    assert workspace.reply.reply_mode_button.isChecked()
 
     window.table.setFocus()
     QTest.keyClick(window.table, Qt.Key.Key_S)
-    assert workspace.status_combo.hasFocus()
-    QTest.keyClick(workspace.status_combo, Qt.Key.Key_Down)  # new → open: staged
-    assert workspace.preview.isVisible() and len(store.queued()) == 1
-    QTest.keyClick(workspace.status_combo, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert workspace.fields.status_combo.hasFocus()
+    QTest.keyClick(workspace.fields.status_combo, Qt.Key.Key_Down)  # new → open: staged
+    assert workspace.fields.preview.isVisible()
+    assert len(store.queued()) == 1
+    QTest.keyClick(
+        workspace.fields.status_combo, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+    )
     assert [command.type for command in store.queued()] == ["assign", "set_status"]
 
     menu = [action.text() for action in window.ticket_menu.actions()]
@@ -415,14 +433,14 @@ def test_enter_in_the_queue_opens_the_ticket_and_every_control_has_a_name(
         and not isinstance(widget.parent(), QTabBar)  # its scroll arrows
     ]
     unnamed = [f"{type(w).__name__}:{w.objectName()}" for w in controls if not w.accessibleName()]
-    assert len(controls) > 10 and unnamed == []
+    assert len(controls) > 10
+    assert unnamed == []
 
 
 def test_history_shows_who_changed_what_and_passes_the_model_tester(
     qtmodeltester: ModelTester, workspace: TicketWorkspace, store: Store
 ) -> None:
-    store.set_priority(1, Priority.P1)
-    workspace.refresh()
+    store.set_priority(1, Priority.P1)  # the workspace hears of it through the change bus
     model = workspace.history_model
     first = [model.index(0, c).data() for c in range(model.columnCount())]
     assert first[1:] == ["Camille Durand", "Priority", "P3 Normal → P1 Critical"]
@@ -438,26 +456,27 @@ def test_french_labels_after_switching_language(window: MainWindow) -> None:
     workspace = window.workspace
     i18n.set_language("fr")
     window.retranslate()
-    assert workspace.status_combo.accessibleName() == "Statut"
-    assert workspace.priority_combo.accessibleName() == "Priorité"
-    assert workspace.severity_combo.accessibleName() == "Gravité"
-    assert workspace.assignee_combo.accessibleName() == "Assigné à"
-    assert workspace.status_combo.currentText() == "Ouvert"
-    assert workspace.clocks[ClockKind.RESPONSE].value.text() == "Respecté"
-    assert workspace.assign_to_me_button.text() == "&M’assigner"
-    assert workspace.status_caption.text() == "&Statut"
+    assert workspace.fields.status_combo.accessibleName() == "Statut"
+    assert workspace.fields.priority_combo.accessibleName() == "Priorité"
+    assert workspace.fields.severity_combo.accessibleName() == "Gravité"
+    assert workspace.fields.assignee_combo.accessibleName() == "Assigné à"
+    assert workspace.fields.status_combo.currentText() == "Ouvert"
+    assert workspace.header.clocks[ClockKind.RESPONSE].value.text() == "Respecté"
+    assert workspace.fields.assign_to_me_button.text() == "&M’assigner"
+    assert workspace.fields.status_caption.text() == "&Statut"
     assert workspace.tabs.tabText(0) == "Conversation (2)"
     assert workspace.tabs.tabText(1).startswith("Historique (")
     assert workspace.tabs.tabText(2) == "Base de connaissances"
-    assert workspace.reply_mode_button.text() == "Réponse"
-    assert workspace.note_mode_button.text() == "Note interne"
-    assert "Note interne" in workspace.cards[1].header_text
+    assert workspace.reply.reply_mode_button.text() == "Réponse"
+    assert workspace.reply.note_mode_button.text() == "Note interne"
+    assert "Note interne" in workspace.conversation.cards[1].header_text
 
 
 def test_load_detail_of_a_ticket_not_cached_is_none(cache: Cache, store: Store) -> None:
     assert load_detail(cache, 404) is None
     detail = load_detail(cache, 1)
-    assert detail is not None and [c.public for c in detail.comments] == [True, False]
+    assert detail is not None
+    assert [c.public for c in detail.comments] == [True, False]
     assert [m.display_name for m in detail.team_members] == ["Bob Lefèvre", "Camille Durand"]
 
 
@@ -470,7 +489,7 @@ def test_a_tick_that_fails_does_not_stop_the_clocks(
     def broken(*_args: object) -> None:
         raise RuntimeError("a timeline that cannot be drawn")
 
-    monkeypatch.setattr(workspace, "_show_timeline", broken)
+    monkeypatch.setattr(workspace.header, "show_timeline", broken)
     clock.advance(seconds=1)
     with pytest.raises(RuntimeError):
         workspace.tick()  # reported by the console's error handler
@@ -495,19 +514,19 @@ def test_a_countdown_that_moves_repaints_itself_and_lays_nothing_out(
 ) -> None:
     select(window, 1)
     workspace = window.workspace
-    resolution = workspace.clocks[ClockKind.RESOLUTION]
+    resolution = workspace.header.clocks[ClockKind.RESOLUTION]
     requests = _LayoutRequests()
     app = QApplication.instance()
     assert app is not None
     app.installEventFilter(requests)
 
-    def settled() -> bool:  # the window done laying itself out for the ticket shown
+    def laid_out() -> bool:  # the window done laying itself out for the ticket shown
         before = requests.count
         QApplication.processEvents()
         return requests.count == before
 
     try:
-        qtbot.waitUntil(settled)
+        qtbot.waitUntil(laid_out)
         requests.count = 0
         for _minute in range(3):
             shown = resolution.value.text()
@@ -526,15 +545,17 @@ def test_the_window_ticks_its_queue_and_workspace_at_one_instant(
 ) -> None:
     select(window, 1)
     workspace = window.workspace
-    resolution = workspace.clocks[ClockKind.RESOLUTION]
-    assert workspace.due_us is not None and not workspace.ticker.isActive()
+    resolution = workspace.header.clocks[ClockKind.RESOLUTION]
+    assert workspace.due_us is not None
+    assert not workspace.ticker.isActive()
     shown = resolution.value.text()
     clock.now = from_us(workspace.due_us, dt.UTC)
-    window.tick()  # the heartbeat: the workspace's countdown changes with it
+    window.heartbeat.tick()  # the heartbeat: the workspace's countdown changes with it
     assert resolution.value.text() != shown
-    assert workspace.due_us is not None and workspace.due_us > to_us(clock.now)
+    assert workspace.due_us is not None
+    assert workspace.due_us > to_us(clock.now)
     shown = resolution.value.text()
-    window.tick()  # before the workspace is due: left as it is
+    window.heartbeat.tick()  # before the workspace is due: left as it is
     assert resolution.value.text() == shown
 
 
@@ -545,7 +566,7 @@ def test_a_short_workspace_scrolls_instead_of_squeezing_its_clocks(
     whole, and the rest of the workspace is a scroll away."""
     workspace.resize(560, 330)
     QApplication.processEvents()
-    for panel in workspace.clocks.values():
+    for panel in workspace.header.clocks.values():
         lines = [panel.title, panel.value, panel.detail]
         assert panel.height() >= panel.minimumSizeHint().height()
         for above, below in itertools.pairwise(lines):
@@ -554,9 +575,8 @@ def test_a_short_workspace_scrolls_instead_of_squeezing_its_clocks(
     bar = workspace.scroll_area.verticalScrollBar()
     assert bar.maximum() > 0  # the reply editor below: reached by scrolling
     body = workspace.scroll_area.widget()
-    assert (
-        body is not None and body.width() >= body.minimumSizeHint().width()
-    )  # and nothing cut on the right
+    assert body is not None
+    assert body.width() >= body.minimumSizeHint().width()
     for language in ("en", "fr"):  # under the workload panel of a 800-pixel window
         i18n.set_language(language)
         workspace.retranslate()
@@ -573,11 +593,12 @@ def test_replying_in_a_short_workspace_scrolls_the_editor_into_view(
     QApplication.processEvents()
     bar = workspace.scroll_area.verticalScrollBar()
     assert bar.value() == 0
-    workspace.start_reply(public=True)
-    qtbot.waitUntil(lambda: workspace.editor.hasFocus())
+    workspace.reply.start(public=True)
+    qtbot.waitUntil(lambda: workspace.reply.editor.hasFocus())
     viewport = workspace.scroll_area.viewport()
-    top = workspace.editor.mapTo(viewport, QPoint(0, 0)).y()
-    assert bar.value() > 0 and 0 <= top < viewport.height()
+    top = workspace.reply.editor.mapTo(viewport, QPoint(0, 0)).y()
+    assert bar.value() > 0
+    assert 0 <= top < viewport.height()
     scrolled = bar.value()  # a control in view, clicked: the view stays where it is
     workspace.tabs.setFocus(Qt.FocusReason.MouseFocusReason)
     qtbot.waitUntil(lambda: workspace.tabs.hasFocus())

@@ -117,6 +117,6 @@ def test_a_ticket_with_unknown_own_fields_still_has_a_creation() -> None:
 
 
 def test_the_server_module_keeps_its_adapter_name() -> None:
-    from server import slaclock
+    from server import ticket_sla
 
-    assert slaclock.events_from_history is events_from_history
+    assert ticket_sla.events_from_history is events_from_history

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sla.calendar import BusinessCalendar
+from sla.calendar import BusinessCalendar, CalendarError
 from sla.clock import (
     NO_DUE,
     ClockKind,
     ClockStatus,
     Created,
     Event,
+    HistoryError,
     PriorityChanged,
     QueueSla,
     Responded,
@@ -75,18 +76,26 @@ def test_columns_match_each_tickets_own_evaluation(queue: QueueSla) -> None:
     for row, history in enumerate(QUEUE):
         sla = evaluate(history, policy, calendar, NOW)
         assert queue.ticket(row) == sla
-        for kind, clock, remaining, due in (
-            (ClockKind.RESPONSE, sla.response, queue.response_remaining_us, queue.response_due_us),
+        for kind, clock, remaining, due, risk in (
+            (
+                ClockKind.RESPONSE,
+                sla.response,
+                queue.response_remaining_us,
+                queue.response_due_us,
+                queue.response_risk_us,
+            ),
             (
                 ClockKind.RESOLUTION,
                 sla.resolution,
                 queue.resolution_remaining_us,
                 queue.resolution_due_us,
+                queue.resolution_risk_us,
             ),
         ):
             assert queue.state(row, kind) is clock.state
             assert remaining[row] == clock.remaining_us
             assert due[row] == (NO_DUE if clock.due_us is None else clock.due_us)
+            assert risk[row] == clock.risk_us
 
 
 def test_what_an_agent_sees_in_the_columns(queue: QueueSla) -> None:
@@ -215,18 +224,26 @@ def test_queue_columns_are_each_tickets_evaluation(
         assert list(Priority)[queue.priority[row]] is sla.priority
         change = sla.next_change_us(queue.now_us, step)
         assert queue.next_change_us[row] == (-1 if change is None else change)
-        for kind, clock, remaining, due in (
-            (ClockKind.RESPONSE, sla.response, queue.response_remaining_us, queue.response_due_us),
+        for kind, clock, remaining, due, risk in (
+            (
+                ClockKind.RESPONSE,
+                sla.response,
+                queue.response_remaining_us,
+                queue.response_due_us,
+                queue.response_risk_us,
+            ),
             (
                 ClockKind.RESOLUTION,
                 sla.resolution,
                 queue.resolution_remaining_us,
                 queue.resolution_due_us,
+                queue.resolution_risk_us,
             ),
         ):
             assert queue.state(row, kind) is clock.state
             assert remaining[row] == clock.remaining_us
             assert due[row] == (NO_DUE if clock.due_us is None else clock.due_us)
+            assert risk[row] == clock.risk_us
 
 
 def test_a_queue_replays_histories_listed_out_of_order() -> None:
@@ -273,7 +290,7 @@ def test_a_queue_replays_histories_listed_out_of_order() -> None:
 def test_a_queue_raises_as_its_tickets_do(history: list[Event], now: dt.datetime) -> None:
     calendar, policy = CALENDARS["split"], default_policy()
     fine = QUEUE[0]
-    with pytest.raises(ValueError) as expected:
+    with pytest.raises((HistoryError, CalendarError)) as expected:
         evaluate(history, policy, calendar, now)
     with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
         QueueSla([fine, history, fine], policy, calendar, now)

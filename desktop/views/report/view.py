@@ -1,11 +1,12 @@
 """The SLA compliance report window (team leads and admins): figures, charts, tables, export.
 
 :class:`ReportView` asks the server for the report of a month (the current one by
-default) or of a custom range, for one team or all the user's teams, through the
-:class:`~sync.client.ApiClient` on the asyncio loop, so the window never blocks.
+default) or of a custom range, for one team or all the user's teams, as an online
+operation (:mod:`desktop.operations`) on the asyncio loop, so the window never blocks.
 Each fetched report is kept beside the cache (:class:`~desktop.models.report.SavedReports`);
 offline, the last copy is shown with its date.  The report exports to CSV (every
-figure) and to a one-page A4 PDF summary with both charts (:func:`write_pdf`).
+figure) and to a one-page A4 PDF summary with both charts
+(:func:`~desktop.views.report.pdf.write_pdf`).
 """
 
 from __future__ import annotations
@@ -14,46 +15,14 @@ import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Final
 
-from PySide6.QtCharts import (
-    QAbstractBarSeries,
-    QBarCategoryAxis,
-    QBarSeries,
-    QBarSet,
-    QChart,
-    QChartView,
-    QStackedBarSeries,
-    QValueAxis,
-)
-from PySide6.QtCore import (
-    QDate,
-    QLocale,
-    QMargins,
-    QMarginsF,
-    QModelIndex,
-    QRectF,
-    QSizeF,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import (
-    QCloseEvent,
-    QColor,
-    QCursor,
-    QFont,
-    QPageLayout,
-    QPageSize,
-    QPainter,
-    QPdfWriter,
-    QPen,
-)
+from PySide6.QtCharts import QAbstractBarSeries, QChartView
+from PySide6.QtCore import QDate, QLocale, QModelIndex, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QCursor, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QFileDialog,
-    QFrame,
-    QGraphicsScene,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -78,240 +47,25 @@ from desktop.models.report import (
     Names,
     SavedReports,
     day_range,
-    format_duration,
-    format_rate,
     month_range,
     period_title,
-    rate_colour,
     reports_folder,
     write_csv,
 )
 from desktop.models.workload import led_teams
+from desktop.operations import Cache, Operations, Outcome, Trouble
+from desktop.views.report.charts import breach_tip, breaches_chart, week_tip, weekly_chart
+from desktop.views.report.figures import KeyFigure, breached_tickets, key_figures
+from desktop.views.report.pdf import write_pdf
 from desktop.views.tables import records_table
-from desktop.views.tasks import BackgroundTasks
 from i18n import _, ngettext
 from protocol import ComplianceReport, TeamOut
-from sla.policy import Priority, Severity
-from sync.cache import Cache
-from sync.client import ApiClient, ApiError, RequestRefused, Unreachable
 
-__all__ = [
-    "Fetch",
-    "KeyFigure",
-    "ReportView",
-    "breaches_chart",
-    "compliance_report_view",
-    "weekly_chart",
-    "write_pdf",
-]
+__all__ = ["Fetch", "ReportView", "compliance_report_view"]
 
-#: Fetch a report: (start, end, team id or None for all the user's teams).
-Fetch = Callable[[dt.datetime, dt.datetime, int | None], Awaitable[ComplianceReport]]
-
-_RESPONSE_COLOUR: Final = QColor("#1a73e8")
-_RESOLUTION_COLOUR: Final = QColor("#12b5cb")
-_SEVERITY_COLOURS: Final = {
-    Severity.BLOCKING: QColor("#d93025"),
-    Severity.MAJOR: QColor("#f29900"),
-    Severity.MINOR: QColor("#fbd75b"),
-}
-_CHART_SIZE: Final = QSizeF(760, 330)
-#: How "as of" dates read.
-
-
-# -- charts (shared by the window and the PDF) ------------------------------------------
-
-
-def _style(chart: QChart, title: str) -> None:
-    chart.setTheme(QChart.ChartTheme.ChartThemeLight)
-    chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
-    chart.setBackgroundRoundness(6)
-    chart.setMargins(QMargins(6, 6, 6, 6))
-    layout = chart.layout()
-    if layout is not None:
-        layout.setContentsMargins(0, 0, 0, 0)
-    title_font = QFont()
-    title_font.setBold(True)
-    title_font.setPointSizeF(title_font.pointSizeF() * 1.1)
-    chart.setTitleFont(title_font)
-    chart.setTitle(title)
-    chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
-
-
-def weekly_chart(report: ComplianceReport | None) -> QChart:
-    """Compliance per week: first responses and resolutions within target, as bars."""
-    chart = QChart()
-    _style(chart, _("Compliance per week"))
-    response = QBarSet(_("First response"))
-    response.setColor(_RESPONSE_COLOUR)
-    resolution = QBarSet(_("Resolution"))
-    resolution.setColor(_RESOLUTION_COLOUR)
-    categories: list[str] = []
-    for week in report.weeks if report is not None else []:
-        categories.append(i18n.format_date(week.week_start, "d MMM"))
-        response.append(100 * (week.response_rate or 0.0))
-        resolution.append(100 * (week.resolution_rate or 0.0))
-    series = QBarSeries()
-    series.append(response)
-    series.append(resolution)
-    chart.addSeries(series)
-    x_axis = QBarCategoryAxis()
-    x_axis.append(categories or [""])
-    x_axis.setTitleText(_("Week of"))
-    y_axis = QValueAxis()
-    y_axis.setRange(0, 100)
-    y_axis.setTickCount(6)
-    # "%d%%", "%d %%": the locale's percent sign, as the tables write rates; QtCharts
-    # formats its labels printf-style on bytes, where a no-break space does not survive
-    percent = i18n.format_percent(0).replace("\u00a0", " ").replace("\u202f", " ")
-    y_axis.setLabelFormat(percent.replace("%", "%%").replace("0", "%d"))
-    chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
-    chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
-    series.attachAxis(x_axis)
-    series.attachAxis(y_axis)
-    return chart
-
-
-def breaches_chart(report: ComplianceReport | None) -> QChart:
-    """Breached tickets by priority, stacked by severity."""
-    chart = QChart()
-    _style(chart, _("Breaches by priority and severity"))
-    counts: dict[tuple[Priority, Severity], int] = {}
-    for breach in report.breaches if report is not None else []:
-        key = (breach.priority, breach.severity)
-        counts[key] = counts.get(key, 0) + breach.count
-    series = QStackedBarSeries()
-    for severity in Severity:
-        bar = QBarSet(severity.label)
-        bar.setColor(_SEVERITY_COLOURS[severity])
-        for priority in Priority:
-            bar.append(counts.get((priority, severity), 0))
-        series.append(bar)
-    chart.addSeries(series)
-    x_axis = QBarCategoryAxis()
-    x_axis.append([priority.display for priority in Priority])
-    y_axis = QValueAxis()
-    top = max([0, *(sum(counts.get((p, s), 0) for s in Severity) for p in Priority)])
-    y_axis.setRange(0, max(4, top))
-    y_axis.applyNiceNumbers()
-    y_axis.setLabelFormat("%d")
-    y_axis.setTitleText(_("Tickets"))
-    chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
-    chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
-    series.attachAxis(x_axis)
-    series.attachAxis(y_axis)
-    return chart
-
-
-def _render_chart(chart: QChart, painter: QPainter, target: QRectF) -> None:
-    """Draw ``chart`` into ``target`` (vector, offscreen: no widget involved), laid out as
-    if it were ``_CHART_SIZE.width()`` pixels wide."""
-    scene = QGraphicsScene()
-    scene.addItem(chart)
-    size = QSizeF(_CHART_SIZE.width(), _CHART_SIZE.width() * target.height() / target.width())
-    chart.resize(size)
-    scene.setSceneRect(QRectF(0, 0, size.width(), size.height()))
-    scene.render(painter, target, scene.sceneRect())
-    scene.removeItem(chart)
-
-
-# -- figures ----------------------------------------------------------------------------
-
-
-def ticket_total(report: ComplianceReport) -> int:
-    """Tickets in the report (each has a first-response clock)."""
-    total = report.total
-    return total.response_met + total.response_missed + total.response_open
-
-
-def breached_tickets(report: ComplianceReport) -> int:
-    return len({ticket.id for ticket in report.breached})
-
-
-def _unbroken(text: str) -> str:
-    """``text`` kept on one line (durations: "4 h 15 min" never split)."""
-    return text.replace(" ", "\u00a0")
-
-
-def key_figures(report: ComplianceReport) -> list[tuple[str, str, str, QColor | None]]:
-    """(value, caption, detail, colour) of the headline figures."""
-    total = report.total
-    tickets = ticket_total(report)
-    breached = breached_tickets(report)
-    return [
-        (
-            i18n.format_decimal(tickets),
-            ngettext("ticket created", "tickets created", tickets),
-            "",
-            None,
-        ),
-        (
-            format_rate(total.response_rate),
-            _("first responses within target"),
-            _("mean {mean}, 90% within {p90}").format(
-                mean=_unbroken(format_duration(total.response_mean_seconds)),
-                p90=_unbroken(format_duration(total.response_p90_seconds)),
-            ),
-            rate_colour(total.response_rate),
-        ),
-        (
-            format_rate(total.resolution_rate),
-            _("resolutions within target"),
-            _("mean {mean}, 90% within {p90}").format(
-                mean=_unbroken(format_duration(total.resolution_mean_seconds)),
-                p90=_unbroken(format_duration(total.resolution_p90_seconds)),
-            ),
-            rate_colour(total.resolution_rate),
-        ),
-        (
-            i18n.format_decimal(breached),
-            ngettext("ticket breached", "tickets breached", breached),
-            ngettext(
-                "{count} still open in time", "{count} still open in time", total.resolution_open
-            ).format(count=i18n.format_decimal(total.resolution_open)),
-            QColor("#d93025") if breached else QColor("#1e8e3e"),
-        ),
-    ]
-
-
-class KeyFigure(QFrame):
-    """One headline figure: a big number, what it counts, a detail line."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("key-figure")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet(
-            "#key-figure { background: palette(base); border: 1px solid palette(mid);"
-            " border-radius: 6px; }"
-        )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 10, 16, 10)
-        layout.setSpacing(2)
-        self.value = QLabel()
-        font = self.value.font()
-        font.setPointSizeF(font.pointSizeF() * 2.2)
-        font.setBold(True)
-        self.value.setFont(font)
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        self.detail = QLabel()
-        self.detail.setWordWrap(True)
-        self.detail.setStyleSheet("color: palette(placeholder-text);")
-        for label in (self.value, self.caption, self.detail):
-            layout.addWidget(label)
-        layout.addStretch(1)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-
-    def show_figure(self, value: str, caption: str, detail: str, colour: QColor | None) -> None:
-        self.value.setText(value)
-        self.value.setStyleSheet("" if colour is None else f"color: {colour.name()};")
-        self.caption.setText(caption)
-        self.detail.setText(detail)
-        self.detail.setVisible(bool(detail))
-
-
-# -- the window ---------------------------------------------------------------------------
+#: Fetch a report: (start, end, team id or None for all the user's teams), as an online
+#: operation's outcome.
+Fetch = Callable[[dt.datetime, dt.datetime, int | None], Awaitable[Outcome[ComplianceReport]]]
 
 
 class ReportView(QWidget):
@@ -324,6 +78,7 @@ class ReportView(QWidget):
 
     def __init__(
         self,
+        operations: Operations,
         *,
         fetch: Fetch | None,
         saved: SavedReports,
@@ -335,6 +90,7 @@ class ReportView(QWidget):
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("compliance-report")
+        self.operations = operations
         self.fetch = fetch
         self.saved = saved
         self.names = names
@@ -344,8 +100,8 @@ class ReportView(QWidget):
         self.report: ComplianceReport | None = None
         #: when the shown report was fetched, if it is a saved copy (offline)
         self.saved_at: dt.datetime | None = None
-        self._problem: ApiError | None = None
-        self._tasks = BackgroundTasks()
+        #: why the shown copy is not fresh, when the server could not give a fresh one
+        self._problem: Outcome[ComplianceReport] | None = None
         self._generation = 0
 
         # -- the period, the team, the actions
@@ -551,7 +307,8 @@ class ReportView(QWidget):
     def period(self) -> tuple[dt.datetime, dt.datetime]:
         if self.period_box.currentIndex() == 1:
             first, last = self.from_edit.date().toPython(), self.to_edit.date().toPython()
-            assert isinstance(first, dt.date) and isinstance(last, dt.date)
+            assert isinstance(first, dt.date)
+            assert isinstance(last, dt.date)
             return day_range(first, last, self.zone)
         month = self.month_edit.date()
         return month_range(month.year(), month.month(), self.zone)
@@ -573,17 +330,17 @@ class ReportView(QWidget):
     def refresh(self) -> None:
         """Fetch the report of the period in the background (what is shown stays until the
         answer comes; an earlier fetch still under way is left to finish, and ignored)."""
-        if self.fetch is not None and self._tasks.start(self.load()) is not None:
+        if self.fetch is not None and self.operations.start(self.load(), owner=self) is not None:
             return
         self._generation += 1  # no loop running, or nothing to fetch with
         self._show_saved(None)
 
-    async def settled(self) -> None:
+    async def wait_fetched(self) -> None:
         """Until the fetches under way (if any) are over."""
-        await self._tasks.settle()
+        await self.operations.wait(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._tasks.cancel()  # the window goes: nothing left to show answers in
+        self.operations.cancel(self)  # the window goes: nothing left to show answers in
         super().closeEvent(event)
 
     async def load(self) -> None:
@@ -597,28 +354,27 @@ class ReportView(QWidget):
             return
         self.status_label.setText(_("Fetching the report…"))
         self.status_label.setStyleSheet("")
-        try:
-            report = await self.fetch(start, end, team)
-        except RequestRefused as error:
-            if generation == self._generation:
-                self._show(None, message=error.message)
-            return
-        except ApiError as error:
-            if generation == self._generation:
-                self._show_saved(error)
-            return
+        outcome = await self.fetch(start, end, team)
         if generation != self._generation:
+            return
+        report = outcome.value
+        if report is None:
+            if outcome.trouble is Trouble.REFUSED:  # not this user's to see: no copy either
+                self._show(None, message=outcome.message)
+            else:
+                self._show_saved(outcome)
             return
         fetched_at = self.clock()
         with contextlib.suppress(OSError):  # a copy we cannot keep is no reason not to show it
             self.saved.save(report, fetched_at, team)
         self._show(report)
 
-    def _show_saved(self, problem: ApiError | None) -> None:
-        """The last fetched copy of the period's report, or why there is none."""
+    def _show_saved(self, problem: Outcome[ComplianceReport] | None) -> None:
+        """The last fetched copy of the period's report, or why there is none (no
+        ``problem``: nothing to fetch with)."""
         start, end = self.period()
         copy = self.saved.load(start, end, self.team_id())
-        offline = problem is None or isinstance(problem, Unreachable)
+        offline = problem is None or problem.trouble is Trouble.OFFLINE
         if copy is None:
             if offline:
                 message = _(
@@ -642,7 +398,7 @@ class ReportView(QWidget):
         report: ComplianceReport | None,
         *,
         saved_at: dt.datetime | None = None,
-        problem: ApiError | None = None,
+        problem: Outcome[ComplianceReport] | None = None,
         message: str = "",
     ) -> None:
         """Show ``report`` (a saved copy when ``saved_at`` is given), or ``message``."""
@@ -691,8 +447,8 @@ class ReportView(QWidget):
         self.breached_model.set_report(report)
         self._update_breached_tab()
         for view, chart, tip in (
-            (self.weekly_view, weekly_chart(report), self.week_tip),
-            (self.breaches_view, breaches_chart(report), self.breach_tip),
+            (self.weekly_view, weekly_chart(report), week_tip),
+            (self.breaches_view, breaches_chart(report), breach_tip),
         ):
             old = view.chart()
             view.setChart(chart)
@@ -701,46 +457,13 @@ class ReportView(QWidget):
             for series in chart.series():
                 if isinstance(series, QAbstractBarSeries):
                     series.hovered.connect(
-                        lambda status, index, bar, tip=tip: self._hovered(status, tip(index, bar))
+                        lambda status, index, bar, tip=tip: self._hovered(
+                            status, tip(self.report, index, bar)
+                        )
                     )
         self.reportShown.emit()
 
     # -- what the charts say under the mouse --------------------------------------------
-
-    def week_tip(self, index: int, bar: QBarSet | None = None) -> str:
-        """The figures of the ``index``-th week of the weekly chart."""
-        if self.report is None or not 0 <= index < len(self.report.weeks):
-            return ""
-        week = self.report.weeks[index]
-        return _(
-            "Week of {day}: {tickets}\nFirst responses within target: {response}\n"
-            "Resolutions within target: {resolution}"
-        ).format(
-            day=i18n.format_date(week.week_start, "d MMMM"),
-            tickets=ngettext("{count} ticket", "{count} tickets", week.tickets).format(
-                count=i18n.format_decimal(week.tickets)
-            ),
-            response=format_rate(week.response_rate),
-            resolution=format_rate(week.resolution_rate),
-        )
-
-    def breach_tip(self, index: int, bar: QBarSet | None = None) -> str:
-        """The breaches of the ``index``-th priority (of ``bar``'s severity, else all)."""
-        if self.report is None or not 0 <= index < len(Priority):
-            return ""
-        priority = list(Priority)[index]
-        severities = [s for s in Severity if bar is None or bar.label() == s.label]
-        count = sum(
-            b.count
-            for b in self.report.breaches
-            if b.priority is priority and b.severity in severities
-        )
-        what = priority.display
-        if bar is not None and len(severities) == 1:
-            what = f"{priority.display} · {severities[0].label}"
-        return ngettext(
-            "{what}: {count} ticket breached", "{what}: {count} tickets breached", count
-        ).format(what=what, count=i18n.format_decimal(count))
 
     def _hovered(self, status: bool, text: str) -> None:
         if status and text:
@@ -800,27 +523,26 @@ class ReportView(QWidget):
 
 
 def compliance_report_view(
-    cache: Cache,
+    operations: Operations,
     *,
     me: int | None,
-    client: Callable[[], ApiClient | None],
     zone: dt.tzinfo,
     clock: Callable[[], dt.datetime],
     parent: QWidget | None = None,
 ) -> ReportView | None:
     """The report window of the signed-in user, or None when they lead no team.
 
-    ``client`` gives the session's API client at the time of each fetch (None while
-    signed out: the saved copy is shown)."""
+    Each fetch goes through the session of the time (none, while signed out: the
+    saved copy is shown)."""
+    cache: Cache = operations.cache
     teams = led_teams(cache, me)
     if not teams:
         return None
 
-    async def fetch(start: dt.datetime, end: dt.datetime, team: int | None) -> ComplianceReport:
-        api = client()
-        if api is None:
-            raise Unreachable("not connected to a server")
-        return await api.compliance_report(start, end, team)
+    async def fetch(
+        start: dt.datetime, end: dt.datetime, team: int | None
+    ) -> Outcome[ComplianceReport]:
+        return await operations.online(lambda client: client.compliance_report(start, end, team))
 
     def names() -> Names:
         return Names(
@@ -829,6 +551,7 @@ def compliance_report_view(
         )
 
     return ReportView(
+        operations,
         fetch=fetch,
         saved=SavedReports(reports_folder(cache.path)),
         names=names,
@@ -837,191 +560,3 @@ def compliance_report_view(
         clock=clock,
         parent=parent,
     )
-
-
-# -- PDF -----------------------------------------------------------------------------------
-
-
-def write_pdf(
-    report: ComplianceReport,
-    path: Path,
-    *,
-    zone: dt.tzinfo,
-    team: str = "",
-    as_of: dt.datetime | None = None,
-) -> None:
-    """A printable one-page A4 summary: title, key figures, both charts, the priorities."""
-    title = _("SLA compliance — {period}").format(
-        period=period_title(report.start, report.end, zone)
-    )
-    writer = QPdfWriter(str(path))
-    writer.setTitle(title)
-    writer.setCreator(_("Offimizer Console"))
-    writer.setResolution(300)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(15, 15, 15, 15),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
-    painter = QPainter()
-    if not painter.begin(writer):
-        raise OSError(_("Could not write the PDF to {path}").format(path=path))
-    try:
-        page = QRectF(writer.pageLayout().paintRectPixels(writer.resolution()))
-        page.moveTo(0, 0)
-        paint_summary(
-            painter,
-            page,
-            writer.resolution(),
-            report,
-            title,
-            zone,
-            team,
-            as_of or report.generated_at,
-        )
-    finally:
-        painter.end()
-
-
-def _font(points: float, *, bold: bool = False) -> QFont:
-    font = QFont()
-    font.setPointSizeF(points)
-    font.setBold(bold)
-    return font
-
-
-def paint_summary(
-    painter: QPainter,
-    page: QRectF,
-    resolution: int,
-    report: ComplianceReport,
-    title: str,
-    zone: dt.tzinfo,
-    team: str,
-    as_of: dt.datetime,
-) -> None:
-    """The one-page summary in ``page`` (device pixels at ``resolution`` dots per inch)."""
-    width = page.width()
-    mm = resolution / 25.4
-    y = 0.0
-    grey = QColor("#5f6368")
-
-    painter.setFont(_font(20, bold=True))
-    line = painter.fontMetrics().height()
-    painter.drawText(QRectF(0, y, width, line), Qt.AlignmentFlag.AlignLeft, title)
-    y += line + 1 * mm
-    painter.setFont(_font(10))
-    painter.setPen(grey)
-    small = painter.fontMetrics().height()
-    subtitle = _("{team} · as of {when}").format(
-        team=team, when=i18n.format_day_time(as_of.astimezone(zone), year=True)
-    )
-    painter.drawText(QRectF(0, y, width, small), Qt.AlignmentFlag.AlignLeft, subtitle)
-    y += small + 6 * mm
-
-    # key figures, four boxes in a row
-    gap = 4 * mm
-    box_width = (width - 3 * gap) / 4
-    box_height = 34 * mm
-    for column, (value, caption, detail, colour) in enumerate(key_figures(report)):
-        box = QRectF(column * (box_width + gap), y, box_width, box_height)
-        painter.setPen(QPen(QColor("#dadce0"), 0.3 * mm))
-        painter.setBrush(QColor("#f8f9fa"))
-        painter.drawRoundedRect(box, 2 * mm, 2 * mm)
-        inner = box.adjusted(3 * mm, 2 * mm, -3 * mm, -2 * mm)
-        painter.setPen(colour or QColor("#202124"))
-        painter.setFont(_font(20, bold=True))
-        big = painter.fontMetrics().height()
-        painter.drawText(QRectF(inner.left(), inner.top(), inner.width(), big), value)
-        painter.setPen(QColor("#202124"))
-        painter.setFont(_font(8))
-        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop) | int(
-            Qt.TextFlag.TextWordWrap
-        )
-        painter.drawText(
-            QRectF(inner.left(), inner.top() + big, inner.width(), inner.height() - big),
-            flags,
-            caption + ("\n" + detail if detail else ""),
-        )
-    painter.setBrush(Qt.BrushStyle.NoBrush)
-    y += box_height + 6 * mm
-
-    # the charts
-    chart_height = 64 * mm
-    for chart in (weekly_chart(report), breaches_chart(report)):
-        _render_chart(chart, painter, QRectF(0, y, width, chart_height))
-        y += chart_height + 4 * mm
-
-    # compliance by priority
-    painter.setPen(QColor("#202124"))
-    painter.setFont(_font(11, bold=True))
-    heading = painter.fontMetrics().height()
-    painter.drawText(QRectF(0, y, width, heading), Dimension.PRIORITY.label)
-    y += heading + 1 * mm
-    model = BucketModel(Dimension.PRIORITY)
-    model.set_report(report)
-    columns = [
-        (BucketColumn.GROUP, 0.18),
-        (BucketColumn.RESPONSE_RATE, 0.12),
-        (BucketColumn.RESPONSE_MEAN, 0.145),
-        (BucketColumn.RESPONSE_P90, 0.145),
-        (BucketColumn.RESOLUTION_RATE, 0.12),
-        (BucketColumn.RESOLUTION_MEAN, 0.145),
-        (BucketColumn.RESOLUTION_P90, 0.145),
-    ]
-    painter.setFont(_font(8, bold=True))
-    row_height = painter.fontMetrics().height() * 1.35
-    x = 0.0
-    for column, share in columns:
-        header = str(model.headerData(column, Qt.Orientation.Horizontal)).replace("\n", " ")
-        align = (
-            Qt.AlignmentFlag.AlignLeft
-            if column is BucketColumn.GROUP
-            else Qt.AlignmentFlag.AlignRight
-        )
-        painter.drawText(
-            QRectF(x, y, width * share - 2 * mm, row_height * 2.2),
-            int(align | Qt.AlignmentFlag.AlignBottom) | int(Qt.TextFlag.TextWordWrap),
-            header,
-        )
-        x += width * share
-    y += row_height * 2.2 + 1 * mm
-    painter.setPen(QPen(QColor("#dadce0"), 0.3 * mm))
-    painter.drawLine(0, int(y), int(width), int(y))
-    for row in range(model.rowCount()):
-        painter.setFont(_font(8.5, bold=row == model.rowCount() - 1))
-        x = 0.0
-        for column, share in columns:
-            index = model.index(row, column)
-            text = str(model.data(index) or "")
-            colour = model.data(index, Qt.ItemDataRole.ForegroundRole)
-            painter.setPen(colour if isinstance(colour, QColor) else QColor("#202124"))
-            align = (
-                Qt.AlignmentFlag.AlignLeft
-                if column is BucketColumn.GROUP
-                else Qt.AlignmentFlag.AlignRight
-            )
-            painter.drawText(
-                QRectF(x, y, width * share - 2 * mm, row_height),
-                int(align | Qt.AlignmentFlag.AlignVCenter),
-                text,
-            )
-            x += width * share
-        y += row_height
-
-    # footer
-    painter.setPen(grey)
-    painter.setFont(_font(7.5))
-    footer = _("First responses and resolutions in business time; tickets created {period}.")
-    last = (report.end.astimezone(zone) - dt.timedelta(microseconds=1)).date()
-    footer = footer.format(
-        period=_("from {start} to {end}").format(
-            start=i18n.format_date(report.start.astimezone(zone).date(), "long"),
-            end=i18n.format_date(last, "long"),
-        )
-    )
-    foot = painter.fontMetrics().height()
-    painter.drawText(QRectF(0, page.height() - foot, width, foot), footer)
