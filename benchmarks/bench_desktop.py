@@ -67,7 +67,7 @@ from desktop.models.sla_memo import calendar_path, memo_path
 from desktop.views.main_window import MainWindow
 from desktop.views.notifications import SlaNotifier
 from protocol import Change, ChangePage
-from sla.clock import Status
+from sla.events import Status
 from sync.cache import Cache, utc_now
 from sync.collector import freeze_heap, hold_collector
 from sync.store import Store

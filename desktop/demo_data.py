@@ -22,7 +22,8 @@ from typing import Any, Final
 from protocol import SlaConfigOut
 from protocol.pages import PageBuilder
 from sla.calendar import BusinessCalendar, from_us, to_us
-from sla.clock import Created, Event, PriorityChanged, Responded, Status, StatusChanged, evaluate
+from sla.clock import evaluate
+from sla.events import Created, Event, PriorityChanged, Responded, Status, StatusChanged
 from sla.policy import (
     Priority,
     Severity,

@@ -27,7 +27,8 @@ from pydantic import (
     field_validator,
 )
 
-from sla.clock import ClockStatus, Status
+from sla.clock import ClockStatus
+from sla.events import Status
 from sla.policy import Priority, Severity
 
 __all__ = [

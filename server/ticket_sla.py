@@ -2,7 +2,7 @@
 
 Nothing about SLA is stored on a ticket: the ``created``, ``status``,
 ``priority``, ``severity`` and ``responded`` history entries become
-:mod:`sla.clock` events, evaluated with the policy and calendar of the
+:mod:`sla.events` events, evaluated with the policy and calendar of the
 ``sla_config`` table (the contract's defaults until someone changes them).
 """
 

@@ -14,15 +14,8 @@ from typing import TextIO
 
 import i18n
 from i18n import _
-from sla.clock import (
-    ClockState,
-    Created,
-    Event,
-    Responded,
-    Status,
-    StatusChanged,
-    evaluate,
-)
+from sla.clock import ClockState, evaluate
+from sla.events import Created, Event, Responded, Status, StatusChanged
 from sla.policy import Priority, Severity, default_calendar, default_policy, plan_label
 
 __all__ = ["demo_queue", "main", "print_demo_queue"]

@@ -17,79 +17,51 @@ keeps the target in force when it stopped.  A clock is breached when its
 elapsed business time exceeds its target (resolved exactly at the due instant is
 met).  :meth:`ClockState.next_change` tells when the state or the displayed
 remaining time changes next, so a UI can schedule a timer instead of polling.
+
+The events replayed are in :mod:`sla.events`; :mod:`sla.queue` evaluates many
+tickets at once, in columns.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import itertools
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, NamedTuple
 
 from i18n import N_, gettext
-from sla.calendar import (
-    MEMO_BUCKET_US,
-    BusinessCalendar,
-    SpanMemo,
-    duration_to_us,
-    from_us,
-    to_us,
+from sla.calendar import BusinessCalendar, duration_to_us, from_us, to_us
+from sla.events import (
+    Created,
+    Event,
+    PriorityChanged,
+    Responded,
+    SeverityChanged,
+    Status,
+    StatusChanged,
 )
-from sla.policy import Priority, Rules, Severity, SlaPolicy
+from sla.policy import Priority, Severity, SlaPolicy
 
+# crossing, evaluate_us, in_order and running_change_us are the parts of one
+# ticket's evaluation that sla.queue's fused loop shares
 __all__ = [
-    "NO_DUE",
     "ClockKind",
     "ClockState",
     "ClockStatus",
-    "Created",
-    "Event",
-    "PriorityChanged",
-    "QueueSla",
-    "Responded",
-    "SeverityChanged",
-    "Status",
-    "StatusChanged",
+    "HistoryError",
     "TicketSla",
     "TimelineEntry",
-    "closed",
+    "TimelineKind",
+    "crossing",
     "evaluate",
-    "evaluate_many",
-    "reopened",
-    "resolved",
+    "evaluate_us",
+    "in_order",
+    "running_change_us",
 ]
 
 _MINUTE_US: Final = 60_000_000
-
-
-class Status(StrEnum):
-    NEW = "new"
-    OPEN = "open"
-    PENDING = "pending"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return gettext(_STATUS_LABELS[self])
-
-    @property
-    def is_done(self) -> bool:
-        return self in (Status.RESOLVED, Status.CLOSED)
-
-
-_STATUS_LABELS: Final = {
-    Status.NEW: N_("New"),
-    Status.OPEN: N_("Open"),
-    Status.PENDING: N_("Pending"),
-    Status.RESOLVED: N_("Resolved"),
-    Status.CLOSED: N_("Closed"),
-}
 
 
 class ClockKind(StrEnum):
@@ -126,62 +98,6 @@ _CLOCK_STATUS_LABELS: Final = {
     ClockStatus.OUTSIDE_HOURS: N_("Outside business hours"),
     ClockStatus.RUNNING: N_("Running"),
 }
-
-
-# -- history events -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Timed:
-    """An event at an aware instant; ``at_us`` is that instant as computed once."""
-
-    at: dt.datetime
-    at_us: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "at_us", to_us(self.at))  # rejects a naive datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Created(_Timed):
-    priority: Priority
-    severity: Severity
-    plan: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChanged(_Timed):
-    status: Status
-
-
-@dataclass(frozen=True, slots=True)
-class PriorityChanged(_Timed):
-    priority: Priority
-
-
-@dataclass(frozen=True, slots=True)
-class SeverityChanged(_Timed):
-    severity: Severity
-
-
-@dataclass(frozen=True, slots=True)
-class Responded(_Timed):
-    """An agent's public reply, or an explicit acknowledgement ("prise en compte")."""
-
-
-Event = Created | StatusChanged | PriorityChanged | SeverityChanged | Responded
-
-
-def resolved(at: dt.datetime) -> StatusChanged:
-    return StatusChanged(at, Status.RESOLVED)
-
-
-def reopened(at: dt.datetime) -> StatusChanged:
-    return StatusChanged(at, Status.OPEN)
-
-
-def closed(at: dt.datetime) -> StatusChanged:
-    return StatusChanged(at, Status.CLOSED)
 
 
 # -- clock state --------------------------------------------------------------
@@ -296,7 +212,7 @@ class ClockState(NamedTuple):
 
     def _crossing_us(self) -> int:
         """The first instant at which the elapsed time reached the target."""
-        return _crossing(self.segments, self.target_us, self.calendar.locate_us)
+        return crossing(self.segments, self.target_us, self.calendar.locate_us)
 
     @property
     def due_us(self) -> int | None:
@@ -325,7 +241,7 @@ class ClockState(NamedTuple):
         if not calendar.is_open_us(now_us):
             return calendar.next_open_us(now_us)
         remaining = self.target_us - self.elapsed_us - calendar.between_us(self.now_us, now_us)
-        return _running_change_us(
+        return running_change_us(
             remaining, self.risk_us, now_us, calendar.next_close_us(now_us), granularity_us
         )
 
@@ -381,7 +297,7 @@ class ClockState(NamedTuple):
         )
 
 
-def _running_change_us(
+def running_change_us(
     remaining: int, risk: int, now_us: int, close_us: int, granularity_us: int | None
 ) -> int:
     """When a clock running at ``now_us`` (the calendar open until ``close_us``), with
@@ -399,7 +315,7 @@ def _running_change_us(
     return now_us + found
 
 
-def _crossing(
+def crossing(
     segments: Sequence[tuple[int, int, int, int]], target: int, locate_us: Callable[[int], int]
 ) -> int:
     """The first instant at which running ``segments`` add up to ``target``."""
@@ -494,421 +410,10 @@ def evaluate(
     events (newest first, say) are sorted by instant, keeping the order of
     events at the same instant.
     """
-    return _evaluate(history, policy, calendar, to_us(now), None)
+    return evaluate_us(history, policy, calendar, to_us(now), None)
 
 
-def evaluate_many(
-    histories: Iterable[Sequence[Event]],
-    policy: SlaPolicy,
-    calendar: BusinessCalendar,
-    now: dt.datetime,
-) -> list[TicketSla]:
-    """:func:`evaluate` for many tickets at one instant (shares the work on ``now``)."""
-    now_us = to_us(now)
-    now_pos = calendar.position_us(now_us)
-    with _collector_paused():
-        return [_evaluate(history, policy, calendar, now_us, now_pos) for history in histories]
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a queue is evaluated.
-
-    The evaluation makes no reference cycles, only short-lived lists and tuples,
-    yet they trigger collections that walk every ticket's history: measured, a
-    third of the time of 100,000 tickets.  Reference counting still frees all.
-    """
-    if not gc.isenabled():  # paused already (by another queue, say)
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-#: ``QueueSla`` due arrays hold this where a clock has no due instant (paused).
-NO_DUE: Final = -(2**63)
-_STATUS_CODES: Final = {status: code for code, status in enumerate(ClockStatus)}
-_STATUSES: Final = tuple(ClockStatus)
-_PRIORITY_CODES: Final = {priority: code for code, priority in enumerate(Priority)}
-
-
-class QueueSla:
-    """The SLA state of a whole queue at one instant, in columns.
-
-    For each clock: the state (its index in :class:`ClockStatus`), the remaining
-    business time, the due instant (microseconds since the epoch; :data:`NO_DUE`
-    while paused) and the policy's at-risk threshold for its target (the
-    remaining business time at or below which a running clock is at risk, as
-    :attr:`ClockState.risk_us`); for each ticket, its priority as of now (its
-    index in :class:`~sla.policy.Priority`) and the next instant its clocks
-    change (:meth:`TicketSla.next_change_us` to ``granularity``; -1: none).  One
-    array entry a ticket and no Python object a ticket, so a queue of 100,000
-    tickets sorts and filters on them cheaply.  :meth:`ticket` gives the full
-    :class:`TicketSla` of one row (for the rows on screen).
-    """
-
-    __slots__ = (
-        "_calendar",
-        "_histories",
-        "_now_pos",
-        "_policy",
-        "next_change_us",
-        "now_us",
-        "priority",
-        "resolution_due_us",
-        "resolution_remaining_us",
-        "resolution_risk_us",
-        "resolution_state",
-        "response_due_us",
-        "response_remaining_us",
-        "response_risk_us",
-        "response_state",
-    )
-
-    def __init__(
-        self,
-        histories: Sequence[Sequence[Event]],
-        policy: SlaPolicy,
-        calendar: BusinessCalendar,
-        now: dt.datetime,
-        granularity: dt.timedelta | None = dt.timedelta(minutes=1),
-    ) -> None:
-        """``granularity``: of the next change of the time shown (None: of state only)."""
-        self._histories = histories
-        self._policy = policy
-        self._calendar = calendar
-        self.now_us = now_us = to_us(now)
-        self._now_pos = now_pos = calendar.position_us(now_us)
-        with _collector_paused():
-            (
-                self.response_state,
-                self.resolution_state,
-                self.response_remaining_us,
-                self.resolution_remaining_us,
-                self.response_due_us,
-                self.resolution_due_us,
-                self.priority,
-                self.next_change_us,
-                self.response_risk_us,
-                self.resolution_risk_us,
-            ) = _queue_columns(
-                histories,
-                policy,
-                calendar,
-                now_us,
-                now_pos,
-                None if granularity is None else duration_to_us(granularity),
-            )
-
-    def __len__(self) -> int:
-        return len(self.response_state)
-
-    def state(self, row: int, kind: ClockKind) -> ClockStatus:
-        codes = self.response_state if kind is ClockKind.RESPONSE else self.resolution_state
-        return _STATUSES[codes[row]]
-
-    def ticket(self, row: int) -> TicketSla:
-        """Both clocks of one row, in full."""
-        return _evaluate(
-            self._histories[row], self._policy, self._calendar, self.now_us, self._now_pos
-        )
-
-
-_Columns = tuple[
-    bytearray,
-    bytearray,
-    "array[int]",
-    "array[int]",
-    "array[int]",
-    "array[int]",
-    bytearray,
-    "array[int]",
-    "array[int]",
-    "array[int]",
-]
-
-
-def _queue_columns(  # noqa: C901 - fused for speed (bench_sla): split, it pays calls per ticket
-    histories: Iterable[Sequence[Event]],
-    policy: SlaPolicy,
-    calendar: BusinessCalendar,
-    now_us: int,
-    now_pos: int,
-    granularity_us: int | None,
-) -> _Columns:
-    """The columns of :class:`QueueSla`: :func:`_evaluate`, then
-    :meth:`ClockState.state_given` and :attr:`ClockState.due_us` of both clocks,
-    fused into one loop on integers that builds no object a ticket.
-
-    A history off the common path (empty, out of order, created after ``now``
-    or before the calendar's horizon, created twice) goes through
-    :func:`_evaluate` itself, so it is sorted, or raises, exactly as there.
-    """
-    columns: _Columns = (
-        bytearray(),
-        bytearray(),
-        array("q"),
-        array("q"),
-        array("q"),
-        array("q"),
-        bytearray(),
-        array("q"),
-        array("q"),
-        array("q"),
-    )
-    add_response_state = columns[0].append
-    add_resolution_state = columns[1].append
-    add_response_remaining = columns[2].append
-    add_resolution_remaining = columns[3].append
-    add_response_due = columns[4].append
-    add_resolution_due = columns[5].append
-    add_priority = columns[6].append
-    add_change = columns[7].append
-    add_response_risk = columns[8].append
-    add_resolution_risk = columns[9].append
-
-    # the index's two searches, memoised by the hour and inlined (see SpanMemo):
-    # every instant looked up lies between a creation and now, both in the horizon
-    index = calendar.index()
-    lo = index.lo
-    memo = SpanMemo(index)
-    instant_spans = memo.instants.get
-    instant_span = memo.instant_span
-    position_spans = memo.positions.get
-    position_span = memo.position_span
-    bucket = MEMO_BUCKET_US
-    locate_us = calendar.locate_us
-    codes = _STATUS_CODES
-    met = codes[ClockStatus.MET]
-    missed = codes[ClockStatus.MISSED]
-    breached = codes[ClockStatus.BREACHED]
-    paused = codes[ClockStatus.PAUSED]
-    at_risk = codes[ClockStatus.AT_RISK]
-    now_open = calendar.is_open_us(now_us)
-    idle = codes[ClockStatus.RUNNING if now_open else ClockStatus.OUTSIDE_HOURS]
-    # a running clock next changes when the calendar opens, or by _running_change_us
-    close_us = calendar.next_close_us(now_us) if now_open else -1
-    open_us = -1 if now_open else calendar.next_open_us(now_us)
-    priority_codes = _PRIORITY_CODES
-    resolved_status, closed_status, pending_status = Status.RESOLVED, Status.CLOSED, Status.PENDING
-    rules_of = policy.rules
-    rules_cache: dict[tuple[str, Priority, Severity], Rules] = {}
-
-    for history in histories:
-        created = history[0] if history else None
-        if type(created) is not Created or not lo <= created.at_us <= now_us:
-            _append_columns(
-                _evaluate(history, policy, calendar, now_us, now_pos),
-                now_open,
-                granularity_us,
-                columns,
-            )
-            continue
-        at = created_us = created.at_us
-        start, end, before, after = instant_spans(at // bucket) or instant_span(at)
-        created_pos = before if at <= start else before + at - start if at < end else after
-        priority = created.priority
-        severity = created.severity
-        # first-response clock: stopped at a position (-1: running), target then
-        response_stop_pos = -1
-        response_priority, response_severity = priority, severity
-        # resolution clock: running since an instant and position (-1: not running),
-        # the spans it ran, the position it stopped at (-1: not stopped), target then
-        since = created_us
-        since_pos = created_pos
-        segments: list[tuple[int, int, int, int]] = []
-        elapsed = 0
-        stop_pos = -1
-        stop_priority, stop_severity = priority, severity
-
-        plain = True
-        previous = created_us
-        events = iter(history)
-        next(events)  # the creation
-        for event in events:
-            at = event.at_us
-            if at < previous:
-                plain = False
-                break
-            previous = at
-            if at > now_us:
-                plain = _in_order(history)
-                break
-            kind = type(event)  # final classes: identity is isinstance, faster
-            if kind is StatusChanged:
-                new = event.status  # type: ignore[union-attr]  # `kind is` does not narrow
-                if new is resolved_status or new is closed_status:
-                    if response_stop_pos < 0 or stop_pos < 0:
-                        start, end, before, after = instant_spans(at // bucket) or instant_span(at)
-                        pos = before if at <= start else before + at - start if at < end else after
-                        if response_stop_pos < 0:
-                            response_stop_pos = pos
-                            response_priority, response_severity = priority, severity
-                        if stop_pos < 0:
-                            if since_pos >= 0:
-                                segments.append((since, at, since_pos, pos))
-                                elapsed += pos - since_pos
-                                since_pos = -1
-                            stop_pos = pos
-                            stop_priority, stop_severity = priority, severity
-                elif new is pending_status:
-                    if since_pos >= 0:
-                        start, end, before, after = instant_spans(at // bucket) or instant_span(at)
-                        pos = before if at <= start else before + at - start if at < end else after
-                        segments.append((since, at, since_pos, pos))
-                        elapsed += pos - since_pos
-                        since_pos = -1
-                    stop_pos = -1
-                elif since_pos < 0:  # new/open: resume from pending or reopen
-                    start, end, before, after = instant_spans(at // bucket) or instant_span(at)
-                    since = at
-                    since_pos = (
-                        before if at <= start else before + at - start if at < end else after
-                    )
-                    stop_pos = -1
-            elif kind is Responded:
-                if response_stop_pos < 0:
-                    start, end, before, after = instant_spans(at // bucket) or instant_span(at)
-                    response_stop_pos = (
-                        before if at <= start else before + at - start if at < end else after
-                    )
-                    response_priority, response_severity = priority, severity
-            elif kind is PriorityChanged:
-                priority = event.priority  # type: ignore[union-attr]  # `kind is` does not narrow
-            elif kind is SeverityChanged:
-                severity = event.severity  # type: ignore[union-attr]  # `kind is` does not narrow
-            elif kind is Created:
-                plain = False  # created twice: _evaluate raises
-                break
-        if not plain:
-            _append_columns(
-                _evaluate(history, policy, calendar, now_us, now_pos),
-                now_open,
-                granularity_us,
-                columns,
-            )
-            continue
-
-        plan = created.plan
-        # first-response clock: one span, from creation to its stop or now
-        if response_stop_pos < 0:
-            key = (plan, priority, severity)
-            reference = now_pos
-        else:
-            key = (plan, response_priority, response_severity)
-            reference = response_stop_pos
-        rules = rules_cache.get(key)
-        if rules is None:
-            rules = rules_cache[key] = rules_of(*key)
-        target = rules.response
-        remaining = target - (reference - created_pos)
-        add_response_remaining(remaining)
-        add_response_risk(rules.response_risk)
-        if response_stop_pos >= 0:
-            add_response_state(met if remaining >= 0 else missed)
-        elif remaining < 0:
-            add_response_state(breached)
-        elif remaining <= rules.response_risk:
-            add_response_state(at_risk)
-        else:
-            add_response_state(idle)
-        if response_stop_pos >= 0:
-            change = -1
-        elif now_open:
-            change = _running_change_us(
-                remaining, rules.response_risk, now_us, close_us, granularity_us
-            )
-        else:
-            change = open_us
-        if remaining > 0:  # due at the position reached with the time left
-            pos = reference + remaining
-            boundary, below, above = position_spans(pos // bucket) or position_span(pos)
-            add_response_due(pos + (below if pos <= boundary else above))
-        elif target == 0:
-            add_response_due(created_us)
-        else:  # the target was crossed in the one span
-            add_response_due(max(created_us, locate_us(created_pos + target)))
-
-        # resolution clock
-        if since_pos >= 0:
-            elapsed += now_pos - since_pos
-        if stop_pos < 0:
-            if key[1] is not priority or key[2] is not severity:
-                key = (plan, priority, severity)
-                rules = rules_cache.get(key)
-                if rules is None:
-                    rules = rules_cache[key] = rules_of(*key)
-            reference = now_pos
-        else:
-            if key[1] is not stop_priority or key[2] is not stop_severity:
-                key = (plan, stop_priority, stop_severity)
-                rules = rules_cache.get(key)
-                if rules is None:
-                    rules = rules_cache[key] = rules_of(*key)
-            reference = stop_pos
-        target = rules.resolution
-        remaining = target - elapsed
-        add_resolution_remaining(remaining)
-        add_resolution_risk(rules.resolution_risk)
-        if stop_pos >= 0:
-            add_resolution_state(met if remaining >= 0 else missed)
-        elif remaining < 0:
-            add_resolution_state(breached)
-        elif since_pos < 0:
-            add_resolution_state(paused)
-        elif remaining <= rules.resolution_risk:
-            add_resolution_state(at_risk)
-        else:
-            add_resolution_state(idle)
-        if since_pos >= 0:  # running
-            found = (
-                _running_change_us(
-                    remaining, rules.resolution_risk, now_us, close_us, granularity_us
-                )
-                if now_open
-                else open_us
-            )
-            if change < 0 or found < change:
-                change = found
-        add_change(change)
-        add_priority(priority_codes[priority])
-        if since_pos < 0 and stop_pos < 0:
-            add_resolution_due(NO_DUE)  # paused
-        elif remaining > 0:
-            pos = reference + remaining
-            boundary, below, above = position_spans(pos // bucket) or position_span(pos)
-            add_resolution_due(pos + (below if pos <= boundary else above))
-        else:
-            if since_pos >= 0:
-                segments.append((since, now_us, since_pos, now_pos))
-            add_resolution_due(_crossing(segments, target, locate_us))
-    return columns
-
-
-def _append_columns(
-    sla: TicketSla, now_open: bool, granularity_us: int | None, columns: _Columns
-) -> None:
-    """One row of :class:`QueueSla`'s columns, from a ticket's evaluation."""
-    response, resolution = sla.response, sla.resolution
-    columns[6].append(_PRIORITY_CODES[sla.priority])
-    change = sla.next_change_us(response.now_us, granularity_us)
-    columns[7].append(-1 if change is None else change)
-    columns[0].append(_STATUS_CODES[response.state_given(now_open)])
-    columns[1].append(_STATUS_CODES[resolution.state_given(now_open)])
-    columns[2].append(response.target_us - response.elapsed_us)
-    columns[3].append(resolution.target_us - resolution.elapsed_us)
-    due = response.due_us
-    columns[4].append(NO_DUE if due is None else due)
-    due = resolution.due_us
-    columns[5].append(NO_DUE if due is None else due)
-    columns[8].append(response.risk_us)
-    columns[9].append(resolution.risk_us)
-
-
-def _in_order(history: Sequence[Event]) -> bool:
+def in_order(history: Sequence[Event]) -> bool:
     return all(a.at_us <= b.at_us for a, b in itertools.pairwise(history))
 
 
@@ -916,7 +421,7 @@ def _sorted(history: Sequence[Event]) -> list[Event]:
     return sorted(history, key=_instant)  # stable: same-instant order kept
 
 
-def _evaluate(  # noqa: C901 - evaluate_many's hot loop (bench_sla): split, it pays calls
+def evaluate_us(  # noqa: C901 - evaluate_many's hot loop (bench_sla): split, it pays calls
     history: Sequence[Event],
     policy: SlaPolicy,
     calendar: BusinessCalendar,
@@ -928,8 +433,8 @@ def _evaluate(  # noqa: C901 - evaluate_many's hot loop (bench_sla): split, it p
         raise HistoryError("a ticket history must start with its creation")
     created = history[0]
     if not isinstance(created, Created):
-        if not _in_order(history):
-            return _evaluate(_sorted(history), policy, calendar, now_us, known_now_pos)
+        if not in_order(history):
+            return evaluate_us(_sorted(history), policy, calendar, now_us, known_now_pos)
         if any(isinstance(event, Created) for event in history):
             raise HistoryError("an event of this history happened before the ticket's creation")
         raise HistoryError("a ticket history must start with its creation")
@@ -968,11 +473,11 @@ def _evaluate(  # noqa: C901 - evaluate_many's hot loop (bench_sla): split, it p
     for event in events:
         at = event.at_us
         if at < previous:
-            return _evaluate(_sorted(history), policy, calendar, now_us, known_now_pos)
+            return evaluate_us(_sorted(history), policy, calendar, now_us, known_now_pos)
         previous = at
         if at > now_us:
-            if not _in_order(history):
-                return _evaluate(_sorted(history), policy, calendar, now_us, known_now_pos)
+            if not in_order(history):
+                return evaluate_us(_sorted(history), policy, calendar, now_us, known_now_pos)
             next_event = at
             break
         kind = type(event)  # the event classes are final: identity is isinstance, faster

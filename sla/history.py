@@ -1,4 +1,4 @@
-"""From a ticket's history entries to :mod:`sla.clock` events: one adapter for all.
+"""From a ticket's history entries to :mod:`sla.events` events: one adapter for all.
 
 The server's ``ticket_history`` table and the console's cache hold the same
 entries (``field``, ``at``, ``after``); the ``created``, ``status``,
@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple, Protocol, TypeVar
 
-from sla.clock import (
+from sla.events import (
     Created,
     Event,
     PriorityChanged,

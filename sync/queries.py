@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Row, and_, func, select, text
 
 from protocol import OrganisationOut, SlaConfigOut, TeamOut, TicketOut, UserOut
-from sla.clock import Status
+from sla.events import Status
 from sla.history import SLA_FIELDS, HistoryRow
 from sync import schema
 

@@ -20,7 +20,7 @@ HTTP = ("httpx", "requests", "fastapi", "starlette", "uvicorn")
 def test_importing_sla_and_protocol_loads_no_qt_database_or_http_module() -> None:
     forbidden = set(QT + DATABASE + HTTP)
     code = (
-        "import sys, sla.calendar, sla.policy, sla.clock, protocol\n"
+        "import sys, sla.calendar, sla.policy, sla.clock, sla.queue, protocol\n"
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r})\n"
         "print(','.join(bad))\n"
     )

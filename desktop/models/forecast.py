@@ -26,7 +26,8 @@ from desktop.models.queue.facts import ALWAYS, NEVER, thresholds_of
 from desktop.models.sla_cells import SlaRules, events_from_history
 from i18n import gettext, ngettext
 from sla.calendar import BusinessCalendar, duration_to_us, to_us
-from sla.clock import Event, Status, evaluate_many
+from sla.events import Event, Status
+from sla.queue import evaluate_many
 from sync.cache import Cache
 
 __all__ = [
@@ -167,7 +168,7 @@ class ClockSnapshot:
 
 def snapshot(tickets: Sequence[OpenTicket], rules: SlaRules, now: dt.datetime) -> ClockSnapshot:
     """Every ticket evaluated at ``now`` (or at its latest event, if our clock is
-    behind it), with :func:`sla.clock.evaluate_many`."""
+    behind it), with :func:`sla.queue.evaluate_many`."""
     latest = max((max(event.at for event in ticket.events) for ticket in tickets), default=now)
     at = max(now, latest)
     slas = evaluate_many([ticket.events for ticket in tickets], rules.policy, rules.calendar, at)

@@ -2,7 +2,7 @@
 
 The cache keeps every ticket's history as rows (``field``, ``at``, ``after``);
 :meth:`sync.cache.Cache.sla_history` reads those the SLA replays, in bulk, and
-:func:`events_from_history` turns them into :mod:`sla.clock` events, the same
+:func:`events_from_history` turns them into :mod:`sla.events` events, the same
 events the server replays, so the console and the server agree on every clock.
 The policy and calendar come from the cache's SLA documents, or the contract's
 defaults when the cache has none (or holds a document that cannot be read).
@@ -25,7 +25,8 @@ import i18n
 from desktop.models import sla_memo
 from i18n import N_, gettext
 from sla.calendar import BusinessCalendar, CalendarError, duration_to_us, to_us
-from sla.clock import ClockState, ClockStatus, Event, HistoryError, TicketSla, evaluate
+from sla.clock import ClockState, ClockStatus, HistoryError, TicketSla, evaluate
+from sla.events import Event
 from sla.history import HistoryEntry, HistoryEntryError, events_from_cached_history
 from sla.policy import (
     SlaConfigError,

@@ -26,19 +26,8 @@ from desktop.models.sla_cells import SlaRules, evaluate_safely, events_from_hist
 from i18n import N_, gettext
 from protocol import UserOut
 from sla.calendar import CalendarError
-from sla.clock import (
-    ClockKind,
-    ClockState,
-    ClockStatus,
-    Event,
-    PriorityChanged,
-    SeverityChanged,
-    Status,
-    StatusChanged,
-    TicketSla,
-    TimelineEntry,
-    TimelineKind,
-)
+from sla.clock import ClockKind, ClockState, ClockStatus, TicketSla, TimelineEntry, TimelineKind
+from sla.events import Event, PriorityChanged, SeverityChanged, Status, StatusChanged
 from sla.history import HistoryRow
 from sla.policy import Priority, Severity, plan_label
 from sync.cache import Cache

@@ -37,7 +37,7 @@ from desktop.models.queue import QueueState
 from i18n import N_, gettext, ngettext
 from protocol import PresenceOut, Role, TeamOut, UserOut
 from sla.calendar import to_us
-from sla.clock import Status
+from sla.events import Status
 from sync.cache import Cache
 from sync.collector import collector_paused
 

@@ -49,7 +49,7 @@ from protocol import (
     SetStatusCommand,
     SetTeamCommand,
 )
-from sla.clock import Status as SlaStatus
+from sla.events import Status as SlaStatus
 from sla.policy import Priority as SlaPriority
 from sla.policy import Severity as SlaSeverity
 from sync.changes import Changes

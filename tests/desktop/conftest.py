@@ -1,7 +1,9 @@
-"""Fixtures of the console tests: offscreen Qt, a clock the test moves, a cache of tickets."""
+"""Fixtures of the console tests: offscreen Qt, a clock the test moves, a cache of tickets,
+the queue and the main window over it, an asyncio loop on Qt's and a live server."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import itertools
@@ -13,16 +15,26 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+import qasync  # type: ignore[import-untyped]
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
+from desktop.demo_data import seed_demo
+from desktop.models.queue import QueueModel
 from desktop.qt_language import use_language
+from desktop.views.main_window import MainWindow
 from protocol.pages import PageBuilder
 from sync.cache import Cache
 from sync.store import Store
 from tests.clock import FakeClock as FakeClock
+from tests.sync.live_server import LiveServer
 
 #: Wednesday 4 March 2026, 10:00 in Paris: the calendar is open.
 T0 = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)
+MIN = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+MONDAY_9 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # 09:00 in Paris
+TUESDAY_10 = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
 HERE = Path(__file__).resolve().parent
 
 
@@ -162,3 +174,81 @@ def load(cache: Cache, feed: Feed) -> Store:
     store = Store(cache, user_id=1)
     store.apply_page(feed.page())
     return store
+
+
+@pytest.fixture
+def queue(cache: Cache, feed: Feed, clock: FakeClock) -> QueueModel:
+    """Five tickets, one of each kind of SLA situation, at Wednesday 10:00."""
+    # 1: P3, answered 10 minutes after creation, resolution clock far from due
+    feed.ticket(
+        1,
+        created=T0 - HOUR,
+        history=((T0 - 50 * MIN, "status", "open"), (T0 - 50 * MIN, "responded", "reply")),
+        status="open",
+        assignee=1,
+    )
+    # 2: P1 blocking, 30 min old, no answer: first response due in 30 min (at risk)
+    feed.ticket(2, created=T0 - 30 * MIN, priority="P1", severity="blocking", assignee=1)
+    # 3: P2 major since Monday 09:00, never answered: 15 business hours overdue
+    feed.ticket(3, created=MONDAY_9, priority="P2", severity="major")
+    # 4: waiting on the customer since Tuesday
+    feed.ticket(
+        4,
+        created=TUESDAY_10,
+        status="pending",
+        history=(
+            (TUESDAY_10 + 10 * MIN, "status", "open"),
+            (TUESDAY_10 + 10 * MIN, "responded", "reply"),
+            (TUESDAY_10 + 3 * HOUR, "status", "pending"),
+        ),
+    )
+    # 5: resolved in time on Tuesday
+    feed.ticket(
+        5,
+        created=TUESDAY_10,
+        status="resolved",
+        organisation=2,
+        history=(
+            (TUESDAY_10 + 10 * MIN, "status", "open"),
+            (TUESDAY_10 + 10 * MIN, "responded", "reply"),
+            (TUESDAY_10 + HOUR, "status", "resolved"),
+        ),
+    )
+    load(cache, feed)
+    model = QueueModel(cache, me=1, clock=clock)
+    return model
+
+
+@pytest.fixture
+def window(qtbot: QtBot, cache: Cache, clock: FakeClock) -> MainWindow:
+    """Agent 1's main window over 60 demo tickets, shown."""
+    seed_demo(cache, now=T0, count=60)
+    main = MainWindow(cache, me=1, clock=clock)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitUntil(main.windowHandle().isExposed)
+    return main
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """Qt's event loop as asyncio's, as the console runs."""
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.run_until_complete(event_loop.shutdown_asyncgens())
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """The reference server on a loopback port, for the end-to-end tests."""
+    # Qt objects left unreachable by earlier tests are collected here, on the GUI thread,
+    # not by a collection that happens to run on the server's thread
+    gc.collect()
+    server = LiveServer.create(tmp_path)
+    server.start()
+    yield server
+    server.close()
+    gc.collect()

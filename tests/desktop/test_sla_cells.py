@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from desktop.models.sla_cells import clock_text, clock_text_step
-from sla.clock import ClockState, Created, Status, StatusChanged, evaluate
+from sla.clock import ClockState, evaluate
+from sla.events import Created, Status, StatusChanged
 from sla.policy import Priority, Severity, default_calendar, default_policy
 from tests.desktop.conftest import T0
 

@@ -19,7 +19,7 @@ from desktop.models.queue import CLOCK_STATE_ROLE, Column, QueueModel, QueueView
 from desktop.models.sla_cells import SlaRules
 from desktop.models.sla_memo import calendar_path, memo_path
 from protocol import SlaConfigOut
-from sla.clock import Status
+from sla.events import Status
 from sla.policy import calendar_to_dict, default_calendar, default_policy
 from sync.cache import Cache
 from sync.store import Store

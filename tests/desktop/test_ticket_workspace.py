@@ -29,16 +29,8 @@ from desktop.views.main_window import MainWindow
 from desktop.views.workspace.view import TicketWorkspace
 from protocol import AddCommentCommand
 from sla.calendar import from_us, to_us
-from sla.clock import (
-    ClockKind,
-    Created,
-    Event,
-    PriorityChanged,
-    Responded,
-    Status,
-    StatusChanged,
-    evaluate,
-)
+from sla.clock import ClockKind, evaluate
+from sla.events import Created, Event, PriorityChanged, Responded, Status, StatusChanged
 from sla.policy import Priority, Severity, default_calendar, default_policy
 from sync.cache import Cache
 from sync.store import Store

@@ -16,7 +16,8 @@ import i18n
 from desktop.models.queue import Column, QueueModel, QueueView
 from desktop.models.sla_cells import clock_text
 from desktop.models.ticket_detail import short_instant
-from sla.clock import ClockStatus, Created, evaluate
+from sla.clock import ClockStatus, evaluate
+from sla.events import Created
 from sla.policy import Priority, Severity, default_calendar, default_policy
 from sync.cache import Cache
 from tests.desktop.conftest import T0, FakeClock, Feed, load

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_facts_kept_from_columns_are_each_tickets_own_evaluation(
     demo: Cache, clock: FakeClock
 ) -> None:
-    # many tickets at once (sla.clock.QueueSla's columns) or one at a time: the same
+    # many tickets at once (sla.queue.QueueSla's columns) or one at a time: the same
     # order, states, next change and thresholds, as time passes (at risk, breached,
     # the evening close, the morning)
     queue = read_queue(demo, clock, eager_limit=0)

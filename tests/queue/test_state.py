@@ -9,7 +9,8 @@ from desktop.demo_data import seed_demo
 from desktop.models.queue import Column, QueueState, QueueView
 from desktop.models.sla_cells import ticket_sort_key
 from protocol.pages import PageBuilder
-from sla.clock import ClockStatus, Status
+from sla.clock import ClockStatus
+from sla.events import Status
 from sla.policy import Priority
 from sync.cache import Cache
 from sync.store import Store

@@ -1,92 +1,50 @@
 """SLA clocks over whole ticket histories, against hand-computed expectations.
 
-Every expected figure below was worked out by hand from the default policy
-(Enterprise targets in business hours; other plans doubled) and the default
-calendar (Monday-Friday 09:00-18:00 Europe/Paris, French public holidays); the
-comment next to each shows the arithmetic.  Reference weeks (2026):
-
-    March:  Mon 9  Tue 10  Wed 11  Thu 12  Fri 13  Sat 14  Sun 15
-            Mon 16 Tue 17  Wed 18  Thu 19  Fri 20
-    April:  Fri 3, Sat 4, Sun 5, Mon 6 (Easter Monday, closed), Tue 7
-
-Default at-risk rule: remaining <= max(25 % of the target, 30 min).
+Every expected figure below was worked out by hand from the default policy and
+calendar (see :mod:`tests.sla.reference_histories` for the reference weeks and
+the at-risk rule); the comment next to each shows the arithmetic.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from sla.calendar import to_us
-from sla.clock import (
-    ClockKind,
-    ClockState,
-    ClockStatus,
-    Created,
-    Event,
-    HistoryError,
-    PriorityChanged,
-    Responded,
-    SeverityChanged,
-    Status,
-    StatusChanged,
-    TicketSla,
-    TimelineEntry,
-    TimelineKind,
-    closed,
-    evaluate,
-    reopened,
-    resolved,
+from sla.clock import ClockState, ClockStatus, HistoryError, evaluate
+from sla.events import Event, Responded, Status, closed, resolved
+from sla.policy import Priority, Severity, SlaPolicy, Targets, default_policy
+from tests.sla.reference_histories import (
+    AT_RISK,
+    BLOCKING,
+    BREACHED,
+    CALENDAR,
+    FRIDAY_1730_P1,
+    MAJOR,
+    MET,
+    MINOR,
+    MISSED,
+    MONDAY_0900_P1,
+    OUTSIDE,
+    P1,
+    P2,
+    P3,
+    P4,
+    P4_RAISED_TO_P1,
+    PARIS,
+    PAUSED,
+    PENDING_OVER_WEEKEND,
+    POLICY,
+    RESOLVED_THEN_REOPENED,
+    RUNNING,
+    SEVERITY_LOWERED,
+    US,
+    h,
+    new,
+    pending,
+    t,
 )
-from sla.policy import (
-    Priority,
-    Severity,
-    SlaPolicy,
-    Targets,
-    default_calendar,
-    default_policy,
-)
-
-PARIS = ZoneInfo("Europe/Paris")
-CALENDAR = default_calendar()
-POLICY = default_policy()
-
-P1, P2, P3, P4 = Priority.P1, Priority.P2, Priority.P3, Priority.P4
-BLOCKING, MAJOR, MINOR = Severity.BLOCKING, Severity.MAJOR, Severity.MINOR
-RUNNING = ClockStatus.RUNNING
-PAUSED = ClockStatus.PAUSED
-OUTSIDE = ClockStatus.OUTSIDE_HOURS
-AT_RISK = ClockStatus.AT_RISK
-BREACHED = ClockStatus.BREACHED
-MET = ClockStatus.MET
-MISSED = ClockStatus.MISSED
-US = dt.timedelta(microseconds=1)
-
-
-def t(
-    month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
-) -> dt.datetime:
-    """A wall-clock instant of 2026 in Paris."""
-    return dt.datetime(2026, month, day, hour, minute, second, us, tzinfo=PARIS)
-
-
-def h(hours: float = 0, minutes: float = 0, us: int = 0) -> dt.timedelta:
-    return dt.timedelta(hours=hours, minutes=minutes, microseconds=us)
-
-
-def new(
-    at: dt.datetime, priority: Priority, severity: Severity, plan: str = "enterprise"
-) -> Created:
-    return Created(at, priority, severity, plan)
-
-
-def pending(at: dt.datetime) -> StatusChanged:
-    return StatusChanged(at, Status.PENDING)
 
 
 @dataclass(frozen=True)
@@ -108,31 +66,6 @@ class Case:
     resolution: Expect
     notes: str = field(default="", compare=False)
 
-
-FRIDAY_1730_P1: list[Event] = [new(t(3, 13, 17, 30), P1, BLOCKING)]  # targets 1 h / 4 h
-PENDING_OVER_WEEKEND: list[Event] = [
-    new(t(3, 12, 10), P2, MINOR),  # P2 minor: 9 h / 45 h (risk 2h15 / 11h15)
-    Responded(t(3, 12, 11)),
-    pending(t(3, 13, 16)),
-    StatusChanged(t(3, 15, 20), Status.OPEN),  # the customer answers on Sunday evening
-]
-RESOLVED_THEN_REOPENED: list[Event] = [
-    new(t(3, 9, 9), P3, MAJOR),  # P3 major: 9 h / 45 h
-    Responded(t(3, 9, 10)),
-    resolved(t(3, 10, 12)),
-    reopened(t(3, 11, 9)),
-]
-P4_RAISED_TO_P1: list[Event] = [
-    new(t(3, 9, 9), P4, MAJOR),  # P4 major: 18 h / 90 h
-    Responded(t(3, 9, 9, 30)),
-    PriorityChanged(t(3, 10, 12), P1),  # P1 major: 2 h / 9 h
-]
-SEVERITY_LOWERED: list[Event] = [
-    new(t(3, 9, 9), P2, BLOCKING),  # P2 blocking: 2 h / 9 h (risk 30 min / 2h15)
-    Responded(t(3, 9, 9, 45)),
-    SeverityChanged(t(3, 9, 15), MINOR),  # P2 minor: 9 h / 45 h
-]
-MONDAY_0900_P1: list[Event] = [new(t(3, 9, 9), P1, BLOCKING)]
 
 CASES = [
     # -- created Friday 17:30, 1 h response target ---------------------------
@@ -540,155 +473,6 @@ def test_unusable_history_raises(history: list[Event], now: dt.datetime) -> None
         evaluate(history, POLICY, CALENDAR, now)
 
 
-# -- next_change -------------------------------------------------------------
-
-MINUTE = dt.timedelta(minutes=1)
-SECOND = dt.timedelta(seconds=1)
-HOUR = dt.timedelta(hours=1)
-
-
-@pytest.mark.parametrize(
-    ("history", "now", "granularity", "which", "expected"),
-    [
-        # P3 minor, 09:00:30: 17h59m30s left, shown as 18h00 until 17h59m -> 09:01
-        ([new(t(3, 9, 9), P3, MINOR)], t(3, 9, 9, 0, 30), MINUTE, "ticket", t(3, 9, 9, 1)),
-        # by the second: 09:00:30.5 -> 09:00:31
-        (
-            [new(t(3, 9, 9), P3, MINOR)],
-            t(3, 9, 9, 0, 30, 500_000),
-            SECOND,
-            "ticket",
-            t(3, 9, 9, 0, 31),
-        ),
-        # 1 h target at 09:10 by the hour: shown "1 h" until 10:00, but at risk at
-        # 09:30 (30 min left) comes first
-        (MONDAY_0900_P1, t(3, 9, 9, 10), HOUR, "response", t(3, 9, 9, 30)),
-        # 30 s left: the display drops to 0 at 10:00
-        (MONDAY_0900_P1, t(3, 9, 9, 59, 30), MINUTE, "response", t(3, 9, 10)),
-        # at 10:00 remaining 0 (at risk); breached 1 us later
-        (MONDAY_0900_P1, t(3, 9, 10), MINUTE, "response", t(3, 9, 10, us=1)),
-        # overdue 30m15s, shown -30 min until -31 min at 10:31:00
-        (MONDAY_0900_P1, t(3, 9, 10, 30, 15), MINUTE, "response", t(3, 9, 10, 31)),
-        # P4 minor from 09:20, at 17:45 by the hour: 18h35 / 171h35 left would
-        # next show a new figure at 18:20, but the office closes at 18:00
-        ([new(t(3, 9, 9, 20), P4, MINOR)], t(3, 9, 17, 45), HOUR, "ticket", t(3, 9, 18)),
-        # closed on Saturday: nothing changes before Monday 09:00
-        (FRIDAY_1730_P1, t(3, 14, 12), MINUTE, "ticket", t(3, 16, 9)),
-        # paused resolution clock: only an event changes it
-        (PENDING_OVER_WEEKEND, t(3, 14, 10), MINUTE, "resolution", None),
-        # response stopped, resolution paused: nothing to schedule for the ticket
-        (PENDING_OVER_WEEKEND, t(3, 14, 10), MINUTE, "ticket", None),
-        # both clocks stopped
-        (RESOLVED_THEN_REOPENED[:3], t(3, 10, 15), MINUTE, "ticket", None),
-    ],
-    ids=[
-        "minute-boundary",
-        "second-boundary",
-        "at-risk-crossing",
-        "display-reaches-zero",
-        "breach-instant",
-        "overdue-minutes",
-        "closing-time",
-        "closed-to-next-open",
-        "paused",
-        "paused-and-stopped",
-        "stopped",
-    ],
-)
-def test_next_change(
-    history: list[Event],
-    now: dt.datetime,
-    granularity: dt.timedelta,
-    which: str,
-    expected: dt.datetime | None,
-) -> None:
-    sla = evaluate(history, POLICY, CALENDAR, now)
-    target: TicketSla | ClockState = sla if which == "ticket" else getattr(sla, which)
-    assert target.next_change(now, granularity) == expected
-
-
-def test_next_change_default_granularity_is_a_minute() -> None:
-    sla = evaluate(MONDAY_0900_P1, POLICY, CALENDAR, t(3, 9, 9, 0, 0, 1))
-    assert sla.next_change(t(3, 9, 9, 0, 0, 1)) == t(3, 9, 9, 1)
-
-
-# -- timeline ----------------------------------------------------------------
-
-
-def entries(*items: tuple[dt.datetime, ClockKind, TimelineKind]) -> list[TimelineEntry]:
-    return [TimelineEntry(at, clock, kind) for at, clock, kind in items]
-
-
-RESPONSE, RESOLUTION = ClockKind.RESPONSE, ClockKind.RESOLUTION
-STARTED, TL_PAUSED, RESUMED = TimelineKind.STARTED, TimelineKind.PAUSED, TimelineKind.RESUMED
-STOPPED, TL_BREACHED = TimelineKind.STOPPED, TimelineKind.BREACHED
-
-
-def test_timeline_pause_resolve_reopen_breach() -> None:
-    history: list[Event] = [
-        *MONDAY_0900_P1,
-        Responded(t(3, 9, 9, 30)),
-        pending(t(3, 9, 10)),
-        StatusChanged(t(3, 9, 11), Status.OPEN),
-        resolved(t(3, 9, 12)),
-        reopened(t(3, 9, 14)),
-    ]
-    sla = evaluate(history, POLICY, CALENDAR, t(3, 9, 17))
-    # resolution: 09-10 (1 h) + 11-12 (1 h) + 14-17 (3 h) = 5 h of 4 h; the 4th hour
-    # was reached at 14:00 + 2 h = 16:00
-    assert sla.resolution.elapsed == h(5)
-    assert sla.resolution.state is BREACHED
-    assert sla.resolution.due == t(3, 9, 16)
-    assert sla.timeline() == entries(
-        (t(3, 9, 9), RESPONSE, STARTED),
-        (t(3, 9, 9), RESOLUTION, STARTED),
-        (t(3, 9, 9, 30), RESPONSE, STOPPED),
-        (t(3, 9, 10), RESOLUTION, TL_PAUSED),
-        (t(3, 9, 11), RESOLUTION, RESUMED),
-        (t(3, 9, 12), RESOLUTION, STOPPED),
-        (t(3, 9, 14), RESOLUTION, RESUMED),
-        (t(3, 9, 16), RESOLUTION, TL_BREACHED),
-    )
-
-
-def test_timeline_late_response_and_pending() -> None:
-    history: list[Event] = [*MONDAY_0900_P1, Responded(t(3, 9, 10, 30)), pending(t(3, 9, 11))]
-    sla = evaluate(history, POLICY, CALENDAR, t(3, 9, 12))
-    assert sla.response.timeline() == entries(
-        (t(3, 9, 9), RESPONSE, STARTED),
-        (t(3, 9, 10), RESPONSE, TL_BREACHED),  # 1 h target reached at 10:00
-        (t(3, 9, 10, 30), RESPONSE, STOPPED),
-    )
-    assert sla.resolution.timeline() == entries(
-        (t(3, 9, 9), RESOLUTION, STARTED),
-        (t(3, 9, 11), RESOLUTION, TL_PAUSED),
-    )
-
-
-def test_timeline_resolved_while_pending() -> None:
-    history: list[Event] = [
-        *MONDAY_0900_P1,
-        Responded(t(3, 9, 9, 10)),
-        pending(t(3, 9, 10)),
-        resolved(t(3, 9, 11)),
-    ]
-    clock = evaluate(history, POLICY, CALENDAR, t(3, 9, 12)).resolution
-    # 1 h counted (09:00-10:00), then pending until the resolution at 11:00
-    assert clock.state is MET
-    assert clock.elapsed == h(1)
-    assert clock.stopped_at == t(3, 9, 11)
-    assert clock.timeline() == entries(
-        (t(3, 9, 9), RESOLUTION, STARTED),
-        (t(3, 9, 10), RESOLUTION, TL_PAUSED),
-        (t(3, 9, 11), RESOLUTION, STOPPED),
-    )
-
-
-def test_timeline_of_a_running_clock_has_no_end() -> None:
-    sla = evaluate(FRIDAY_1730_P1, POLICY, CALENDAR, t(3, 14, 12))
-    assert sla.resolution.timeline() == entries((t(3, 13, 17, 30), RESOLUTION, STARTED))
-
-
 def test_configurable_at_risk_rule() -> None:
     # half the target, no minimum: a 4 h resolution target is at risk from 2 h left
     base = default_policy()
@@ -714,208 +498,3 @@ def test_policy_with_explicit_plan_targets() -> None:
     sla = evaluate([new(t(3, 9, 9), P4, MINOR, "gold")], policy, CALENDAR, t(3, 9, 9, 45))
     # 45 min of 1 h: 15 min <= 30 min minimum -> at risk; due 10:00
     check(sla.response, Expect(AT_RISK, h(minutes=45), h(minutes=15), t(3, 9, 10)))
-
-
-# -- properties ----------------------------------------------------------------
-
-BASE = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)  # a Monday; DST changes on March 29
-DAY_US = 86_400_000_000
-
-
-@st.composite
-def histories(draw: st.DrawFn) -> tuple[list[Event], dt.datetime]:
-    created_at = BASE + dt.timedelta(microseconds=draw(st.integers(0, 27 * DAY_US)))
-    events: list[Event] = [
-        Created(
-            created_at,
-            draw(st.sampled_from(Priority)),
-            draw(st.sampled_from(Severity)),
-            draw(st.sampled_from(["enterprise", "business", "starter"])),
-        )
-    ]
-    at = created_at
-    for _ in range(draw(st.integers(0, 6))):
-        at += dt.timedelta(microseconds=draw(st.integers(0, 2 * DAY_US)))
-        kind = draw(st.sampled_from(["reply", "status", "priority", "severity"]))
-        if kind == "reply":
-            events.append(Responded(at))
-        elif kind == "status":
-            events.append(StatusChanged(at, draw(st.sampled_from(Status))))
-        elif kind == "priority":
-            events.append(PriorityChanged(at, draw(st.sampled_from(Priority))))
-        else:
-            events.append(SeverityChanged(at, draw(st.sampled_from(Severity))))
-    now = created_at + dt.timedelta(microseconds=draw(st.integers(0, 10 * DAY_US)))
-    # a few histories get "now" pinned on a business-hours boundary
-    if draw(st.booleans()):
-        local = now.astimezone(PARIS)
-        pinned = local.replace(
-            hour=draw(st.sampled_from([9, 18])), minute=0, second=0, microsecond=0
-        )
-        now = max(pinned, created_at)
-    return events, now
-
-
-def until(history: list[Event], now: dt.datetime) -> list[Event]:
-    return [event for event in history if event.at <= now]
-
-
-def first_response(history: list[Event], now: dt.datetime) -> tuple[dt.datetime | None, Targets]:
-    """Replay by hand: the first reply/resolution/closure up to ``now``, and the
-    response target in force then (events apply in history order)."""
-    created = history[0]
-    assert isinstance(created, Created)
-    priority, severity = created.priority, created.severity
-    stop: dt.datetime | None = None
-    for event in history[1:]:
-        if event.at > now:
-            break
-        if isinstance(event, Responded) or (
-            isinstance(event, StatusChanged) and event.status.is_done
-        ):
-            stop = event.at
-            break
-        if isinstance(event, PriorityChanged):
-            priority = event.priority
-        elif isinstance(event, SeverityChanged):
-            severity = event.severity
-    return stop, POLICY.targets_for(created.plan, priority, severity)
-
-
-@given(histories())
-def test_response_clock_counts_business_time_until_it_stops(
-    case: tuple[list[Event], dt.datetime],
-) -> None:
-    history, now = case
-    clock = evaluate(history, POLICY, CALENDAR, now).response
-    stop, targets = first_response(history, now)
-    assert clock.stopped_at == stop
-    assert clock.elapsed == CALENDAR.between(history[0].at, stop or now)
-    target = targets.response
-    assert clock.target == target
-    assert clock.elapsed + clock.remaining == target
-
-
-@given(histories())
-def test_a_running_clock_reaches_zero_at_due_and_breaches_just_after(
-    case: tuple[list[Event], dt.datetime],
-) -> None:
-    history, now = case
-    past = until(history, now)
-    sla = evaluate(past, POLICY, CALENDAR, now)
-    for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
-        clock = sla.response if kind is ClockKind.RESPONSE else sla.resolution
-        if not clock.running or clock.remaining <= dt.timedelta(0):
-            continue
-        due = clock.due
-        assert due is not None
-        assert due > now
-        assert CALENDAR.between(now, due) == clock.remaining
-        at_due = evaluate(past, POLICY, CALENDAR, due)
-        then = at_due.response if kind is ClockKind.RESPONSE else at_due.resolution
-        assert then.remaining == dt.timedelta(0)
-        assert then.state is AT_RISK
-        after = evaluate(past, POLICY, CALENDAR, due + US)
-        later = after.response if kind is ClockKind.RESPONSE else after.resolution
-        if CALENDAR.is_open(due):
-            assert later.state is BREACHED
-        else:  # due at closing time: nothing more counts until the next opening
-            assert later.state is AT_RISK
-
-
-def display(sla: TicketSla, granularity_us: int) -> tuple[object, ...]:
-    def one(clock: ClockState) -> tuple[object, ...]:
-        # the remaining time as a countdown shows it: rounded up to the granularity
-        return (clock.state, -(-clock.remaining_us // granularity_us))
-
-    return (*one(sla.response), *one(sla.resolution))
-
-
-@given(
-    histories(),
-    st.sampled_from([US, SECOND, MINUTE, HOUR]),
-    st.lists(st.floats(0, 1, exclude_min=True, exclude_max=True), min_size=1, max_size=5),
-)
-def test_next_change_is_the_next_visible_change(
-    case: tuple[list[Event], dt.datetime],
-    granularity: dt.timedelta,
-    fractions: list[float],
-) -> None:
-    history, now = case
-    past = until(history, now)
-    sla = evaluate(past, POLICY, CALENDAR, now)
-    found = sla.next_change(now, granularity)
-    g_us = granularity // US
-    if found is None:
-        assert not sla.response.running
-        assert not sla.resolution.running
-        return
-    assert found > now
-    shown = display(sla, g_us)
-    span = found - now
-    for fraction in fractions:
-        between = now + span * fraction
-        if now < between < found:
-            assert display(evaluate(past, POLICY, CALENDAR, between), g_us) == shown
-    just_before = found - US
-    if just_before > now:
-        assert display(evaluate(past, POLICY, CALENDAR, just_before), g_us) == shown
-    at_change = evaluate(past, POLICY, CALENDAR, found)
-    # something visible changes there: a state, a displayed figure, or opening hours
-    assert (display(at_change, g_us), CALENDAR.is_open(found)) != (shown, CALENDAR.is_open(now))
-
-
-@given(histories(), st.integers(0, 3 * DAY_US))
-def test_an_evaluation_moved_forward_is_the_evaluation_then(
-    case: tuple[list[Event], dt.datetime], later_us: int
-) -> None:
-    history, now = case
-    later = now + dt.timedelta(microseconds=later_us)
-    sla = evaluate(history, POLICY, CALENDAR, now)
-    moved = sla.advanced_us(to_us(later))
-    if any(now < event.at <= later for event in history):
-        assert moved is None  # an event happens in between: only a replay knows what it does
-        return
-    assert moved == evaluate(history, POLICY, CALENDAR, later)
-
-
-def test_an_evaluation_is_not_moved_back_in_time() -> None:
-    created = dt.datetime(2026, 3, 2, 10, tzinfo=PARIS)
-    sla = evaluate(
-        [Created(created, Priority.P2, Severity.MAJOR, "")], POLICY, CALENDAR, created + HOUR
-    )
-    assert sla.advanced_us(to_us(created + HOUR)) is sla
-    assert sla.advanced_us(to_us(created + HOUR - US)) is None
-    moved = sla.advanced_us(to_us(created + 2 * HOUR))
-    assert moved is not None
-    assert moved.response.elapsed == 2 * HOUR
-
-
-@given(
-    histories(),
-    st.lists(st.floats(0, 1, exclude_min=True, exclude_max=True), min_size=1, max_size=5),
-)
-def test_next_change_of_state_only(
-    case: tuple[list[Event], dt.datetime], fractions: list[float]
-) -> None:
-    history, now = case
-    past = until(history, now)
-    sla = evaluate(past, POLICY, CALENDAR, now)
-
-    def states(when: dt.datetime) -> tuple[object, ...]:
-        then = evaluate(past, POLICY, CALENDAR, when)
-        return (then.response.state, then.resolution.state)
-
-    found_us = sla.next_change_us(to_us(now), None)
-    if found_us is None:
-        assert not sla.response.running
-        assert not sla.resolution.running
-        return
-    found = now + dt.timedelta(microseconds=found_us - to_us(now))
-    assert found > now
-    for fraction in fractions:
-        between = now + (found - now) * fraction
-        if now < between < found:
-            assert states(between) == states(now)
-    # a state changes there, or the opening hours do
-    assert (states(found), CALENDAR.is_open(found)) != (states(now), CALENDAR.is_open(now))

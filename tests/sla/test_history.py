@@ -6,14 +6,7 @@ import datetime as dt
 
 import pytest
 
-from sla.clock import (
-    Created,
-    PriorityChanged,
-    Responded,
-    SeverityChanged,
-    Status,
-    StatusChanged,
-)
+from sla.events import Created, PriorityChanged, Responded, SeverityChanged, Status, StatusChanged
 from sla.history import (
     HistoryEntry,
     HistoryEntryError,

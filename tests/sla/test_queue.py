@@ -12,21 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sla.calendar import BusinessCalendar, CalendarError
-from sla.clock import (
-    NO_DUE,
-    ClockKind,
-    ClockStatus,
+from sla.clock import ClockKind, ClockStatus, HistoryError, evaluate
+from sla.events import (
     Created,
     Event,
-    HistoryError,
     PriorityChanged,
-    QueueSla,
     Responded,
     SeverityChanged,
     Status,
     StatusChanged,
-    evaluate,
-    evaluate_many,
 )
 from sla.policy import (
     ANY_PLAN,
@@ -38,6 +32,7 @@ from sla.policy import (
     default_calendar,
     default_policy,
 )
+from sla.queue import NO_DUE, QueueSla, evaluate_many
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 3, 18, 14, 0, tzinfo=PARIS)  # a Wednesday afternoon

@@ -29,7 +29,7 @@ from desktop.models.sla_cells import (
     wording,
 )
 from i18n import N_, gettext
-from sla.clock import Status
+from sla.events import Status
 from sla.policy import Priority, Severity, plan_label
 
 __all__ = [

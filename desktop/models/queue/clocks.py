@@ -9,7 +9,7 @@ filters and counts on them; the team lead's workload counts on the same
 columns, so the clocks of a queue are evaluated once for both.
 
 A ticket's clocks are evaluated when first needed (:meth:`QueueClocks.ensure`),
-many at once in columns (:class:`sla.clock.QueueSla`).  Its facts then hold
+many at once in columns (:class:`sla.queue.QueueSla`).  Its facts then hold
 until its next state change (a wake-up instant, kept in a heap) or a change of
 its history.  The clocks of the rows on screen are also kept whole
 (:meth:`QueueClocks.clocks`), moved forward from one tick to the next rather
@@ -41,7 +41,9 @@ from desktop.models.queue.facts import (
 from desktop.models.sla_cells import SlaRules, evaluate_safely, evaluate_since, events_from_history
 from desktop.models.sla_memo import Memo
 from sla.calendar import to_us
-from sla.clock import ClockStatus, Event, QueueSla, TicketSla, evaluate_many
+from sla.clock import ClockStatus, TicketSla
+from sla.events import Event
+from sla.queue import QueueSla, evaluate_many
 from sync.cache import Cache
 from sync.collector import collector_paused
 

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
-from sla.clock import Status
+from sla.events import Status
 from sync.queries import Directory, TicketColumns
 
 __all__ = ["QueueColumns", "QueueTicket", "parse_instant"]

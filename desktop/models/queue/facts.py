@@ -5,7 +5,7 @@ SLA column's sort key, both clocks' states, the instant its clocks next change
 state, and the business positions from which it is at risk and breached if
 nothing happens to it.  They come from an evaluation of its history
 (:mod:`sla.clock`): one :class:`~sla.clock.TicketSla` (:func:`facts_of`) or a
-row of a :class:`~sla.clock.QueueSla` (:func:`record_queue_facts`, the fast
+row of a :class:`~sla.queue.QueueSla` (:func:`record_queue_facts`, the fast
 path for many tickets); both give the same facts.
 
 Every column sorts on one integer a ticket: comparing two Python ints is much
@@ -28,8 +28,9 @@ from typing import Final
 
 from desktop.models.sla_cells import UNKNOWN_GROUP, clock_due_us, clock_sort_key
 from desktop.models.sla_memo import Facts
-from sla.clock import NO_DUE, ClockState, ClockStatus, QueueSla, TicketSla
+from sla.clock import ClockState, ClockStatus, TicketSla
 from sla.policy import Priority
+from sla.queue import NO_DUE, QueueSla
 
 __all__ = [
     "ALWAYS",

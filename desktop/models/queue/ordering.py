@@ -24,7 +24,8 @@ from desktop.models.queue.clocks import QueueClocks
 from desktop.models.queue.columns import QueueColumns
 from desktop.models.queue.facts import AT_RISK_CODE, BREACHED_CODE, DUE_BITS, SLOT_BITS
 from i18n import N_, gettext
-from sla.clock import ClockState, Status, TicketSla
+from sla.clock import ClockState, TicketSla
+from sla.events import Status
 from sla.policy import Priority, Severity
 
 __all__ = ["CLOCK_VIEWS", "SLA_COLUMNS", "Column", "QueueOrdering", "QueueView", "clock_of"]

@@ -38,7 +38,7 @@ from desktop.models.ticket_detail import (
 from desktop.operations import Operations
 from desktop.views.widgets import FieldsGrid, scaled, tinted
 from i18n import _
-from sla.clock import Status
+from sla.events import Status
 from sla.policy import Priority, Severity
 from sync.store import Store, UnknownTicketError
 
