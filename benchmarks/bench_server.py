@@ -57,8 +57,8 @@ from server.demo.planner import Step, TicketPlan
 from server.demo.seed import seed_demo
 from server.demo.writer import write_tickets
 from server.migrate import upgrade
-from server.models import AuthToken, Organisation, Team, User
-from server.security import new_token, token_digest
+from server.models import Organisation, Team, User
+from server.signin import issue_token
 from server.ticket_sla import load_settings
 
 FEED_TARGET = 5_000.0  # tickets/s
@@ -232,19 +232,9 @@ def seed(engine: Engine, count: int, now: dt.datetime) -> Seeded:
 
 
 def mint_tokens(engine: Engine, user_ids: Sequence[int], now: dt.datetime) -> list[str]:
-    tokens = [new_token() for _ in user_ids]
+    lifetime = dt.timedelta(hours=2)
     with transaction(make_sessionmaker(engine)) as session:
-        session.add_all(
-            AuthToken(
-                token_hash=token_digest(token),
-                user_id=user_id,
-                created_at=now,
-                expires_at=now + dt.timedelta(hours=2),
-                revoked_at=None,
-            )
-            for token, user_id in zip(tokens, user_ids, strict=True)
-        )
-    return tokens
+        return [issue_token(session, user_id, now, lifetime) for user_id in user_ids]
 
 
 # -- the server --------------------------------------------------------------------

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from i18n import _
-from protocol import API_PREFIX, AnnouncementIn, AnnouncementOut, RejectReason, Role
+from protocol import API_PREFIX, AnnouncementIn, AnnouncementOut, Role
 from server import changes as feed
 from server import dates
-from server.commands import REJECT_MESSAGES
+from server.commands import mutation_reused
 from server.db import locked, transaction
 from server.errors import ServiceError, not_found
 from server.events import announcement_out
@@ -70,12 +70,7 @@ def published_before(session: Session, user: User, body: AnnouncementIn) -> Anno
     if row is None:
         return None
     if row.created_by_id != user.id:
-        raise ServiceError(
-            409,
-            "mutation_reused",
-            _(REJECT_MESSAGES[RejectReason.MUTATION_REUSED]),
-            "mutation_id",
-        )
+        raise mutation_reused()
     return announcement_out(row)
 
 

@@ -36,6 +36,7 @@ from protocol import (
 )
 from server import changes as feed
 from server import notifications
+from server.errors import ServiceError
 from server.models import Team, Ticket, TicketHistory, User
 from server.permissions import assignable, can_edit, can_see, may_assign, may_move
 from server.tickets import ticket_out
@@ -76,6 +77,16 @@ def rejected(command: Command, reason: RejectReason, msgid: str | None = None) -
         ticket_id=command.ticket_id,
         reason=reason,
         message=_(msgid or REJECT_MESSAGES[reason]),
+    )
+
+
+def mutation_reused() -> ServiceError:
+    """The answer to a creation sent again under a mutation id another user sent first."""
+    return ServiceError(
+        409,
+        "mutation_reused",
+        _(REJECT_MESSAGES[RejectReason.MUTATION_REUSED]),
+        "mutation_id",
     )
 
 
@@ -180,29 +191,9 @@ def _reassign(
 
 
 def _set_status(session: Session, writer: TicketWriter, command: SetStatusCommand) -> None:
-    ticket = writer.ticket
-    if command.status.value != ticket.status:
-        before_status = ticket.status
-        ticket.status = command.status.value
-        writer.record("status", before_status, command.status.value)
-        if command.status == Status.RESOLVED:  # the requester hears of it (contract)
-            notifications.queue_resolution(session, ticket, writer.now)
-
-
-def _set_priority(writer: TicketWriter, command: SetPriorityCommand) -> None:
-    ticket = writer.ticket
-    if command.priority.value != ticket.priority:
-        before_priority = ticket.priority
-        ticket.priority = command.priority.value
-        writer.record("priority", before_priority, command.priority.value)
-
-
-def _set_severity(writer: TicketWriter, command: SetSeverityCommand) -> None:
-    ticket = writer.ticket
-    if command.severity.value != ticket.severity:
-        before_severity = ticket.severity
-        ticket.severity = command.severity.value
-        writer.record("severity", before_severity, command.severity.value)
+    changed = writer.change("status", command.status.value)
+    if changed and command.status == Status.RESOLVED:  # the requester hears of it (contract)
+        notifications.queue_resolution(session, writer.ticket, writer.now)
 
 
 def _comment(
@@ -254,9 +245,9 @@ def _change(
         case SetStatusCommand():
             _set_status(session, writer, command)
         case SetPriorityCommand():
-            _set_priority(writer, command)
+            writer.change("priority", command.priority.value)
         case SetSeverityCommand():
-            _set_severity(writer, command)
+            writer.change("severity", command.severity.value)
         case AcknowledgeCommand():
             _acknowledge(session, writer)
         case AddTagCommand():

@@ -106,18 +106,24 @@ class SignIn:
         if user is None or not user.active or not matches:
             raise ServiceError(401, "invalid_credentials", _("Wrong user name or password."))
         now = self.clock()
-        token = new_token()
-        expires = now + self.token_ttl
         with transaction(self.factory) as session:
             forgiven = (attempt.keys.account, attempt.keys.pair)
             ratelimit.release(session, forgiven, attempt.reservation.ids)
-            session.add(
-                AuthToken(
-                    token_hash=token_digest(token),
-                    user_id=user.id,
-                    created_at=now,
-                    expires_at=expires,
-                    revoked_at=None,
-                )
-            )
-        return TokenOut(access_token=token, expires_at=expires)
+            token = issue_token(session, user.id, now, self.token_ttl)
+        return TokenOut(access_token=token, expires_at=now + self.token_ttl)
+
+
+def issue_token(session: Session, user_id: int, now: dt.datetime, lifetime: dt.timedelta) -> str:
+    """A new bearer token of ``user_id``, valid for ``lifetime`` from ``now`` (only its
+    digest is stored)."""
+    token = new_token()
+    session.add(
+        AuthToken(
+            token_hash=token_digest(token),
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + lifetime,
+            revoked_at=None,
+        )
+    )
+    return token

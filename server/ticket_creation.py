@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from i18n import _
 from protocol import AppliedResult, RejectReason, Role, Status, TicketCreate, TicketDetailOut
 from server import changes as feed
-from server.commands import REJECT_MESSAGES
+from server.commands import REJECT_MESSAGES, mutation_reused
 from server.errors import ServiceError, not_found
 from server.models import AppliedMutation, Organisation, Team, Ticket, User
 from server.permissions import assignable, can_see
@@ -115,12 +115,7 @@ def created_before(
     if row is None:
         return None
     if row.user_id != user.id:
-        raise ServiceError(
-            409,
-            "mutation_reused",
-            _(REJECT_MESSAGES[RejectReason.MUTATION_REUSED]),
-            "mutation_id",
-        )
+        raise mutation_reused()
     ticket = session.get(Ticket, row.ticket_id)
     if ticket is None or not can_see(user, ticket):
         raise not_found()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,6 +55,16 @@ class TicketWriter:
         )
         self.session.add(entry)
         self._entries.append(entry)
+
+    def change(self, field: Literal["status", "priority", "severity"], value: str) -> bool:
+        """Set the ticket's ``field`` to ``value``, in its history if that changes it;
+        whether it did."""
+        before: str = getattr(self.ticket, field)
+        if value == before:
+            return False
+        setattr(self.ticket, field, value)
+        self.record(field, before, value)
+        return True
 
     def comment(self, body: str, public: bool) -> Comment:
         comment = Comment(

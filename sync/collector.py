@@ -18,28 +18,11 @@ ticking countdowns.  So the collector waits while they are built
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections.abc import Iterator
+
+from sla.collector import collector_paused
 
 __all__ = ["collector_paused", "freeze_heap", "hold_collector"]
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cycle collector while many objects are made at once.
-
-    A cycle made meanwhile (by anyone: the collector is the process's) waits for
-    the next collection.  A collector paused by someone else stays paused.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def hold_collector() -> None:

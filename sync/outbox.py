@@ -107,19 +107,22 @@ def with_new_base(command: Command, base_version: int, mutation_id: UUID | None 
     )
 
 
+def outbox_row(command: Command, created_at: dt.datetime) -> dict[str, Any]:
+    """The outbox row of ``command``, waiting to be sent."""
+    return {
+        "mutation_id": str(command.mutation_id),
+        "ticket_id": command.ticket_id,
+        "type": command.type,
+        "base_version": command.base_version,
+        "payload": command.model_dump(mode="json"),
+        "created_at": created_at,
+        "state": "pending",
+    }
+
+
 def enqueue(connection: Connection, command: Command, created_at: dt.datetime) -> int:
     """Append ``command`` to the outbox; its sequence number."""
-    result = connection.execute(
-        insert(schema.outbox).values(
-            mutation_id=str(command.mutation_id),
-            ticket_id=command.ticket_id,
-            type=command.type,
-            base_version=command.base_version,
-            payload=command.model_dump(mode="json"),
-            created_at=created_at,
-            state="pending",
-        )
-    )
+    result = connection.execute(insert(schema.outbox).values(outbox_row(command, created_at)))
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])

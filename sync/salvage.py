@@ -18,16 +18,17 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Connection
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from protocol import AnnouncementIn, Command
+from protocol import AnnouncementIn
 from sync import schema
 from sync.deferred import CallKind
+from sync.outbox import outbox_row, parse_command
 from sync.rows import instant
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
     "set_aside",
     "write_private_json",
 ]
-
-_COMMAND: Final[TypeAdapter[Command]] = TypeAdapter(Command)
 
 
 def salvage_outbox(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -119,26 +118,23 @@ def set_aside(path: Path, stamp: str) -> Path:
     return moved
 
 
-def requeue(connection: Connection, row: dict[str, Any], now: dt.datetime) -> int:
-    """Queue a salvaged outbox row again if it is a well-formed command; 1 if it was."""
-    try:
-        cmd = _COMMAND.validate_python(row.get("payload"))
-    except ValidationError:
-        return 0
+def _created_at(row: dict[str, Any], now: dt.datetime) -> dt.datetime:
+    """When a salvaged row was made, as it says if it can still be read; else ``now``."""
     created = now
     with contextlib.suppress(TypeError, ValueError):
         created = instant(row.get("created_at")) or now
+    return created
+
+
+def requeue(connection: Connection, row: dict[str, Any], now: dt.datetime) -> int:
+    """Queue a salvaged outbox row again if it is a well-formed command; 1 if it was."""
+    try:
+        cmd = parse_command(row.get("payload"))
+    except ValidationError:
+        return 0
     result = connection.execute(
         sqlite_insert(schema.outbox)
-        .values(
-            mutation_id=str(cmd.mutation_id),
-            ticket_id=cmd.ticket_id,
-            type=cmd.type,
-            base_version=cmd.base_version,
-            payload=cmd.model_dump(mode="json"),
-            created_at=created,
-            state="pending",
-        )
+        .values(outbox_row(cmd, _created_at(row, now)))
         .on_conflict_do_nothing()
     )
     return int(result.rowcount)
@@ -158,9 +154,7 @@ def requeue_call(connection: Connection, row: dict[str, Any], now: dt.datetime) 
             AnnouncementIn.model_validate(payload)
     except (ValueError, ValidationError):
         return 0
-    created = now
-    with contextlib.suppress(TypeError, ValueError):
-        created = instant(row.get("created_at")) or now
+    created = _created_at(row, now)
     result = connection.execute(
         sqlite_insert(schema.deferred_calls)
         .values(key=str(key), kind=kind.value, payload=payload, created_at=created)

@@ -50,7 +50,7 @@ from desktop.views.sync_panel import (
 )
 from desktop.views.team_lead import TeamLeadTools
 from desktop.views.views_panel import VIEW_ORDER, ViewsPanel
-from desktop.views.widgets import FittingSplitter
+from desktop.views.widgets import FittingSplitter, scaled
 from desktop.views.workspace.view import TicketWorkspace
 from i18n import _, ngettext
 from sync.changes import Changes
@@ -119,10 +119,7 @@ class MainWindow(QMainWindow):
 
         self.view_title = QLabel()
         self.view_title.setObjectName("view-title")
-        font = self.view_title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.view_title.setFont(font)
+        scaled(self.view_title, 1.25, bold=True)
 
         self.banner = AnnouncementBanner(
             cache, self.model.now, lambda: self.model.rules.calendar.zone, bus=self.bus

@@ -9,7 +9,9 @@ import gc
 import itertools
 import json
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,6 +28,7 @@ from desktop.views.main_window import MainWindow
 from protocol.pages import PageBuilder
 from sync.cache import Cache
 from sync.store import Store
+from tests.caches import cache as cache
 from tests.clock import FakeClock as FakeClock
 from tests.sync.live_server import LiveServer
 
@@ -36,6 +39,7 @@ HOUR = dt.timedelta(hours=1)
 MONDAY_9 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # 09:00 in Paris
 TUESDAY_10 = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,6 +58,22 @@ def _collect_qt_garbage(qapp: QApplication) -> Iterator[None]:
     yield
     use_language("en")  # Qt's own strings too, whatever language the test left
     gc.collect()
+
+
+def demo_screenshot(
+    target: Path, *options: str, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``offimizer-console --demo --screenshot target`` (and ``options``) run in a process
+    of its own, as a user would; what it wrote on its error stream is kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", "--demo", "--screenshot", str(target), *options],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 _ids = itertools.count(1)
@@ -159,13 +179,6 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, clock: FakeClock) -> Iterator[Cache]:
-    opened = Cache.open(tmp_path / "cache.sqlite3", clock=clock)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def feed() -> Feed:
     return Feed()
 
@@ -219,15 +232,22 @@ def queue(cache: Cache, feed: Feed, clock: FakeClock) -> QueueModel:
     return model
 
 
-@pytest.fixture
-def window(qtbot: QtBot, cache: Cache, clock: FakeClock) -> MainWindow:
-    """Agent 1's main window over 60 demo tickets, shown."""
-    seed_demo(cache, now=T0, count=60)
-    main = MainWindow(cache, me=1, clock=clock)
+def shown_window(
+    qtbot: QtBot, cache: Cache, clock: Callable[[], dt.datetime], *, me: int = 1
+) -> MainWindow:
+    """The main window of user ``me`` over ``cache``, shown on the screen."""
+    main = MainWindow(cache, me=me, clock=clock)
     qtbot.addWidget(main)
     main.show()
     qtbot.waitUntil(main.windowHandle().isExposed)
     return main
+
+
+@pytest.fixture
+def window(qtbot: QtBot, cache: Cache, clock: FakeClock) -> MainWindow:
+    """Agent 1's main window over 60 demo tickets, shown."""
+    seed_demo(cache, now=T0, count=60)
+    return shown_window(qtbot, cache, clock)
 
 
 @pytest.fixture
@@ -247,8 +267,6 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
     # Qt objects left unreachable by earlier tests are collected here, on the GUI thread,
     # not by a collection that happens to run on the server's thread
     gc.collect()
-    server = LiveServer.create(tmp_path)
-    server.start()
-    yield server
-    server.close()
+    with LiveServer.create(tmp_path).serving() as server:
+        yield server
     gc.collect()

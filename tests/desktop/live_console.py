@@ -58,18 +58,24 @@ async def until_status(engine: SyncEngine, ready: Callable[[SyncStatus], bool]) 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def until_idle(engine: SyncEngine, ready: Callable[[SyncStatus], bool]) -> SyncStatus:
+    """Until the engine's status is ``ready`` and its pass is over."""
+    async with asyncio.timeout(30):
+        status = await until_status(engine, ready)
+        await engine.wait_idle()
+        return status
+
+
 async def until_settled(
     window: MainWindow, engine: SyncEngine, ready: Callable[[SyncStatus], bool]
 ) -> SyncStatus:
-    """Until the engine's status is ``ready`` and its pass is over (nothing in flight while
-    the test drives the widgets outside the loop)."""
+    """Until the engine's status is ``ready``, its pass is over and the window has said
+    where its user is (nothing in flight while the test drives the widgets outside the
+    loop)."""
     async with asyncio.timeout(30):
-        async for status in engine.statuses():
-            if ready(status):
-                await engine.wait_idle()
-                await window.team.presence.wait_reported()
-                return status
-    raise AssertionError("unreachable")  # pragma: no cover
+        status = await until_idle(engine, ready)
+        await window.team.presence.wait_reported()
+        return status
 
 
 def signed_in(

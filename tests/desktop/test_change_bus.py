@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex
 from pytestqt.qtbot import QtBot
 
-import i18n
 from desktop.models.bus import ChangeBus
 from desktop.models.queue import Column, QueueView
 from desktop.views.main_window import MainWindow
@@ -20,16 +19,9 @@ from protocol import AppliedResult, ChangePage, Status
 from sync.cache import Cache
 from sync.changes import Changes
 from sync.store import Store
-from tests.desktop.conftest import T0, FakeClock, Feed, load
+from tests.desktop.conftest import T0, FakeClock, Feed, load, shown_window
 
 HOUR = dt.timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
 
 
 # -- the bus itself ----------------------------------------------------------------------------
@@ -101,10 +93,7 @@ def window(qtbot: QtBot, cache: Cache, feed: Feed, clock: FakeClock) -> MainWind
     for ticket_id in (7, 8, 9):
         feed.ticket(ticket_id, created=T0 - HOUR, assignee=2, subject=f"Printer {ticket_id}")
     load(cache, feed)
-    main = MainWindow(cache, me=1, clock=clock)
-    qtbot.addWidget(main)
-    main.show()
-    qtbot.waitUntil(main.windowHandle().isExposed)
+    main = shown_window(qtbot, cache, clock)
     main.show_view(QueueView.ALL)
     return main
 

@@ -9,52 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync  # type: ignore[import-untyped]
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 
-import i18n
 from desktop.app import Console, _main
 from desktop.views.main_window import MainWindow
 from desktop.views.report.view import ReportView
 from desktop.views.settings import open_settings
 from desktop.views.sign_in import SignInDialog
-from sync.client import ApiClient, RetryPolicy
+from tests.desktop.live_console import make_console
 from tests.sync.live_server import PASSWORD, LiveServer
 from tests.sync.test_credentials import MemoryKeyring
 
 #: How long a flow may take before the test gives up (a hang guard, not a timing).
 _PATIENCE = 30.0
-
-
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.run_until_complete(event_loop.shutdown_asyncgens())
-    event_loop.close()
-    asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer.create(tmp_path)
-    server.start()
-    yield server
-    server.close()
 
 
 async def _until(condition: Callable[[], object], what: str) -> None:
@@ -63,16 +36,6 @@ async def _until(condition: Callable[[], object], what: str) -> None:
         while not condition():
             await asyncio.sleep(0.02)
     assert condition(), what
-
-
-def _console(tmp_path: Path) -> Console:
-    return Console(
-        open_settings(str(tmp_path / "settings.ini")),
-        keyring_backend=MemoryKeyring(),
-        data_dir=tmp_path / "data",
-        client_factory=lambda url: ApiClient(url, retry=RetryPolicy(attempts=1)),
-        engine_options={"live": False, "offload": False, "interval": 3600.0},
-    )
 
 
 def _dialog(console: Console) -> SignInDialog | None:
@@ -99,6 +62,15 @@ def _shown_as(console: Console, username: str) -> bool:
     )
 
 
+async def _sign_in_from_the_dialog(console: Console, url: str, username: str) -> None:
+    """Once the sign-in dialog shows, ``username`` signs in with it; until their window shows."""
+    await _until(lambda: _dialog(console) is not None, "the sign-in dialog")
+    dialog = _dialog(console)
+    assert dialog is not None
+    _sign_in_with(dialog, url, username)
+    await _until(lambda: _shown_as(console, username), f"{username}'s window")
+
+
 class _Run:
     """``_main`` running as the console's main task; keeps what the loop reported."""
 
@@ -113,6 +85,13 @@ class _Run:
     def windows(self) -> list[QWidget]:
         return [w for w in QApplication.topLevelWidgets() if w.isVisible()]
 
+    async def goes_on_showing(self, window: QWidget) -> None:
+        """A few turns of the loop later, the run has not ended and ``window`` still shows."""
+        for _turn in range(10):
+            await asyncio.sleep(0.02)
+        assert not self.task.done()
+        assert window.isVisible()
+
     async def quit(self) -> int:
         """The user closes the console's window: the run ends by itself."""
         window = self.console.window
@@ -122,10 +101,17 @@ class _Run:
             return await self.task
 
 
-def _watch_errors(console: Console) -> list[str]:
-    """Every error the console would report to the user (uncaught, in a slot or a task)."""
+def _errors_of_run(
+    loop: asyncio.AbstractEventLoop,
+    console: Console,
+    flow: Callable[[_Run], Coroutine[Any, Any, None]],
+) -> list[str]:
+    """``flow`` done while ``_main`` runs ``console``; every error the console would have
+    reported to the user meanwhile (uncaught, in a slot or a task)."""
     seen: list[str] = []
     console.errors.reported.connect(lambda message, details: seen.append(details or message))
+    with contextlib.ExitStack() as stack:
+        loop.run_until_complete(flow(_Run(console, stack)))
     return seen
 
 
@@ -133,45 +119,30 @@ def _watch_errors(console: Console) -> list[str]:
 def test_signing_in_as_another_user_from_the_dialog_switches_the_console(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:
-    console = _console(tmp_path)
-    errors = _watch_errors(console)
-    with contextlib.ExitStack() as stack:
-        run = _Run(console, stack)
+    console = make_console(tmp_path, MemoryKeyring())
 
-        async def flow() -> None:
-            # the first start asks who signs in
-            await _until(lambda: _dialog(console) is not None, "the sign-in dialog")
-            dialog = _dialog(console)
-            assert dialog is not None
-            _sign_in_with(dialog, live.url, "alice")
-            await _until(lambda: _shown_as(console, "alice"), "alice's window")
-            first = console.window
-            assert isinstance(first, MainWindow)  # the console deletes it when switching
-            # then bob signs in on this computer: File ▸ Sign out, File ▸ Sign in…
-            first.sign_out_action.trigger()
-            await _until(lambda: first.sign_in_action.isEnabled(), "signed out")
-            first.sign_in_action.trigger()
-            await _until(lambda: _dialog(console) is not None, "the sign-in dialog again")
-            dialog = _dialog(console)
-            assert dialog is not None
-            _sign_in_with(dialog, live.url, "bob")
-            await _until(lambda: _shown_as(console, "bob"), "bob's window")
-            second = console.window
-            assert isinstance(second, MainWindow)
-            assert second is not first
-            qtbot.addWidget(second)
-            # the console goes on: bob's window is up, the run has not ended
-            for _turn in range(10):
-                await asyncio.sleep(0.02)
-            assert not run.task.done()
-            assert second.isVisible()
-            assert [w for w in run.windows() if w is not second] == []
-            assert console.session is not None
-            assert console.session.username == "bob"
-            assert await run.quit() == 0
+    async def flow(run: _Run) -> None:
+        # the first start asks who signs in
+        await _sign_in_from_the_dialog(console, live.url, "alice")
+        first = console.window
+        assert isinstance(first, MainWindow)  # the console deletes it when switching
+        # then bob signs in on this computer: File ▸ Sign out, File ▸ Sign in…
+        first.sign_out_action.trigger()
+        await _until(lambda: first.sign_in_action.isEnabled(), "signed out")
+        first.sign_in_action.trigger()
+        await _sign_in_from_the_dialog(console, live.url, "bob")
+        second = console.window
+        assert isinstance(second, MainWindow)
+        assert second is not first
+        qtbot.addWidget(second)
+        # the console goes on: bob's window is up, the run has not ended
+        await run.goes_on_showing(second)
+        assert [w for w in run.windows() if w is not second] == []
+        assert console.session is not None
+        assert console.session.username == "bob"
+        assert await run.quit() == 0
 
-        loop.run_until_complete(flow())
-    assert errors == []
+    assert _errors_of_run(loop, console, flow) == []
 
 
 @pytest.mark.qt_no_exception_capture
@@ -179,34 +150,23 @@ def test_the_sign_in_dialog_switches_to_another_server_user_without_signing_out(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:
     """The dialog a refused token brings up (or any open one) signs in whoever is typed."""
-    console = _console(tmp_path)
-    errors = _watch_errors(console)
-    with contextlib.ExitStack() as stack:
-        run = _Run(console, stack)
+    console = make_console(tmp_path, MemoryKeyring())
 
-        async def flow() -> None:
-            await _until(lambda: _dialog(console) is not None, "the sign-in dialog")
-            dialog = _dialog(console)
-            assert dialog is not None
-            _sign_in_with(dialog, live.url, "alice")
-            await _until(lambda: _shown_as(console, "alice"), "alice's window")
-            first = console.window
-            assert first is not None
-            dialog = console.show_sign_in()
-            _sign_in_with(dialog, live.url.replace("127.0.0.1", "localhost"), "lead")
-            await _until(lambda: _shown_as(console, "lead"), "the lead's window")
-            second = console.window
-            assert second is not None
-            assert second is not first
-            qtbot.addWidget(second)
-            for _turn in range(10):
-                await asyncio.sleep(0.02)
-            assert not run.task.done()
-            assert second.isVisible()
-            assert await run.quit() == 0
+    async def flow(run: _Run) -> None:
+        await _sign_in_from_the_dialog(console, live.url, "alice")
+        first = console.window
+        assert first is not None
+        dialog = console.show_sign_in()
+        _sign_in_with(dialog, live.url.replace("127.0.0.1", "localhost"), "lead")
+        await _until(lambda: _shown_as(console, "lead"), "the lead's window")
+        second = console.window
+        assert second is not None
+        assert second is not first
+        qtbot.addWidget(second)
+        await run.goes_on_showing(second)
+        assert await run.quit() == 0
 
-        loop.run_until_complete(flow())
-    assert errors == []
+    assert _errors_of_run(loop, console, flow) == []
 
 
 @pytest.mark.parametrize("view", ["workload", "report"])

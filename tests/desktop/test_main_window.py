@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,19 +25,13 @@ from desktop.views.banner import (
 from desktop.views.main_window import MainWindow
 from sla.policy import Priority
 from sync.cache import Cache
-from tests.desktop.conftest import T0, FakeClock
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.desktop.conftest import T0, FakeClock, demo_screenshot, shown_window
 
 
 @pytest.fixture
 def window(qtbot: QtBot, cache: Cache, clock: FakeClock) -> MainWindow:
     seed_demo(cache, now=T0, count=120)
-    main = MainWindow(cache, me=1, clock=clock)
-    qtbot.addWidget(main)
-    main.show()
-    qtbot.waitUntil(main.windowHandle().isExposed)
-    return main
+    return shown_window(qtbot, cache, clock)
 
 
 def nav_item(window: MainWindow, position: int) -> QTreeWidgetItem:
@@ -165,15 +157,7 @@ def test_switching_to_french_changes_every_visible_label(window: MainWindow) -> 
 def test_screenshot_option_writes_a_png_of_the_main_window(tmp_path: Path) -> None:
     target = tmp_path / "queue.png"
     environment = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run(
-        [sys.executable, "-m", "desktop", "--demo", "--screenshot", str(target)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    result = demo_screenshot(target, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
     image = QImage(str(target))
     assert not image.isNull()

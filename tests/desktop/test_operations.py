@@ -5,48 +5,28 @@ offline sent once the server is back, exactly once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import qasync  # type: ignore[import-untyped]
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 import i18n
-from desktop.app import Console
 from desktop.operations import Operations, Outcome, Trouble
 from desktop.views.announcements_editor import AnnouncementsEditor
 from desktop.views.main_window import MainWindow
-from desktop.views.settings import open_settings
 from desktop.views.sign_in import SignInRequest
 from protocol import AnnouncementOut
 from sync.cache import Cache
-from sync.client import ApiClient, RequestRefused, RetryPolicy, ServerError, Unreachable
+from sync.client import RequestRefused, ServerError, Unreachable
 from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
 from tests.desktop.conftest import T0, FakeClock
+from tests.desktop.live_console import make_console, until_idle
 from tests.sync.live_server import PASSWORD, LiveServer
 from tests.sync.test_credentials import MemoryKeyring
-
-
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.run_until_complete(event_loop.shutdown_asyncgens())
-    event_loop.close()
-    asyncio.set_event_loop(None)
 
 
 class FakeClient:
@@ -228,40 +208,17 @@ def test_an_announcement_published_without_the_server_is_kept_and_shown_pending(
 # -- with the real server ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer.create(tmp_path)
-    server.start()
-    yield server
-    server.close()
-
-
-async def _until(engine: SyncEngine, ready: Callable[[SyncStatus], bool]) -> None:
-    """Until the engine's status is ``ready`` and its pass is over."""
-    async with asyncio.timeout(30):
-        async for status in engine.statuses():
-            if ready(status):
-                await engine.wait_idle()
-                return
-
-
 def test_an_announcement_published_offline_is_sent_once_on_reconnect(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:
-    console = Console(
-        open_settings(str(tmp_path / "settings.ini")),
-        keyring_backend=MemoryKeyring(),
-        data_dir=tmp_path / "data",
-        client_factory=lambda url: ApiClient(url, retry=RetryPolicy(attempts=1)),
-        engine_options={"live": False, "offload": False, "interval": 3600.0},
-    )
+    console = make_console(tmp_path, MemoryKeyring())
     request = SignInRequest(live.url, "lead", PASSWORD, False)
     assert loop.run_until_complete(console.sign_in(request)) is None
     session = console.session
     assert session is not None
     window, engine = session.window, session.engine
     qtbot.addWidget(window)
-    loop.run_until_complete(_until(engine, lambda s: s.state is SyncState.ONLINE))
+    loop.run_until_complete(until_idle(engine, lambda s: s.state is SyncState.ONLINE))
     assert window.team.lead
     editor = window.team.open_announcements()
     assert editor is not None
@@ -274,7 +231,7 @@ def test_an_announcement_published_offline_is_sent_once_on_reconnect(
     editor.form.end_edit.setDateTime(editor.form.end_edit.dateTime().addSecs(3 * 3600))
     assert loop.run_until_complete(editor.save()) is None
     assert "published as soon as it can be" in editor.status_label.text()
-    loop.run_until_complete(_until(engine, lambda s: s.state is SyncState.OFFLINE))
+    loop.run_until_complete(until_idle(engine, lambda s: s.state is SyncState.OFFLINE))
     assert window.pending_label.text() == "1 pending change"
     # known offline now: a second one is kept at once
     editor.form.title_edit.setText("VPN degraded")
@@ -286,7 +243,7 @@ def test_an_announcement_published_offline_is_sent_once_on_reconnect(
     live.start()
     window.sync_action.trigger()
     loop.run_until_complete(
-        _until(engine, lambda s: s.state is SyncState.ONLINE and s.pending == 0)
+        until_idle(engine, lambda s: s.state is SyncState.ONLINE and s.pending == 0)
     )
     published = live.call("GET", "/announcements", "alice")
     assert sorted(item["title"] for item in published) == ["Mail service down", "VPN degraded"]

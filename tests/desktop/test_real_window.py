@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
+from tests.desktop.conftest import demo_screenshot
+
 ROOT = Path(__file__).resolve().parents[2]
 XVFB = shutil.which("Xvfb")
 pytestmark = pytest.mark.slow
@@ -67,13 +69,8 @@ def _env(display: str, tmp_path: Path) -> dict[str, str]:
 def test_the_console_starts_in_a_real_window(display: str, tmp_path: Path) -> None:
     """Qt's xcb plugin loads (every library it needs is installed) and draws the queue."""
     shot = tmp_path / "queue.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "desktop", "--demo", "--screenshot", str(shot)],
-        cwd=ROOT,
-        env=_env(display, tmp_path) | {"QT_DEBUG_PLUGINS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=_PATIENCE,
+    result = demo_screenshot(
+        shot, env=_env(display, tmp_path) | {"QT_DEBUG_PLUGINS": "1"}, timeout=_PATIENCE
     )
     missing = [line for line in result.stderr.splitlines() if "cannot open shared object" in line]
     assert missing == [], "\n".join(missing)  # the system packages README lists

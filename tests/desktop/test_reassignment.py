@@ -28,7 +28,7 @@ from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy
 from sync.engine import SyncState
 from tests.clock import FakeClock
-from tests.desktop.conftest import T0, Feed
+from tests.desktop.conftest import T0, Feed, shown_window
 from tests.desktop.live_console import signed_in, until_settled
 from tests.desktop.team_lead_cache import LEAD, hand_made
 from tests.sync.live_server import PASSWORD, LiveServer
@@ -144,10 +144,7 @@ def test_the_window_reassigns_and_undoes_with_the_keyboard(
     qtbot: QtBot, cache: Cache, feed: Feed
 ) -> None:
     hand_made(cache, feed)
-    window = MainWindow(cache, me=LEAD, clock=FakeClock(T0))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(window.windowHandle().isExposed)
+    window = shown_window(qtbot, cache, FakeClock(T0), me=LEAD)
     window.show_view(QueueView.MY_TEAMS)
     assert window.table.selectionMode() is QAbstractItemView.SelectionMode.ExtendedSelection
     _select(window, [101, 102])
@@ -263,10 +260,7 @@ def test_the_queue_drags_its_selection(qtbot: QtBot, cache: Cache, feed: Feed) -
 
 def test_an_agent_sees_no_reassignment_controls(qtbot: QtBot, cache: Cache, feed: Feed) -> None:
     hand_made(cache, feed)
-    window = MainWindow(cache, me=1, clock=FakeClock(T0))  # Camille, an agent
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(window.windowHandle().isExposed)
+    window = shown_window(qtbot, cache, FakeClock(T0))  # Camille, an agent
     team = window.team
     titles = [action.text() for action in window.menuBar().actions() if action.isVisible()]
     assert "T&eam" not in titles

@@ -8,8 +8,6 @@ import asyncio
 import datetime as dt
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from sync.client import ApiClient, RetryPolicy
 from sync.engine import SyncEngine
 from sync.store import Store
 from tests.clock import FakeClock
-from tests.desktop.conftest import Feed, load
+from tests.desktop.conftest import Feed, demo_screenshot, load
 from tests.desktop.report_sample import PARIS
 from tests.sync.live_server import PASSWORD, LiveServer
 
@@ -165,24 +163,7 @@ def test_the_command_line_opens_the_report_view(monkeypatch: pytest.MonkeyPatch)
 def test_the_demo_screenshots_the_report_as_its_team_lead(tmp_path: Path) -> None:
     target = tmp_path / "report.png"
     environment = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "desktop",
-            "--demo",
-            "--screenshot",
-            str(target),
-            "--view",
-            "report",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        env=environment,
-        timeout=180,
-        check=False,
-    )
+    result = demo_screenshot(target, "--view", "report", env=environment, timeout=180)
     assert result.returncode == 0, result.stderr
     image = QImage(str(target))
     assert not image.isNull()

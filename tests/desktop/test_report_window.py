@@ -86,6 +86,15 @@ def _view(
     return view
 
 
+def _loaded(
+    qtbot: QtBot, tmp_path: Path, loop: asyncio.AbstractEventLoop, operations: Operations
+) -> ReportView:
+    """The window over a server that answers, the current month fetched."""
+    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
+    loop.run_until_complete(view.load())
+    return view
+
+
 def test_the_window_fetches_the_current_month_and_keeps_a_copy(
     qtbot: QtBot,
     tmp_path: Path,
@@ -190,8 +199,7 @@ def test_the_window_exports_csv_and_pdf(
     operations: Operations,
 ) -> None:
     i18n.set_language("fr")
-    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
-    loop.run_until_complete(view.load())
+    view = _loaded(qtbot, tmp_path, loop, operations)
     assert view.title_label.text() == "Conformité SLA — Novembre 2026"
     csv_path = view.export_csv(tmp_path / "rapport.csv")
     pdf_path = view.export_pdf(tmp_path / "rapport.pdf")
@@ -210,8 +218,7 @@ def test_the_window_follows_a_language_switch(
     loop: asyncio.AbstractEventLoop,
     operations: Operations,
 ) -> None:
-    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
-    loop.run_until_complete(view.load())
+    view = _loaded(qtbot, tmp_path, loop, operations)
     i18n.set_language("fr")
     view.retranslate()
     assert view.title_label.text() == "Conformité SLA — Novembre 2026"
@@ -232,8 +239,7 @@ def test_the_charts_say_their_figures_under_the_mouse(
     loop: asyncio.AbstractEventLoop,
     operations: Operations,
 ) -> None:
-    view = _view(qtbot, tmp_path, FakeServer(), FakeClock(NOW), operations)
-    loop.run_until_complete(view.load())
+    view = _loaded(qtbot, tmp_path, loop, operations)
     assert week_tip(view.report, 1) == (
         "Week of 2 November: 6 tickets\n"
         "First responses within target: 83.3%\n"

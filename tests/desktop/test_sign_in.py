@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from desktop.app import Console
 from desktop.views.settings import open_settings
 from desktop.views.sign_in import SignInDialog, SignInRequest
-from tests.desktop.live_console import make_console
+from tests.desktop.live_console import alice_signed_in, make_console
 from tests.sync.live_server import PASSWORD, LiveServer
 from tests.sync.test_credentials import LockedKeyring, MemoryKeyring
 
@@ -88,13 +88,10 @@ def test_remember_me_skips_the_sign_in_next_time(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:
     backend = MemoryKeyring()
-    first = make_console(tmp_path, backend)
-    request = SignInRequest(live.url, "alice", PASSWORD, True)
-    assert loop.run_until_complete(first.sign_in(request)) is None
+    first = alice_signed_in(qtbot, loop, tmp_path, live, backend)
     assert backend.get_password(f"offimizer-console:{live.url}", "alice")
     loop.run_until_complete(first.close())
     assert first.window is not None
-    qtbot.addWidget(first.window)
 
     second = make_console(tmp_path, backend)
     assert loop.run_until_complete(second.start())
@@ -121,12 +118,8 @@ def test_remember_me_skips_the_sign_in_next_time(
 def test_a_keyring_that_refuses_the_token_is_said_not_pretended(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, live: LiveServer
 ) -> None:
-    backend = LockedKeyring()
-    console = make_console(tmp_path, backend)
-    request = SignInRequest(live.url, "alice", PASSWORD, True)
-    assert loop.run_until_complete(console.sign_in(request)) is None
+    console = alice_signed_in(qtbot, loop, tmp_path, live, LockedKeyring())
     assert console.window is not None
-    qtbot.addWidget(console.window)
     assert (
         console.window.statusBar()
         .currentMessage()

@@ -34,7 +34,7 @@ from sla.events import Created, Event, PriorityChanged, Responded, Status, Statu
 from sla.policy import Priority, Severity, default_calendar, default_policy
 from sync.cache import Cache
 from sync.store import Store
-from tests.desktop.conftest import T0, FakeClock, Feed, load
+from tests.desktop.conftest import T0, FakeClock, Feed, load, shown_window
 
 PARIS = default_calendar().zone
 HOUR = dt.timedelta(hours=1)
@@ -117,10 +117,7 @@ def workspace(qtbot: QtBot, store: Store, clock: FakeClock) -> TicketWorkspace:
 
 @pytest.fixture
 def window(qtbot: QtBot, store: Store, cache: Cache, clock: FakeClock) -> MainWindow:
-    main = MainWindow(cache, me=1, clock=clock)
-    qtbot.addWidget(main)
-    main.show()
-    qtbot.waitUntil(main.windowHandle().isExposed)
+    main = shown_window(qtbot, cache, clock)
     main.activateWindow()
     return main
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from desktop.demo_data import seed_demo
 from desktop.models.queue import QueueState
 from sync.cache import Cache
+from tests.caches import cache as cache
 from tests.clock import T0 as T0
 from tests.clock import FakeClock as FakeClock
 
@@ -20,13 +18,6 @@ ME = 1
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
-
-
-@pytest.fixture
-def cache(tmp_path: Path, clock: FakeClock) -> Iterator[Cache]:
-    opened = Cache.open(tmp_path / "cache.sqlite3", clock=clock)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

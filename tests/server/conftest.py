@@ -23,8 +23,8 @@ from server.app import create_app
 from server.db import Base, make_engine, make_sessionmaker, transaction
 from server.directory import create_organisation, create_team, create_user
 from server.migrate import upgrade
-from server.models import AuthToken
-from server.security import hash_password, new_token, token_digest
+from server.security import hash_password
+from server.signin import issue_token
 from tests.clock import FakeClock as FakeClock
 
 PG_URL = os.environ.get("OFFIMIZER_TEST_PG_URL")
@@ -116,18 +116,8 @@ class World:
 
     def token(self, username: str) -> str:
         """A bearer token for ``username``, minted directly (no bcrypt round)."""
-        token = new_token()
         with transaction(make_sessionmaker(self.engine)) as session:
-            session.add(
-                AuthToken(
-                    token_hash=token_digest(token),
-                    user_id=self.ids[username],
-                    created_at=self.clock(),
-                    expires_at=self.clock() + dt.timedelta(hours=1),
-                    revoked_at=None,
-                )
-            )
-        return token
+            return issue_token(session, self.ids[username], self.clock(), dt.timedelta(hours=1))
 
     def headers(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(username)}"}

@@ -24,7 +24,6 @@ from server.demo.planner import WINDOW_DAYS
 from server.demo.seed import DEMO_PASSWORD, database_is_empty, seed_demo
 from server.migrate import upgrade
 from server.models import (
-    AuthToken,
     ChangeLog,
     Comment,
     Organisation,
@@ -33,7 +32,8 @@ from server.models import (
     TicketHistory,
     User,
 )
-from server.security import hash_password, new_token, token_digest
+from server.security import hash_password
+from server.signin import issue_token
 from tests.server.conftest import FakeClock
 from tests.server.feedreader import FeedReader
 
@@ -69,18 +69,9 @@ class Demo:
 
     def headers(self, username: str) -> dict[str, str]:
         """A bearer token for ``username``, minted directly (no bcrypt round)."""
-        token = new_token()
         with transaction(make_sessionmaker(self.engine)) as session:
             user_id = session.scalars(select(User.id).where(User.username == username)).one()
-            session.add(
-                AuthToken(
-                    token_hash=token_digest(token),
-                    user_id=user_id,
-                    created_at=self.now,
-                    expires_at=self.now + dt.timedelta(hours=1),
-                    revoked_at=None,
-                )
-            )
+            token = issue_token(session, user_id, self.now, dt.timedelta(hours=1))
         return {"Authorization": f"Bearer {token}"}
 
     def tickets(self, username: str) -> list[dict[str, Any]]:

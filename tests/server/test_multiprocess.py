@@ -11,16 +11,10 @@ import datetime as dt
 import functools
 import json
 import random
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,81 +26,22 @@ from protocol import Role
 from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
 from server.directory import create_organisation, create_team, create_user
-from server.models import AppliedMutation, AuthToken, ChangeLog, Comment, Ticket, TicketHistory
-from server.security import new_token, token_digest
+from server.models import AppliedMutation, ChangeLog, Comment, Ticket, TicketHistory
+from server.signin import issue_token
 from server.tickets import comment_out, history_out, ticket_out
 from tests.server.conftest import PG_URL, _with_search_path
+from tests.server.served import Served
 
 pytestmark = [
     pytest.mark.skipif(not PG_URL, reason="needs OFFIMIZER_TEST_PG_URL"),
     pytest.mark.slow,
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 30.0
 TICKETS = 12
 WRITERS_PER_SERVER = 3
 COMMANDS_PER_WRITER = 20
 SHARED_BATCHES = 10
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """One ``offimizer-server serve`` process; its log is drained by a thread."""
-
-    process: subprocess.Popen[str]
-    base_url: str
-    log: list[str] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
-    running: bool = False
-    drainer: threading.Thread | None = None
-
-    def start_draining(self) -> None:
-        self.drainer = threading.Thread(target=self.drain, daemon=True)
-        self.drainer.start()
-
-    def drain(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-            if "Uvicorn running on" in line:
-                self.running = True
-                self.ready.set()
-        self.ready.set()  # exited: wait no longer
-
-    def wait_answering(self) -> None:
-        """Until the server answers: with ``--workers``, uvicorn says it runs before
-        its processes listen."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            try:
-                httpx.get(f"{self.base_url}/api/v1/me", timeout=REQUEST_TIMEOUT)
-                return
-            except httpx.ConnectError:
-                assert self.process.poll() is None, "".join(self.log)
-                assert time.monotonic() < deadline, "".join(self.log)
-                time.sleep(0.1)  # polling for the start, not timing anything
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        if self.drainer is not None:
-            self.drainer.join(timeout=15)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
 
 
 @pytest.fixture(scope="module")
@@ -126,28 +61,14 @@ def empty_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def servers(empty_database: str) -> Iterator[list[Server]]:
+def servers(empty_database: str) -> Iterator[list[Served]]:
     """Two servers (one with two worker processes) started at once on one empty database."""
-    started: list[Server] = []
+    started: list[Served] = []
     try:
         for workers in (1, 2):  # the second is one server of two worker processes
-            port = free_port()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "server", "--database-url", empty_database, "serve"]
-                + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-                cwd=ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            server = Server(process, f"http://127.0.0.1:{port}")
-            started.append(server)
-            server.start_draining()
+            started.append(Served.start(empty_database, "--workers", str(workers)))
         for server in started:
-            server.ready.wait(timeout=STARTUP_TIMEOUT)
-            assert server.running, "".join(server.log)
-            server.wait_answering()
+            server.wait_started()
         yield started
     finally:
         for server in started:
@@ -163,7 +84,7 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(servers: list[Server], empty_database: str) -> Iterator[Setup]:
+def setup(servers: list[Served], empty_database: str) -> Iterator[Setup]:
     engine = make_engine(empty_database)
     now = dt.datetime.now(dt.UTC)
     with transaction(make_sessionmaker(engine)) as session:
@@ -180,18 +101,9 @@ def setup(servers: list[Server], empty_database: str) -> Iterator[Setup]:
             team_ids=[team.id],
         )
         changes.publish(session, now)
-        token = new_token()
-        session.add(
-            AuthToken(
-                token_hash=token_digest(token),
-                user_id=lead.id,
-                created_at=now,
-                expires_at=now + dt.timedelta(hours=1),
-                revoked_at=None,
-            )
-        )
+        token = issue_token(session, lead.id, now, dt.timedelta(hours=1))
         ids = {"team": team.id, "organisation": organisation.id, "lead": lead.id}
-    clients = [httpx.Client(base_url=s.base_url, timeout=REQUEST_TIMEOUT) for s in servers]
+    clients = [httpx.Client(base_url=s.url, timeout=REQUEST_TIMEOUT) for s in servers]
     try:
         yield Setup(engine, clients, {"Authorization": f"Bearer {token}"}, ids)
     finally:

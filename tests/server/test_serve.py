@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import signal
-import socket
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,62 +20,20 @@ from server import changes as feed
 from server.db import make_engine, make_sessionmaker, transaction
 from server.directory import create_user
 from server.migrate import upgrade
-from server.models import AuthToken
-from server.security import new_token, token_digest
-from server.signin import ADDRESS_FAILURES
+from server.signin import ADDRESS_FAILURES, issue_token
 from tests.server.conftest import PG_URL, postgres_database
+from tests.server.served import STARTUP_TIMEOUT, Served
 from tests.server.test_events import ends_within, reading
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 60.0
 #: How soon a server told to stop must be gone.
 STOPS_WITHIN = 5.0
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Served:
-    """A running ``serve`` process; its log is drained by a thread."""
-
-    process: subprocess.Popen[str]
-    url: str
-    log: list[str] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
-
-    def drain(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-            if "Uvicorn running on" in line:
-                self.ready.set()
-        self.ready.set()  # exited: wait no longer
-
-    def wait_answering(self) -> None:
-        """Until the server answers: with ``--workers``, uvicorn says it runs before its
-        processes listen."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            assert self.process.poll() is None, "".join(self.log)
-            try:
-                httpx.get(f"{self.url}/api/v1/me", timeout=STARTUP_TIMEOUT)
-                return
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "".join(self.log)
-                time.sleep(0.1)  # polling for the start, not timing anything
 
 
 def with_agent(url: str) -> str:
     """Add the agent ``alice`` to the migrated database at ``url``; a bearer token of theirs."""
     engine = make_engine(url)
-    token = new_token()
     now = dt.datetime.now(dt.UTC)
     with transaction(make_sessionmaker(engine)) as session:
         changes = feed.ChangeSet()
@@ -89,15 +41,7 @@ def with_agent(url: str) -> str:
             session, changes, now, username="alice", role=Role.AGENT, password_hash="x"
         )
         changes.publish(session, now)
-        session.add(
-            AuthToken(
-                token_hash=token_digest(token),
-                user_id=user.id,
-                created_at=now,
-                expires_at=now + dt.timedelta(hours=1),
-                revoked_at=None,
-            )
-        )
+        token = issue_token(session, user.id, now, dt.timedelta(hours=1))
     engine.dispose()
     return token
 
@@ -114,30 +58,13 @@ def database(tmp_path: Path) -> tuple[str, str]:
 
 @contextmanager
 def serving(url: str, *options: str) -> Iterator[Served]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--database-url", url, "serve"]
-        + ["--host", "127.0.0.1", "--port", str(port), *options],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its worker processes too can be stopped at the end
-    )
-    served = Served(process, f"http://127.0.0.1:{port}")
-    drainer = threading.Thread(target=served.drain, daemon=True)
-    drainer.start()
+    """``serve`` on ``url`` with ``options``, answering; killed at the end of the block."""
+    served = Served.start(url, *options)
     try:
-        assert served.ready.wait(STARTUP_TIMEOUT), "the server did not start"
-        served.wait_answering()
+        served.wait_started()
         yield served
     finally:
-        with contextlib.suppress(ProcessLookupError):  # whatever of it is left
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        drainer.join(timeout=30)
-        assert process.stderr is not None
-        process.stderr.close()
+        served.kill()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl+C"])

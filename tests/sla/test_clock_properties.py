@@ -20,10 +20,10 @@ from sla.events import (
     PriorityChanged,
     Responded,
     SeverityChanged,
-    Status,
     StatusChanged,
 )
 from sla.policy import Priority, Severity, Targets
+from tests.sla.drawn import drawn_creation, drawn_event
 from tests.sla.reference_histories import (
     AT_RISK,
     BREACHED,
@@ -43,26 +43,12 @@ DAY_US = 86_400_000_000
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[list[Event], dt.datetime]:
     created_at = BASE + dt.timedelta(microseconds=draw(st.integers(0, 27 * DAY_US)))
-    events: list[Event] = [
-        Created(
-            created_at,
-            draw(st.sampled_from(Priority)),
-            draw(st.sampled_from(Severity)),
-            draw(st.sampled_from(["enterprise", "business", "starter"])),
-        )
-    ]
+    events: list[Event] = [drawn_creation(draw, created_at)]
     at = created_at
     for _ in range(draw(st.integers(0, 6))):
         at += dt.timedelta(microseconds=draw(st.integers(0, 2 * DAY_US)))
         kind = draw(st.sampled_from(["reply", "status", "priority", "severity"]))
-        if kind == "reply":
-            events.append(Responded(at))
-        elif kind == "status":
-            events.append(StatusChanged(at, draw(st.sampled_from(Status))))
-        elif kind == "priority":
-            events.append(PriorityChanged(at, draw(st.sampled_from(Priority))))
-        else:
-            events.append(SeverityChanged(at, draw(st.sampled_from(Severity))))
+        events.append(drawn_event(draw, kind, at))
     now = created_at + dt.timedelta(microseconds=draw(st.integers(0, 10 * DAY_US)))
     # a few histories get "now" pinned on a business-hours boundary
     if draw(st.booleans()):

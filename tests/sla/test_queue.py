@@ -12,13 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sla.calendar import BusinessCalendar, CalendarError
-from sla.clock import ClockKind, ClockStatus, HistoryError, evaluate
+from sla.clock import ClockKind, ClockStatus, HistoryError, TicketSla, evaluate
 from sla.events import (
     Created,
     Event,
-    PriorityChanged,
     Responded,
-    SeverityChanged,
     Status,
     StatusChanged,
 )
@@ -33,6 +31,7 @@ from sla.policy import (
     default_policy,
 )
 from sla.queue import NO_DUE, QueueSla, evaluate_many
+from tests.sla.drawn import drawn_creation, drawn_event
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 3, 18, 14, 0, tzinfo=PARIS)  # a Wednesday afternoon
@@ -60,6 +59,30 @@ QUEUE: list[list[Event]] = [
 ]
 
 
+def assert_columns_say(queue: QueueSla, row: int, sla: TicketSla) -> None:
+    """Each clock's columns at ``row`` say what the ticket's own evaluation ``sla`` says."""
+    for kind, clock, remaining, due, risk in (
+        (
+            ClockKind.RESPONSE,
+            sla.response,
+            queue.response_remaining_us,
+            queue.response_due_us,
+            queue.response_risk_us,
+        ),
+        (
+            ClockKind.RESOLUTION,
+            sla.resolution,
+            queue.resolution_remaining_us,
+            queue.resolution_due_us,
+            queue.resolution_risk_us,
+        ),
+    ):
+        assert queue.state(row, kind) is clock.state
+        assert remaining[row] == clock.remaining_us
+        assert due[row] == (NO_DUE if clock.due_us is None else clock.due_us)
+        assert risk[row] == clock.risk_us
+
+
 @pytest.fixture(scope="module")
 def queue() -> QueueSla:
     return QueueSla(QUEUE, default_policy(), default_calendar(), NOW)
@@ -71,26 +94,7 @@ def test_columns_match_each_tickets_own_evaluation(queue: QueueSla) -> None:
     for row, history in enumerate(QUEUE):
         sla = evaluate(history, policy, calendar, NOW)
         assert queue.ticket(row) == sla
-        for kind, clock, remaining, due, risk in (
-            (
-                ClockKind.RESPONSE,
-                sla.response,
-                queue.response_remaining_us,
-                queue.response_due_us,
-                queue.response_risk_us,
-            ),
-            (
-                ClockKind.RESOLUTION,
-                sla.resolution,
-                queue.resolution_remaining_us,
-                queue.resolution_due_us,
-                queue.resolution_risk_us,
-            ),
-        ):
-            assert queue.state(row, kind) is clock.state
-            assert remaining[row] == clock.remaining_us
-            assert due[row] == (NO_DUE if clock.due_us is None else clock.due_us)
-            assert risk[row] == clock.risk_us
+        assert_columns_say(queue, row, sla)
 
 
 def test_what_an_agent_sees_in_the_columns(queue: QueueSla) -> None:
@@ -161,14 +165,7 @@ def queue_histories(draw: st.DrawFn, now: dt.datetime) -> list[Event]:
     if draw(st.integers(0, 9)) == 0:  # on the hour: opening and closing instants
         created_utc = created_utc.replace(minute=0, second=0, microsecond=0)
     created_at = created_utc.astimezone(now.tzinfo)
-    events: list[Event] = [
-        Created(
-            created_at,
-            draw(st.sampled_from(Priority)),
-            draw(st.sampled_from(Severity)),
-            draw(st.sampled_from(["enterprise", "business", "starter"])),
-        )
-    ]
+    events: list[Event] = [drawn_creation(draw, created_at)]
     # instants spread from the creation to a little after now; a few repeat
     span = (utc_now - created_utc) // dt.timedelta(microseconds=1)
     offsets = draw(st.lists(st.integers(0, span + span // 8 + 1), max_size=8))
@@ -177,14 +174,7 @@ def queue_histories(draw: st.DrawFn, now: dt.datetime) -> list[Event]:
         if draw(st.integers(0, 5)):  # else at the same instant as the event before
             at = (created_utc + dt.timedelta(microseconds=offset)).astimezone(now.tzinfo)
         kind = draw(st.sampled_from(["reply", "status", "status", "priority", "severity"]))
-        if kind == "reply":
-            events.append(Responded(at))
-        elif kind == "status":
-            events.append(StatusChanged(at, draw(st.sampled_from(Status))))
-        elif kind == "priority":
-            events.append(PriorityChanged(at, draw(st.sampled_from(Priority))))
-        else:
-            events.append(SeverityChanged(at, draw(st.sampled_from(Severity))))
+        events.append(drawn_event(draw, kind, at))
     if draw(st.integers(0, 3)) == 0:
         shuffled = draw(st.permutations(events))
         # listed out of order, yet the creation still comes first by instant
@@ -219,26 +209,7 @@ def test_queue_columns_are_each_tickets_evaluation(
         assert list(Priority)[queue.priority[row]] is sla.priority
         change = sla.next_change_us(queue.now_us, step)
         assert queue.next_change_us[row] == (-1 if change is None else change)
-        for kind, clock, remaining, due, risk in (
-            (
-                ClockKind.RESPONSE,
-                sla.response,
-                queue.response_remaining_us,
-                queue.response_due_us,
-                queue.response_risk_us,
-            ),
-            (
-                ClockKind.RESOLUTION,
-                sla.resolution,
-                queue.resolution_remaining_us,
-                queue.resolution_due_us,
-                queue.resolution_risk_us,
-            ),
-        ):
-            assert queue.state(row, kind) is clock.state
-            assert remaining[row] == clock.remaining_us
-            assert due[row] == (NO_DUE if clock.due_us is None else clock.due_us)
-            assert risk[row] == clock.risk_us
+        assert_columns_say(queue, row, sla)
 
 
 def test_a_queue_replays_histories_listed_out_of_order() -> None:

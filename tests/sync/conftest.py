@@ -1,9 +1,11 @@
-"""Fixtures of the sync tests: a clock the test moves, server rows, a fresh cache."""
+"""Fixtures of the sync tests: a clock the test moves, server rows, a fresh cache, the
+real server on a loopback port and a console's cache beside it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from sync.cache import Cache
 from sync.store import Store
 from tests.clock import T0 as T0
 from tests.clock import FakeClock as FakeClock
+from tests.sync.live_server import LiveServer
 
 
 def _clock(when: dt.datetime) -> dict[str, Any]:
@@ -90,6 +93,19 @@ def history(
     return row
 
 
+def me(*team_ids: int, role: str = "agent") -> dict[str, Any]:
+    """The signed-in user's record (id 42, as the ``store`` fixture's) on the wire."""
+    return {
+        "id": 42,
+        "username": "alice",
+        "display_name": "Alice",
+        "email": "alice@example.com",
+        "role": role,
+        "active": True,
+        "team_ids": list(team_ids),
+    }
+
+
 #: one numbering for every page of a test run: each page's cursors follow the last one's
 _numbers = itertools.count(1)
 
@@ -121,3 +137,33 @@ def cache(cache_file: Path, clock: FakeClock) -> Iterator[Cache]:
 @pytest.fixture
 def store(cache: Cache) -> Store:
     return Store(cache, user_id=42)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """The reference server on a loopback port, for the end-to-end tests."""
+    with LiveServer.create(tmp_path).serving() as server:
+        yield server
+
+
+@pytest.fixture
+def console_store(tmp_path: Path) -> Iterator[Store]:
+    """The cache of a console of the live server (whose user the first pull says)."""
+    with Cache.open(tmp_path / "console" / "cache.sqlite3") as cache:
+        yield Store(cache)
+
+
+def garble_every_other_page(cache_file: Path, pages_query: str) -> list[int]:
+    """Overwrite part of every other SQLite page that ``pages_query`` (on ``dbstat``)
+    lists, as a failing disk would; the pages it listed."""
+    reader = sqlite3.connect(cache_file)
+    try:
+        pages = [pageno for (pageno,) in reader.execute(pages_query)]
+    finally:
+        reader.close()
+    data = bytearray(cache_file.read_bytes())
+    for pageno in pages[::2]:
+        offset = (pageno - 1) * 4096
+        data[offset + 100 : offset + 400] = b"\xff" * 300
+    cache_file.write_bytes(bytes(data))
+    return pages

@@ -16,7 +16,7 @@ import httpx
 
 from sync.engine import SyncState, SyncStatus
 
-from .conftest import T0, comment, history, ticket
+from .conftest import T0, comment, history, me, ticket
 
 Fault = Callable[[httpx.Request], httpx.Response]
 
@@ -132,18 +132,7 @@ class FakeServer:
             self.token = None
             return httpx.Response(204, headers={"Date": http_date(self.now)})
         if path == "/me":
-            return self._json(
-                200,
-                {
-                    "id": 42,
-                    "username": "alice",
-                    "display_name": "Alice",
-                    "email": "alice@example.com",
-                    "role": "agent",
-                    "active": True,
-                    "team_ids": [1],
-                },
-            )
+            return self._json(200, me(1))
         if path == "/changes":
             return self._changes(request)
         if path == "/commands":

@@ -7,6 +7,8 @@ end-to-end tests make a console go offline and come back.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,15 @@ class LiveServer:
     def close(self) -> None:
         self.server.stop()
         self.engine.dispose()
+
+    @contextmanager
+    def serving(self) -> Iterator[LiveServer]:
+        """Started until the block ends, then closed (stopped, its database let go)."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.close()
 
     # -- what the tests ask the server directly ------------------------------------------
 

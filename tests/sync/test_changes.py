@@ -21,7 +21,7 @@ from protocol import (
 from sync.changes import Changes
 from sync.store import Resolution, Store, UnknownTicketError
 
-from .conftest import T0, comment, history, page, ticket
+from .conftest import T0, comment, history, me, page, ticket
 
 _ANNOUNCEMENT = {
     "id": 4,
@@ -45,15 +45,6 @@ _ARTICLE = {
     "created_at": T0.isoformat(),
     "updated_at": T0.isoformat(),
     "version": 1,
-}
-_ME = {
-    "id": 42,
-    "username": "alice",
-    "display_name": "Alice",
-    "email": "alice@example.com",
-    "role": "agent",
-    "active": True,
-    "team_ids": [1],
 }
 
 
@@ -169,13 +160,13 @@ def test_a_page_that_rebases_or_acknowledges_says_so(synced: Store, heard: Recor
 def test_tickets_dropped_out_of_sight_are_named(store: Store) -> None:
     store.apply_page(
         page(
-            ("user", 42, _ME | {"team_ids": [1, 2]}),
+            ("user", 42, me(1, 2)),
             ("ticket", 1, ticket(1)),
             ("ticket", 2, ticket(2, team_id=2)),
         )
     )
     recorder = Recorder(store)
-    result = store.apply_page(page(("user", 42, _ME)))
+    result = store.apply_page(page(("user", 42, me(1))))
     assert result.out_of_sight == 1
     assert result.changes == Changes(tickets=frozenset({2}), directory=True)
     assert recorder.take() == [result.changes]

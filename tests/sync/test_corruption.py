@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -22,7 +21,7 @@ from sync.cache import (
 )
 from sync.store import Store
 
-from .conftest import FakeClock, page, ticket
+from .conftest import FakeClock, garble_every_other_page, page, ticket
 
 
 def _cache_with_work(path: Path, clock: FakeClock, count: int = 3) -> list[str]:
@@ -55,24 +54,12 @@ def test_a_damaged_cache_keeps_every_unsent_change(cache_file: Path, clock: Fake
     mutation_ids = _cache_with_work(cache_file, clock)
     # garble the pages of the tickets' table and indexes (found by name: where the schema
     # and the outbox lie depends on every table the migrations made before)
-    reader = sqlite3.connect(cache_file)
-    try:
-        tickets_pages = [
-            pageno
-            for (pageno,) in reader.execute(
-                "SELECT pageno FROM dbstat WHERE name IN "
-                "(SELECT name FROM sqlite_schema WHERE tbl_name = 'tickets')"
-            )
-        ]
-    finally:
-        reader.close()
-    data = bytearray(cache_file.read_bytes())
-    page_size = 4096
+    tickets_pages = garble_every_other_page(
+        cache_file,
+        "SELECT pageno FROM dbstat WHERE name IN "
+        "(SELECT name FROM sqlite_schema WHERE tbl_name = 'tickets')",
+    )
     assert len(tickets_pages) > 4
-    for pageno in tickets_pages[::2]:
-        offset = (pageno - 1) * page_size
-        data[offset + 100 : offset + 400] = b"\xff" * 300
-    cache_file.write_bytes(bytes(data))
 
     with Cache.open(cache_file, clock=clock) as cache:
         notice = cache.notice

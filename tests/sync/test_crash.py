@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,14 +63,6 @@ class Round:
     lines: int = 0
     killed: bool = False
     finished: bool = False
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer.create(tmp_path)
-    server.start()
-    yield server
-    server.close()
 
 
 def _sync(cache_file: Path, url: str, token: str, user_id: int) -> tuple[Cache, Store]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
-import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,13 @@ from protocol import AnnouncementIn
 from sync import schema
 from sync.cache import Cache
 from sync.changes import Changes
-from sync.client import ApiClient, RetryPolicy
-from sync.credentials import Credentials
 from sync.deferred import CallKind, DeferredCall
 from sync.engine import SyncEngine, SyncState
 from sync.store import Store
 
-from .conftest import FakeClock, page, ticket
-from .fakes import RecordingSleep
-from .live_server import PASSWORD, LiveServer
-from .test_credentials import MemoryKeyring
+from .conftest import FakeClock, garble_every_other_page, page, ticket
+from .live_engine import signed_in_engine
+from .live_server import LiveServer
 
 
 def _announcement(title: str, hours: float = 2.0) -> AnnouncementIn:
@@ -102,21 +97,9 @@ def test_a_rebuilt_cache_keeps_the_calls_that_waited(cache_file: Path, clock: Fa
         with cache.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     # the tickets' pages garbled (found by name), the rest of the file as it was
-    reader = sqlite3.connect(cache_file)
-    try:
-        pages = [
-            pageno
-            for (pageno,) in reader.execute(
-                "SELECT pageno FROM dbstat WHERE name = 'tickets' ORDER BY pageno"
-            )
-        ]
-    finally:
-        reader.close()
-    data = bytearray(cache_file.read_bytes())
-    for pageno in pages[::2]:
-        offset = (pageno - 1) * 4096
-        data[offset + 100 : offset + 400] = b"\xff" * 300
-    cache_file.write_bytes(bytes(data))
+    garble_every_other_page(
+        cache_file, "SELECT pageno FROM dbstat WHERE name = 'tickets' ORDER BY pageno"
+    )
 
     with Cache.open(cache_file, clock=clock) as cache:
         notice = cache.notice
@@ -131,36 +114,9 @@ def test_a_rebuilt_cache_keeps_the_calls_that_waited(cache_file: Path, clock: Fa
 # -- with the real server --------------------------------------------------------------------
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer.create(tmp_path)
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def console_store(tmp_path: Path) -> Iterator[Store]:
-    with Cache.open(tmp_path / "console" / "cache.sqlite3") as cache:
-        yield Store(cache)
-
-
-async def _engine(live: LiveServer, store: Store, username: str) -> SyncEngine:
-    client = ApiClient(
-        live.url,
-        retry=RetryPolicy(attempts=2),
-        sleep=RecordingSleep(),
-        random=random.Random(5).random,
-    )
-    credentials = Credentials(live.url, backend=MemoryKeyring())
-    engine = SyncEngine(store, client, credentials=credentials, username=username, live=False)
-    await engine.login(PASSWORD)
-    return engine
-
-
 @pytest_asyncio.fixture
 async def lead(live: LiveServer, console_store: Store) -> AsyncIterator[SyncEngine]:
-    engine = await _engine(live, console_store, "lead")
+    engine = await signed_in_engine(live, console_store, "lead", seed=5)
     yield engine
     await engine.stop()
     await engine.client.aclose()

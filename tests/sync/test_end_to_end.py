@@ -3,55 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from protocol import Priority, Status
-from sync.cache import Cache
 from sync.client import ApiClient, RetryPolicy, TlsError
 from sync.credentials import Credentials
 from sync.engine import SyncEngine, SyncState
 from sync.store import Store
 
 from .fakes import RecordingSleep
+from .live_engine import live_engine
 from .live_server import PASSWORD, LiveServer
 from .test_credentials import MemoryKeyring
 from .tls_files import make_pki
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer.create(tmp_path)
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Cache.open(tmp_path / "console" / "cache.sqlite3") as cache:
-        yield Store(cache)
+def store(console_store: Store) -> Store:
+    """Here, the store is the cache of a console of the live server."""
+    return console_store
 
 
 @pytest_asyncio.fixture
 async def engine(live: LiveServer, store: Store) -> AsyncIterator[SyncEngine]:
-    client = ApiClient(
-        live.url,
-        retry=RetryPolicy(attempts=2),
-        sleep=RecordingSleep(),
-        random=random.Random(3).random,
-    )
-    credentials = Credentials(live.url, backend=MemoryKeyring())
-    made = SyncEngine(store, client, credentials=credentials, username="alice", live=False)
+    made = live_engine(live, store, "alice", seed=3)
     outcome = await made.login(PASSWORD)
     assert outcome.remembered
     yield made
     await made.stop()
-    await client.aclose()
+    await made.client.aclose()
 
 
 @pytest.mark.asyncio
@@ -178,8 +162,7 @@ async def test_tls_is_verified_against_the_configured_ca_only(tmp_path: Path) ->
     bundle, cert, key = make_pki(tmp_path)
     live = LiveServer.create(tmp_path)
     live.tls = (cert, key)
-    live.start()
-    try:
+    with live.serving():
         # the system trust store does not know our test CA: refused, never retried
         sleep = RecordingSleep()
         async with ApiClient(live.url, sleep=sleep) as untrusting:
@@ -191,8 +174,6 @@ async def test_tls_is_verified_against_the_configured_ca_only(tmp_path: Path) ->
         async with ApiClient(live.url, ca_bundle=bundle) as trusting:
             await trusting.login("alice", PASSWORD)
             assert (await trusting.me()).username == "alice"
-    finally:
-        live.close()
 
 
 @pytest.mark.asyncio

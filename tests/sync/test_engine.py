@@ -17,7 +17,7 @@ from sync.credentials import Credentials
 from sync.engine import SyncEngine, SyncState, SyncStatus
 from sync.store import Store
 
-from .conftest import FakeClock, comment, ticket
+from .conftest import FakeClock, comment, me, ticket
 from .fakes import FakeServer, ManualTimer, RecordingSleep, state_is, until
 from .test_credentials import MemoryKeyring
 
@@ -436,28 +436,16 @@ async def test_no_token_at_start_means_sign_in_first(
     await engine.stop()
 
 
-def _me(*team_ids: int) -> dict[str, object]:
-    return {
-        "id": 42,
-        "username": "alice",
-        "display_name": "Alice",
-        "email": "alice@example.com",
-        "role": "agent",
-        "active": True,
-        "team_ids": list(team_ids),
-    }
-
-
 @pytest.mark.asyncio
 async def test_joining_a_team_reads_the_feed_again_for_its_tickets(
     engine: SyncEngine, server: FakeServer, store: Store
 ) -> None:
-    server.log.insert(0, ("user", 42, _me(1)))
+    server.log.insert(0, ("user", 42, me(1)))
     await engine.sync_once()
     assert store.cache.ticket(7) is None
     # a ticket of team 2, written before alice could see it: behind her cursor
     server.log.insert(1, ("ticket", 7, ticket(7, team_id=2)))
-    server.log.append(("user", 42, _me(1, 2)))  # then she joins team 2
+    server.log.append(("user", 42, me(1, 2)))  # then she joins team 2
     report = await engine.sync_once()
     assert report.ok
     found = store.cache.ticket(7)
@@ -470,11 +458,11 @@ async def test_joining_a_team_reads_the_feed_again_for_its_tickets(
 async def test_leaving_a_team_empties_it_from_the_cache(
     engine: SyncEngine, server: FakeServer, store: Store
 ) -> None:
-    server.log.insert(0, ("user", 42, _me(1, 2)))
+    server.log.insert(0, ("user", 42, me(1, 2)))
     server.add_ticket(7, team_id=2)
     await engine.sync_once()
     assert store.cache.ticket(7) is not None
-    server.log.append(("user", 42, _me(1)))
+    server.log.append(("user", 42, me(1)))
     await engine.sync_once()
     assert store.cache.ticket(7) is None
     assert store.cache.ticket(1) is not None

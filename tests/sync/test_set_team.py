@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,15 +15,13 @@ from server.db import make_sessionmaker, transaction
 from server.directory import create_team, create_user
 from server.security import hash_password
 from sync.cache import Cache
-from sync.client import ApiClient, RequestRefused, RetryPolicy
-from sync.credentials import Credentials
+from sync.client import RequestRefused
 from sync.engine import SyncEngine
 from sync.store import Store
 
 from .conftest import page, ticket
-from .fakes import RecordingSleep
+from .live_engine import signed_in_engine
 from .live_server import PASSWORD, LiveServer
-from .test_credentials import MemoryKeyring
 
 
 @pytest.fixture
@@ -94,6 +91,7 @@ def test_once_moved_out_of_sight_the_ticket_and_its_work_are_gone(synced: Store)
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """The reference server with a second team, Network, and its agent Nina."""
     server = LiveServer.create(tmp_path)
     now = dt.datetime.now(dt.UTC)
     with transaction(make_sessionmaker(server.engine)) as session:
@@ -109,29 +107,15 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
             team_ids=[server.ids["network"]],
         ).id
         changes.publish(session, now)
-    server.start()
-    yield server
-    server.close()
-
-
-async def _engine(live: LiveServer, store: Store, username: str) -> SyncEngine:
-    client = ApiClient(
-        live.url,
-        retry=RetryPolicy(attempts=2),
-        sleep=RecordingSleep(),
-        random=random.Random(3).random,
-    )
-    credentials = Credentials(live.url, backend=MemoryKeyring())
-    made = SyncEngine(store, client, credentials=credentials, username=username, live=False)
-    await made.login(PASSWORD)
-    return made
+    with server.serving():
+        yield server
 
 
 @pytest_asyncio.fixture
 async def lead(live: LiveServer, tmp_path: Path) -> AsyncIterator[tuple[SyncEngine, Store]]:
     with Cache.open(tmp_path / "lead" / "cache.sqlite3") as cache:
         store = Store(cache)
-        engine = await _engine(live, store, "lead")
+        engine = await signed_in_engine(live, store, "lead", seed=3)
         yield engine, store
         await engine.stop()
         await engine.client.aclose()
@@ -168,7 +152,7 @@ async def test_a_lead_moves_a_ticket_to_another_team_end_to_end(
     # Nina's console gets the whole ticket, the note written before the move included
     with Cache.open(tmp_path / "nina" / "cache.sqlite3") as cache:
         nina_store = Store(cache)
-        nina = await _engine(live, nina_store, "nina")
+        nina = await signed_in_engine(live, nina_store, "nina", seed=3)
         try:
             assert (await nina.sync_once()).ok
             assert [t.subject for t in nina_store.cache.tickets()] == ["Router down"]
@@ -240,7 +224,7 @@ async def test_a_reassignment_first_makes_the_agents_own_take_a_conflict(
     alice_id, bob_id = live.ids["alice"], live.ids["bob"]
     with Cache.open(tmp_path / "alice" / "cache.sqlite3") as cache:
         alice_store = Store(cache)
-        alice = await _engine(live, alice_store, "alice")
+        alice = await signed_in_engine(live, alice_store, "alice", seed=3)
         try:
             assert (await alice.sync_once()).ok
             assert (await lead_engine.sync_once()).ok
@@ -277,7 +261,7 @@ async def test_an_agents_take_first_makes_the_leads_reassignment_a_conflict(
     alice_id, bob_id = live.ids["alice"], live.ids["bob"]
     with Cache.open(tmp_path / "alice" / "cache.sqlite3") as cache:
         alice_store = Store(cache)
-        alice = await _engine(live, alice_store, "alice")
+        alice = await signed_in_engine(live, alice_store, "alice", seed=3)
         try:
             assert (await alice.sync_once()).ok
             assert (await lead_engine.sync_once()).ok

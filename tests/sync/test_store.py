@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from protocol import (
     AppliedResult,
+    ChangePage,
     ConflictResult,
     Priority,
     RejectedResult,
@@ -22,7 +23,7 @@ from sync.cache import Cache
 from sync.queries import TicketView
 from sync.store import Resolution, Store, UnknownTicketError
 
-from .conftest import FakeClock, comment, history, page, ticket
+from .conftest import FakeClock, comment, history, me, page, ticket
 
 
 @pytest.fixture
@@ -127,6 +128,17 @@ def test_pull_rebases_pending_work_on_top_of_server_state(synced: Store) -> None
     assert server.status == Status.OPEN
 
 
+def _pending_and_answered(reply: str) -> ChangePage:
+    """The feed once ticket 1 was set pending (version 6), then answered with ``reply``
+    (version 7, comment 50)."""
+    return page(
+        ("ticket", 1, ticket(1, 7, status="pending")),
+        ("history", 60, history(60, 1, 6, "status", after="pending")),
+        ("history", 61, history(61, 1, 7, "reply", after="50")),
+        ("comment", 50, comment(50, 1, reply)),
+    )
+
+
 def test_applied_commands_leave_the_outbox_once_the_pull_shows_them(synced: Store) -> None:
     status = synced.set_status(1, Status.PENDING)
     note = synced.add_comment(1, "Called back", public=True)
@@ -143,14 +155,7 @@ def test_applied_commands_leave_the_outbox_once_the_pull_shows_them(synced: Stor
     assert synced.pending_count() == 0
     assert synced.has_pending(1)
 
-    synced.apply_page(
-        page(
-            ("ticket", 1, ticket(1, 7, status="pending")),
-            ("history", 60, history(60, 1, 6, "status", after="pending")),
-            ("history", 61, history(61, 1, 7, "reply", after="50")),
-            ("comment", 50, comment(50, 1, "Called back")),
-        )
-    )
+    synced.apply_page(_pending_and_answered("Called back"))
     assert synced.queued() == []
     assert not view(synced).pending
     assert [(c.body, c.server_id) for c in synced.cache.comments(1)] == [("Called back", 50)]
@@ -207,14 +212,7 @@ def test_a_reply_applied_beside_a_conflict_stays_on_screen_until_the_feed_brings
     # the network drops before the pull: the reply is still on its writer's screen
     assert [c.body for c in synced.cache.comments(1)] == ["Fixed on our side"]
     assert view(synced).status == "pending"
-    synced.apply_page(
-        page(
-            ("ticket", 1, ticket(1, 7, status="pending")),
-            ("history", 60, history(60, 1, 6, "status", after="pending")),
-            ("history", 61, history(61, 1, 7, "reply", after="50")),
-            ("comment", 50, comment(50, 1, "Fixed on our side")),
-        )
-    )
+    synced.apply_page(_pending_and_answered("Fixed on our side"))
     assert [(c.body, c.pending) for c in synced.cache.comments(1)] == [("Fixed on our side", False)]
     assert synced.queued() == []
 
@@ -329,23 +327,10 @@ def test_timestamps_come_from_the_injected_clock(synced: Store, clock: FakeClock
     assert (entry.before, entry.after) == ("open", "pending")
 
 
-def _me(*team_ids: int, role: str = "agent") -> dict[str, object]:
-    """The signed-in user's record (id 42, as the ``store`` fixture's) on the wire."""
-    return {
-        "id": 42,
-        "username": "alice",
-        "display_name": "Alice",
-        "email": "alice@example.com",
-        "role": role,
-        "active": True,
-        "team_ids": list(team_ids),
-    }
-
-
 def test_leaving_a_team_drops_its_tickets_and_their_comments(store: Store) -> None:
     store.apply_page(
         page(
-            ("user", 42, _me(1, 2)),
+            ("user", 42, me(1, 2)),
             ("ticket", 1, ticket(1)),
             ("ticket", 2, ticket(2, team_id=2)),
             ("comment", 5, comment(5, 2, "printer is back")),
@@ -353,7 +338,7 @@ def test_leaving_a_team_drops_its_tickets_and_their_comments(store: Store) -> No
     )
     store.add_comment(2, "will check", public=False)
     assert store.cache.ticket_count() == 2
-    result = store.apply_page(page(("user", 42, _me(1))))
+    result = store.apply_page(page(("user", 42, me(1))))
     assert result.out_of_sight == 1
     assert not result.reread
     assert store.cache.ticket(2) is None
@@ -367,9 +352,9 @@ def test_leaving_a_team_drops_its_tickets_and_their_comments(store: Store) -> No
 def test_a_move_still_queued_does_not_drop_a_ticket_the_server_keeps_visible(
     store: Store,
 ) -> None:
-    store.apply_page(page(("user", 42, _me(1, 2)), ("ticket", 1, ticket(1))))
+    store.apply_page(page(("user", 42, me(1, 2)), ("ticket", 1, ticket(1))))
     store.set_team(1, 2)
-    store.apply_page(page(("user", 42, _me(1))))
+    store.apply_page(page(("user", 42, me(1))))
     found = store.cache.ticket(1)
     assert found is not None
     assert found.team_id == 2
@@ -377,8 +362,8 @@ def test_a_move_still_queued_does_not_drop_a_ticket_the_server_keeps_visible(
 
 
 def test_joining_a_team_asks_for_the_feed_from_the_start(store: Store) -> None:
-    assert not store.apply_page(page(("user", 42, _me(1)))).reread  # first sight: no
-    assert store.apply_page(page(("user", 42, _me(1, 2)))).reread
-    assert not store.apply_page(page(("user", 42, _me(1, 2)))).reread
-    assert store.apply_page(page(("user", 42, _me(role="admin")))).reread
-    assert not store.apply_page(page(("user", 7, _me(1) | {"id": 7}))).reread
+    assert not store.apply_page(page(("user", 42, me(1)))).reread  # first sight: no
+    assert store.apply_page(page(("user", 42, me(1, 2)))).reread
+    assert not store.apply_page(page(("user", 42, me(1, 2)))).reread
+    assert store.apply_page(page(("user", 42, me(role="admin")))).reread
+    assert not store.apply_page(page(("user", 7, me(1) | {"id": 7}))).reread

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 import i18n
 from desktop.models.report import format_duration, format_rate, rate_colour
+from desktop.views.widgets import scaled
 from i18n import _, ngettext
 from protocol import ComplianceReport
 
@@ -28,6 +29,20 @@ def _unbroken(text: str) -> str:
     return text.replace(" ", "\u00a0")
 
 
+def _clock_figure(
+    caption: str, rate: float | None, mean: float | None, p90: float | None
+) -> tuple[str, str, str, QColor | None]:
+    """The figure of one clock: its rate within target, and its mean and 90th percentile."""
+    return (
+        format_rate(rate),
+        caption,
+        _("mean {mean}, 90% within {p90}").format(
+            mean=_unbroken(format_duration(mean)), p90=_unbroken(format_duration(p90))
+        ),
+        rate_colour(rate),
+    )
+
+
 def key_figures(report: ComplianceReport) -> list[tuple[str, str, str, QColor | None]]:
     """(value, caption, detail, colour) of the headline figures."""
     total = report.total
@@ -40,23 +55,17 @@ def key_figures(report: ComplianceReport) -> list[tuple[str, str, str, QColor | 
             "",
             None,
         ),
-        (
-            format_rate(total.response_rate),
+        _clock_figure(
             _("first responses within target"),
-            _("mean {mean}, 90% within {p90}").format(
-                mean=_unbroken(format_duration(total.response_mean_seconds)),
-                p90=_unbroken(format_duration(total.response_p90_seconds)),
-            ),
-            rate_colour(total.response_rate),
+            total.response_rate,
+            total.response_mean_seconds,
+            total.response_p90_seconds,
         ),
-        (
-            format_rate(total.resolution_rate),
+        _clock_figure(
             _("resolutions within target"),
-            _("mean {mean}, 90% within {p90}").format(
-                mean=_unbroken(format_duration(total.resolution_mean_seconds)),
-                p90=_unbroken(format_duration(total.resolution_p90_seconds)),
-            ),
-            rate_colour(total.resolution_rate),
+            total.resolution_rate,
+            total.resolution_mean_seconds,
+            total.resolution_p90_seconds,
         ),
         (
             i18n.format_decimal(breached),
@@ -84,10 +93,7 @@ class KeyFigure(QFrame):
         layout.setContentsMargins(16, 10, 16, 10)
         layout.setSpacing(2)
         self.value = QLabel()
-        font = self.value.font()
-        font.setPointSizeF(font.pointSizeF() * 2.2)
-        font.setBold(True)
-        self.value.setFont(font)
+        scaled(self.value, 2.2, bold=True)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.detail = QLabel()

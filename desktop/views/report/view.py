@@ -58,6 +58,7 @@ from desktop.views.report.charts import breach_tip, breaches_chart, week_tip, we
 from desktop.views.report.figures import KeyFigure, breached_tickets, key_figures
 from desktop.views.report.pdf import write_pdf
 from desktop.views.tables import records_table
+from desktop.views.widgets import scaled
 from i18n import _, ngettext
 from protocol import ComplianceReport, TeamOut
 
@@ -150,10 +151,7 @@ class ReportView(QWidget):
         # -- title and status
         self.title_label = QLabel()
         self.title_label.setObjectName("report-title")
-        title_font = self.title_label.font()
-        title_font.setPointSizeF(title_font.pointSizeF() * 1.6)
-        title_font.setBold(True)
-        self.title_label.setFont(title_font)
+        scaled(self.title_label, 1.6, bold=True)
         self.status_label = QLabel()
         self.status_label.setObjectName("report-status")
         self.status_label.setWordWrap(True)
@@ -215,9 +213,7 @@ class ReportView(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message_label.setMargin(40)
-        message_font = self.message_label.font()
-        message_font.setPointSizeF(message_font.pointSizeF() * 1.2)
-        self.message_label.setFont(message_font)
+        scaled(self.message_label, 1.2)
         layout.addWidget(self.message_label, 1)
 
         self.period_box.currentIndexChanged.connect(self._period_kind_changed)
@@ -489,16 +485,20 @@ class ReportView(QWidget):
         local = start.astimezone(self.zone)
         return _("sla-compliance-{period}").format(period=f"{local:%Y-%m}")
 
+    def _export_path(self, caption: str, suffix: str, files: str) -> Path | None:
+        """Where the user chooses to save the export (None: they cancelled)."""
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, caption, f"{self._file_stem()}{suffix}", files
+        )
+        return Path(chosen) if chosen else None
+
     def export_csv(self, path: Path | None = None) -> Path | None:
         if self.report is None:
             return None
         if path is None:
-            chosen, _filter = QFileDialog.getSaveFileName(
-                self, _("Export to CSV"), f"{self._file_stem()}.csv", _("CSV files (*.csv)")
-            )
-            if not chosen:
+            path = self._export_path(_("Export to CSV"), ".csv", _("CSV files (*.csv)"))
+            if path is None:
                 return None
-            path = Path(chosen)
         write_csv(self.report, path, names=self.names(), zone=self.zone)
         return path
 
@@ -506,12 +506,9 @@ class ReportView(QWidget):
         if self.report is None:
             return None
         if path is None:
-            chosen, _filter = QFileDialog.getSaveFileName(
-                self, _("Export to PDF"), f"{self._file_stem()}.pdf", _("PDF files (*.pdf)")
-            )
-            if not chosen:
+            path = self._export_path(_("Export to PDF"), ".pdf", _("PDF files (*.pdf)"))
+            if path is None:
                 return None
-            path = Path(chosen)
         write_pdf(
             self.report,
             path,

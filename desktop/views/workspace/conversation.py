@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 import i18n
 from desktop.models.ticket_detail import TicketDetail
-from desktop.views.widgets import tinted
+from desktop.views.widgets import scaled, tinted
 from i18n import _
 from sync.queries import CommentView
 
@@ -218,9 +218,7 @@ class ReplyBox(QFrame):
         self.send_button.clicked.connect(lambda _c=False: self.sendRequested.emit())
         self.editor_hint = QLabel()
         self.editor_hint.setObjectName("editor-hint")
-        hint_font = self.editor_hint.font()
-        hint_font.setPointSizeF(hint_font.pointSizeF() * 0.9)
-        self.editor_hint.setFont(hint_font)
+        scaled(self.editor_hint, 0.9)
         self.editor_hint.setStyleSheet(f"color: {_PENDING_FOREGROUND}")
         self.editor_hint.setWordWrap(True)  # on two lines rather than widen the workspace
         self.editor_hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -44,6 +44,26 @@ from sync.store import Store, UnknownTicketError
 
 __all__ = ["TicketFields"]
 
+#: (text, value) of each choice of a field, in the current language
+_Choices = list[tuple[str, str]]
+
+
+def _choices() -> tuple[_Choices, _Choices, _Choices]:
+    """The status, priority and severity choices, in the current language."""
+    return (
+        [(status.label, status.value) for status in Status],
+        [(priority.display, priority.value) for priority in Priority],
+        [(severity.label, severity.value) for severity in Severity],
+    )
+
+
+def _choice_combo(name: str, choices: _Choices) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for text, value in choices:
+        combo.addItem(text, value)
+    return combo
+
 
 class TicketFields(QWidget):
     """The ticket's editable fields and the preview of a staged change."""
@@ -65,18 +85,10 @@ class TicketFields(QWidget):
         self.staged = StagedChange()
         self._loading = False
 
-        self.status_combo = QComboBox()
-        self.status_combo.setObjectName("status")
-        for status in Status:
-            self.status_combo.addItem(status.label, status.value)
-        self.priority_combo = QComboBox()
-        self.priority_combo.setObjectName("priority")
-        for priority in Priority:
-            self.priority_combo.addItem(priority.display, priority.value)
-        self.severity_combo = QComboBox()
-        self.severity_combo.setObjectName("severity")
-        for severity in Severity:
-            self.severity_combo.addItem(severity.label, severity.value)
+        statuses, priorities, severities = _choices()
+        self.status_combo = _choice_combo("status", statuses)
+        self.priority_combo = _choice_combo("priority", priorities)
+        self.severity_combo = _choice_combo("severity", severities)
         self.assignee_combo = QComboBox()
         self.assignee_combo.setObjectName("assignee")
         self.assignee_combo.setEditable(True)
@@ -157,13 +169,10 @@ class TicketFields(QWidget):
         self.priority_caption.setText(_("&Priority"))
         self.severity_caption.setText(_("Se&verity"))
         self.assignee_caption.setText(_("Assi&gnee"))
-        for combo, labels in (
-            (self.status_combo, [s.label for s in Status]),
-            (self.priority_combo, [p.display for p in Priority]),
-            (self.severity_combo, [s.label for s in Severity]),
-        ):
-            for position, label in enumerate(labels):
-                combo.setItemText(position, label)
+        combos = (self.status_combo, self.priority_combo, self.severity_combo)
+        for combo, choices in zip(combos, _choices(), strict=True):
+            for position, (text, _value) in enumerate(choices):
+                combo.setItemText(position, text)
         self.status_combo.setAccessibleName(_("Status"))
         self.priority_combo.setAccessibleName(_("Priority"))
         self.severity_combo.setAccessibleName(_("Severity"))
